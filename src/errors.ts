@@ -1,0 +1,91 @@
+/**
+ * The one error taxonomy. Code throws `AppError` low; `http/problem.ts` maps it once to problem+json.
+ * `HTTP_STATUS` is a Record over the closed code union, so a new code without a status fails to compile.
+ */
+export const ERROR_CODES = [
+  "VALIDATION_FAILED",
+  "MALFORMED_REQUEST",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "NOT_ACCEPTABLE",
+  "PAYLOAD_TOO_LARGE",
+  "NOT_FOUND",
+  "PROVIDER_EXISTS",
+  "INVALID_STATE",
+  "OPERATION_FINISHED",
+  "IDEMPOTENCY_KEY_REUSED",
+  "GUARDRAIL_VIOLATION",
+  "UNAVAILABLE",
+  "INTERNAL",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_REQUEST: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_ACCEPTABLE: 406,
+  PAYLOAD_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  PROVIDER_EXISTS: 409,
+  INVALID_STATE: 409,
+  OPERATION_FINISHED: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  GUARDRAIL_VIOLATION: 422,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export const ERROR_TITLES: Record<ErrorCode, string> = {
+  VALIDATION_FAILED: "The request is not valid",
+  MALFORMED_REQUEST: "The request could not be read",
+  UNSUPPORTED_MEDIA_TYPE: "Unsupported content type",
+  NOT_ACCEPTABLE: "No acceptable representation",
+  PAYLOAD_TOO_LARGE: "The request body is too large",
+  NOT_FOUND: "Not found",
+  PROVIDER_EXISTS: "A provider with this name already exists",
+  INVALID_STATE: "The provider is not in a state that allows this",
+  OPERATION_FINISHED: "The operation has already finished",
+  IDEMPOTENCY_KEY_REUSED: "The Idempotency-Key was used with a different request",
+  GUARDRAIL_VIOLATION: "The request violates a guardrail",
+  UNAVAILABLE: "The service is not ready",
+  INTERNAL: "Internal error",
+};
+
+/** A field-level problem; `path` is a JSON Pointer (RFC 6901) into the request body. */
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
+export interface AppErrorOptions {
+  readonly cause?: unknown;
+  readonly errors?: readonly FieldError[];
+  /** Related resources (e.g. the existing provider on a 409). */
+  readonly links?: Readonly<Record<string, string>>;
+}
+
+export class AppError extends Error {
+  readonly errors: readonly FieldError[] | undefined;
+  readonly links: Readonly<Record<string, string>> | undefined;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: AppErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AppError";
+    this.errors = options.errors;
+    this.links = options.links;
+  }
+
+  get status(): number {
+    return HTTP_STATUS[this.code];
+  }
+}
+
+/** `["outbound", "ports", 0]` → `/outbound/ports/0` (RFC 6901 escaping). */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return path.map((p) => "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1")).join("");
+}

@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { isValidCidr, isWorldOpen } from "./cidr.js";
+
+/** Reusable zod validators for AWS identifiers, each with a precise message. */
+
+export const accountId = z.string().regex(/^\d{12}$/, "must be a 12-digit AWS account id");
+
+export const awsRegion = z
+  .string()
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, "must be an AWS region code such as eu-west-1");
+
+const PARTITION = "aws(-cn|-us-gov)?";
+
+export const iamRoleArn = z
+  .string()
+  .regex(
+    new RegExp(`^arn:${PARTITION}:iam::\\d{12}:role/[\\w+=,.@/-]{1,512}$`),
+    "must be an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
+  );
+
+/** IAM principal usable in a key policy or grant: a role, a user, or an account root. */
+export const iamPrincipalArn = z
+  .string()
+  .regex(
+    new RegExp(`^arn:${PARTITION}:iam::\\d{12}:(role/[\\w+=,.@/-]{1,512}|user/[\\w+=,.@/-]{1,512}|root)$`),
+    "must be an IAM principal ARN (role, user or account root)",
+  );
+
+export const endpointServiceName = z
+  .string()
+  .regex(
+    /^com\.amazonaws\.vpce\.[a-z]{2}(-gov)?-[a-z]+-\d\.vpce-svc-[0-9a-f]{17}$/,
+    "must be an endpoint service name: com.amazonaws.vpce.<region>.vpce-svc-<17 hex digits>",
+  );
+
+/** IPv4 CIDR in canonical form, never 0.0.0.0/0. */
+export const cidrBlock = z
+  .string()
+  .refine(isValidCidr, "must be an IPv4 CIDR in canonical form, e.g. 10.1.0.0/16")
+  .refine((c) => !isWorldOpen(c), "must not be open to the world (0.0.0.0/0)");
