@@ -38,3 +38,31 @@ export const cidrBlock = z
   .string()
   .refine(isValidCidr, "must be an IPv4 CIDR in canonical form, e.g. 10.1.0.0/16")
   .refine((c) => !isWorldOpen(c), "must not be open to the world (0.0.0.0/0)");
+
+/** ACM certificate; an NLB TLS listener needs one in its own account and region (checked by the spec). */
+export const acmCertificateArn = z
+  .string()
+  .regex(
+    new RegExp(`^arn:${PARTITION}:acm:[a-z]{2}(-gov)?-[a-z]+-\\d:\\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$`),
+    "must be an ACM certificate ARN (arn:aws:acm:<region>:<12 digits>:certificate/<uuid>)",
+  );
+
+export interface ArnParts {
+  readonly partition: string;
+  readonly service: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly resource: string;
+}
+
+/** Splits an ARN into its fields; undefined when it does not have the six colon-separated parts. */
+export function parseArn(arn: string): ArnParts | undefined {
+  const m = /^arn:([^:]+):([^:]+):([^:]*):([^:]*):(.+)$/.exec(arn);
+  if (!m) return undefined;
+  return { partition: m[1]!, service: m[2]!, region: m[3]!, accountId: m[4]!, resource: m[5]! };
+}
+
+/** `com.amazonaws.vpce.eu-west-1.vpce-svc-…` → `eu-west-1`; undefined for anything else. */
+export function endpointServiceRegion(serviceName: string): string | undefined {
+  return /^com\.amazonaws\.vpce\.([a-z0-9-]+)\.vpce-svc-[0-9a-f]{17}$/.exec(serviceName)?.[1];
+}

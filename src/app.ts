@@ -1,0 +1,65 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+import { registerProblemHandlers } from "./http/problem.js";
+import healthRoutes, { type ReadinessCheck } from "./http/routes/health.js";
+import operationRoutes from "./http/routes/operations.js";
+import providerRoutes from "./http/routes/providers.js";
+import type { StreamDeps } from "./http/streaming.js";
+import { validatorCompiler } from "./http/validation.js";
+import type { ProvidersDeps } from "./onboarding/providers-service.js";
+import type { ProviderSpecSchema } from "./onboarding/spec.js";
+import type { OperationsDeps } from "./operations/operations-service.js";
+
+export interface AppDeps {
+  readonly logger: Logger;
+  readonly providers: ProvidersDeps;
+  readonly operations: OperationsDeps;
+  readonly stream: StreamDeps;
+  readonly specSchema: ProviderSpecSchema;
+  readonly readiness: readonly ReadinessCheck[];
+  readonly bodyLimit: number;
+}
+
+/** Builds the HTTP application from explicit dependencies. Never listens, never reads the environment. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Typed as Fastify's logger interface so plugins and the app agree on one logger type.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: deps.bodyLimit,
+    requestTimeout: 30_000,
+    // On close, after the runner drained and open streams were ended (preClose), drop every remaining
+    // connection: idle keep-alive sockets a client pre-opened would otherwise hold server.close() forever.
+    forceCloseConnections: true,
+    // Clients may correlate with their own id; pino escapes it in logs.
+    requestIdHeader: "x-request-id",
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandlers(app);
+  // server.close() waits for open connections; streams still open at this point would hold it forever.
+  app.addHook("preClose", async () => deps.stream.open.closeAll());
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: "saas-bridge",
+        version: "1",
+        description:
+          "Onboards third-party SaaS providers into the AWS landing zone: one Pulumi stack per provider, live progress, revoke and decommission.",
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(providerRoutes, { deps: deps.providers, stream: deps.stream, specSchema: deps.specSchema });
+  await app.register(operationRoutes, { deps: deps.operations, stream: deps.stream });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,136 @@
+import { z } from "zod";
+import { Lifecycle } from "../onboarding/lifecycle.js";
+import type { ProviderRecord } from "../onboarding/providers-repo.js";
+import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
+import { Intent, OperationKind, OperationStatus, AccessStateSchema, type Operation } from "../operations/operation.js";
+
+/** Response bodies. Fastify serializes through these schemas, so a field not listed here never leaks. */
+const links = z.record(z.string(), z.string());
+
+export const OperationDto = z
+  .object({
+    id: z.uuid(),
+    provider: z.string(),
+    intent: Intent,
+    kind: OperationKind,
+    status: OperationStatus,
+    accessState: AccessStateSchema,
+    engine: z.string().describe("`simulated` means nothing was created in AWS"),
+    specHash: z.string(),
+    programVersion: z.string(),
+    attempt: z.number().int(),
+    queuePosition: z.number().int().optional().describe("operations ahead of this one on its provider (queued only)"),
+    cancelRequested: z.boolean(),
+    progress: z.object({ done: z.number().int(), total: z.number().int().nullable() }),
+    result: z
+      .object({
+        outputs: z.record(z.string(), z.unknown()),
+        summary: ChangeSummary,
+        steps: z.array(z.object({ urn: z.string(), resourceType: z.string(), name: z.string(), op: ResourceOp })).optional(),
+      })
+      .nullable(),
+    error: OperationError.nullable(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    links,
+  })
+  .describe("Operation");
+
+export const AcceptedDto = z.object({
+  operation: OperationDto,
+  queuePosition: z.number().int().describe("operations ahead of this one on its provider; 0 = runs next"),
+  replayed: z.boolean().describe("true when an Idempotency-Key matched an earlier identical request"),
+  links,
+});
+
+export const ProviderDto = z.object({
+  name: z.string(),
+  displayName: z.string(),
+  team: z.string(),
+  lifecycle: Lifecycle,
+  engine: z.string(),
+  spec: z.record(z.string(), z.unknown()),
+  specHash: z.string(),
+  outputs: z.record(z.string(), z.unknown()),
+  activeOperations: z.array(z.object({ id: z.string(), intent: Intent, status: OperationStatus, links })),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  links,
+});
+
+export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true });
+export const ProviderListDto = z.object({ items: z.array(ProviderSummaryDto), nextCursor: z.string().optional(), links });
+export const EventListDto = z.object({ items: z.array(OperationEvent), links });
+
+export const ProblemDto = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  instance: z.string(),
+  code: z.string(),
+  requestId: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
+  links: links.optional(),
+});
+
+export const opLinks = (id: string, provider: string) => ({
+  self: `/v1/operations/${id}`,
+  events: `/v1/operations/${id}/events`,
+  cancel: `/v1/operations/${id}/cancel`,
+  provider: `/v1/providers/${encodeURIComponent(provider)}`,
+});
+
+export function toOperationDto(op: Operation, queuePosition?: number): z.input<typeof OperationDto> {
+  const result = op.result as z.input<typeof OperationDto>["result"];
+  return {
+    id: op.id,
+    provider: op.provider,
+    intent: op.intent,
+    kind: op.kind,
+    status: op.status,
+    accessState: op.access_state,
+    engine: op.engine,
+    specHash: op.spec_hash,
+    programVersion: op.program_version,
+    attempt: op.attempt,
+    ...(queuePosition !== undefined && op.status === "queued" ? { queuePosition } : {}),
+    cancelRequested: op.cancel_requested_at !== null,
+    progress: { done: op.progress_done, total: op.progress_total },
+    result: result ?? null,
+    error: op.error,
+    createdAt: op.created_at,
+    startedAt: op.started_at,
+    finishedAt: op.finished_at,
+    links: opLinks(op.id, op.provider),
+  };
+}
+
+function specField(p: ProviderRecord, key: string): string {
+  const v = p.spec[key];
+  return typeof v === "string" ? v : "";
+}
+
+export function toProviderSummaryDto(p: ProviderRecord): z.input<typeof ProviderSummaryDto> {
+  return {
+    name: p.name,
+    displayName: specField(p, "displayName"),
+    team: p.team,
+    lifecycle: p.lifecycle,
+    engine: p.engine,
+    specHash: p.spec_hash,
+    createdAt: p.created_at,
+    updatedAt: p.updated_at,
+    links: { self: `/v1/providers/${encodeURIComponent(p.name)}` },
+  };
+}
+
+export function toProviderDto(p: ProviderRecord, active: readonly Operation[]): z.input<typeof ProviderDto> {
+  return {
+    ...toProviderSummaryDto(p),
+    spec: p.spec,
+    outputs: p.outputs,
+    activeOperations: active.map((o) => ({ id: o.id, intent: o.intent, status: o.status, links: { self: `/v1/operations/${o.id}` } })),
+  };
+}

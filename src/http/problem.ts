@@ -1,0 +1,77 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { isResponseSerializationError } from "fastify-type-provider-zod";
+import { AppError, ERROR_TITLES, HTTP_STATUS, type ErrorCode, type FieldError } from "../errors.js";
+
+/**
+ * The one mapper from errors to RFC 9457 problem+json. Domain errors (AppError) map through the code
+ * table; Fastify's own 4xx (bad JSON, wrong content type, body too large) get a code of ours; anything
+ * else is a 500 with a generic body, logged once here.
+ */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_BODY_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "MALFORMED_REQUEST",
+  FST_ERR_CTP_INVALID_JSON_BODY: "MALFORMED_REQUEST",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "MALFORMED_REQUEST",
+  FST_ERR_VALIDATION: "VALIDATION_FAILED",
+};
+
+type ValidationLocation = "body" | "querystring" | "params" | "headers";
+const LOCATION_PREFIX: Record<ValidationLocation, string> = { body: "", querystring: "query:", params: "path:", headers: "header:" };
+
+export function problemType(code: ErrorCode): string {
+  return `/problems/${code.toLowerCase().replace(/_/g, "-")}`;
+}
+
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: ErrorCode,
+  detail: string,
+  extra: { errors?: readonly FieldError[] | undefined; links?: Readonly<Record<string, string>> | undefined } = {},
+): FastifyReply {
+  const status = HTTP_STATUS[code];
+  return reply
+    .code(status)
+    .type("application/problem+json")
+    .send({
+      type: problemType(code),
+      title: ERROR_TITLES[code],
+      status,
+      detail,
+      instance: request.url.split("?")[0] ?? request.url,
+      code,
+      requestId: String(request.id),
+      ...(extra.errors && extra.errors.length > 0 ? { errors: extra.errors } : {}),
+      ...(extra.links ? { links: extra.links } : {}),
+    });
+}
+
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) request.log.error({ err }, "request failed");
+      return sendProblem(request, reply, err.code, err.message, { errors: err.errors, links: err.links });
+    }
+    const validation = (err as FastifyError).validation as FieldError[] | undefined;
+    if (validation) {
+      const where = ((err as FastifyError).validationContext ?? "body") as ValidationLocation;
+      const errors = validation.map((e) => ({ ...e, path: LOCATION_PREFIX[where] + e.path }));
+      const first = errors[0];
+      const detail = first ? `${first.path || "(body)"}: ${first.message}` : "The request is not valid.";
+      return sendProblem(request, reply, "VALIDATION_FAILED", `${errors.length} problem(s) in the ${where}. ${detail}`, { errors });
+    }
+    const statusCode = (err as FastifyError).statusCode;
+    if (!isResponseSerializationError(err) && statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+      const code = FASTIFY_CODES[(err as FastifyError).code] ?? (statusCode === 413 ? "PAYLOAD_TOO_LARGE" : "MALFORMED_REQUEST");
+      // Fastify's client-error messages describe the request, not the server (e.g. "Unexpected token").
+      return sendProblem(request, reply, code, err.message);
+    }
+    request.log.error({ err }, "request failed");
+    return sendProblem(request, reply, "INTERNAL", "The server could not complete the request. It has been logged.");
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, "NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}.`),
+  );
+}

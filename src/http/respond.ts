@@ -1,0 +1,67 @@
+import { createHash } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { AppError } from "../errors.js";
+import type { Accepted, Idempotency } from "../onboarding/accept.js";
+import { canonicalJson } from "../onboarding/spec.js";
+import { opLinks, toOperationDto } from "./dto.js";
+import { negotiate, type Representation } from "./negotiate.js";
+import { streamOperation, type StreamDeps } from "./streaming.js";
+
+/** Shared by every mutating route: content negotiation, Idempotency-Key, and the 202 (JSON or stream). */
+export const MutationHeaders = z.looseObject({
+  "idempotency-key": z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, "must be 1–255 visible ASCII characters")
+    .optional()
+    .describe("same key + same request → the same operation; same key + another request → 422"),
+});
+
+/** Decided before any work is done, so an unacceptable Accept header changes nothing (406). */
+export function representationOf(request: FastifyRequest): Representation {
+  const rep = negotiate(request.headers.accept);
+  if (!rep) {
+    throw new AppError(
+      "NOT_ACCEPTABLE",
+      "Accept one of application/json, text/event-stream, application/x-ndjson or text/plain.",
+    );
+  }
+  return rep;
+}
+
+export function idempotencyOf(request: FastifyRequest, body: unknown): Idempotency | undefined {
+  const key = (request.headers as { "idempotency-key"?: string })["idempotency-key"];
+  if (key === undefined) return undefined;
+  const path = request.url.split("?")[0] ?? "";
+  const fingerprint = createHash("sha256")
+    .update(`${request.method} ${path}\n${canonicalJson(body ?? null)}`)
+    .digest("hex");
+  return { key, fingerprint };
+}
+
+export function respondAccepted(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: StreamDeps,
+  accepted: Accepted,
+  representation: Representation,
+): FastifyReply {
+  const op = accepted.operation;
+  const links = opLinks(op.id, op.provider);
+  const headers = { location: links.self, "operation-id": op.id };
+  if (representation === "json") {
+    return reply
+      .code(202)
+      .headers(headers)
+      .send({ operation: toOperationDto(op, accepted.queuePosition), queuePosition: accepted.queuePosition, replayed: accepted.replayed, links });
+  }
+  return streamOperation(reply, deps, {
+    operationId: op.id,
+    after: 0,
+    format: representation,
+    status: 202,
+    headers,
+    textHeader: `${op.intent} ${op.provider} — operation ${op.id} (engine: ${op.engine}${op.engine === "simulated" ? ", nothing is created in AWS" : ""})`,
+    log: request.log,
+  });
+}

@@ -1,0 +1,122 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { Lifecycle } from "../../onboarding/lifecycle.js";
+import * as service from "../../onboarding/providers-service.js";
+import type { ProviderSpecSchema } from "../../onboarding/spec.js";
+import { AcceptedDto, ProblemDto, ProviderDto, ProviderListDto, toProviderDto, toProviderSummaryDto } from "../dto.js";
+import { idempotencyOf, MutationHeaders, representationOf, respondAccepted } from "../respond.js";
+import type { StreamDeps } from "../streaming.js";
+
+export interface ProviderRoutesOptions {
+  readonly deps: service.ProvidersDeps;
+  readonly stream: StreamDeps;
+  readonly specSchema: ProviderSpecSchema;
+}
+
+const Name = z.object({ name: z.string().min(1).max(64) });
+const problems = { 400: ProblemDto, 404: ProblemDto, 406: ProblemDto, 409: ProblemDto, 413: ProblemDto, 415: ProblemDto, 422: ProblemDto };
+const accepted = { 202: AcceptedDto.describe("Accepted; with a streaming Accept header the body is the live progress instead"), ...problems };
+
+const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app, { deps, stream, specSchema }) => {
+  app.post(
+    "/v1/providers",
+    { schema: { summary: "Onboard a provider", tags: ["providers"], headers: MutationHeaders, body: specSchema, response: accepted } },
+    async (request, reply) => {
+      const rep = representationOf(request);
+      const result = await service.createProvider(deps, request.body, idempotencyOf(request, request.body));
+      return respondAccepted(request, reply, stream, result, rep);
+    },
+  );
+
+  app.get(
+    "/v1/providers",
+    {
+      schema: {
+        summary: "List providers",
+        tags: ["providers"],
+        querystring: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          cursor: z.string().max(512).optional(),
+          lifecycle: Lifecycle.optional(),
+          team: z.string().max(64).optional(),
+        }),
+        response: { 200: ProviderListDto, 400: ProblemDto },
+      },
+    },
+    async (request) => {
+      const page = await service.listProviders(deps, request.query);
+      return {
+        items: page.items.map(toProviderSummaryDto),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        links: page.nextCursor ? { next: `/v1/providers?limit=${request.query.limit}&cursor=${page.nextCursor}` } : {},
+      };
+    },
+  );
+
+  app.get(
+    "/v1/providers/:name",
+    { schema: { summary: "Get a provider", tags: ["providers"], params: Name, response: { 200: ProviderDto, 404: ProblemDto } } },
+    async (request) => {
+      const view = await service.getProvider(deps, request.params.name);
+      return toProviderDto(view.provider, view.activeOperations);
+    },
+  );
+
+  app.put(
+    "/v1/providers/:name",
+    { schema: { summary: "Change a provider's spec (→ up)", tags: ["providers"], params: Name, headers: MutationHeaders, body: specSchema, response: accepted } },
+    async (request, reply) => {
+      const rep = representationOf(request);
+      const result = await service.updateProvider(deps, request.params.name, request.body, idempotencyOf(request, request.body));
+      return respondAccepted(request, reply, stream, result, rep);
+    },
+  );
+
+  app.post(
+    "/v1/providers/:name/preview",
+    {
+      schema: {
+        summary: "Plan without changes (current spec, or the proposed spec in the body)",
+        tags: ["providers"],
+        params: Name,
+        headers: MutationHeaders,
+        // Fastify passes a missing body as null.
+        body: specSchema.nullish(),
+        response: accepted,
+      },
+    },
+    async (request, reply) => {
+      const rep = representationOf(request);
+      const proposed = request.body ?? undefined;
+      const result = await service.requestAction(deps, request.params.name, "preview", idempotencyOf(request, proposed ?? null), proposed);
+      return respondAccepted(request, reply, stream, result, rep);
+    },
+  );
+
+  for (const [action, summary] of [
+    ["revoke", "Cut the provider's access now, keep all data (→ up of the revoked variant)"],
+    ["reinstate", "Restore a revoked provider's access (→ up of the active variant)"],
+  ] as const) {
+    app.post(
+      `/v1/providers/:name/${action}`,
+      { schema: { summary, tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
+      async (request, reply) => {
+        const rep = representationOf(request);
+        const result = await service.requestAction(deps, request.params.name, action, idempotencyOf(request, null));
+        return respondAccepted(request, reply, stream, result, rep);
+      },
+    );
+  }
+
+  app.delete(
+    "/v1/providers/:name",
+    { schema: { summary: "Decommission (→ destroy)", tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
+    async (request, reply) => {
+      const rep = representationOf(request);
+      const result = await service.requestAction(deps, request.params.name, "decommission", idempotencyOf(request, null));
+      return respondAccepted(request, reply, stream, result, rep);
+    },
+  );
+};
+
+export default providerRoutes;

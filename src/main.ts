@@ -1,0 +1,45 @@
+import closeWithGrace from "close-with-grace";
+import { composeService, StartupError } from "./compose.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { loadLandingZone } from "./onboarding/landing-zone.js";
+import { createLogger } from "./logger.js";
+import { openDb } from "./store/open.js";
+
+/** Composition root: config → landing zone → store → service → listen; graceful drain on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.LOG_LEVEL);
+  if (config.ENGINE === "pulumi") {
+    // Fail before touching the data dir, with the fix in the message.
+    throw new StartupError(
+      "ENGINE=pulumi is not available in this build yet (the Automation API engine is tracked in issue #4). " +
+        "Set ENGINE=simulated to run the real programs under Pulumi mocks; nothing is then created in AWS.",
+    );
+  }
+  const landingZone = await loadLandingZone(config.LANDING_ZONE_FILE);
+  const db = await openDb({ dataDir: config.DATA_DIR, ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}) });
+  const service = await composeService({ config, landingZone, db, logger });
+  await service.start();
+  await service.app.listen({ port: config.PORT, host: config.HOST });
+  logger.info(
+    { database: db.description, engine: service.engine.name, concurrency: config.MAX_CONCURRENT_OPERATIONS },
+    config.ENGINE === "simulated" ? "engine: simulated — programs run under Pulumi mocks, nothing is created in AWS" : "ready",
+  );
+
+  closeWithGrace({ delay: (config.SHUTDOWN_GRACE_SECONDS + 5) * 1000 }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, "fatal error; shutting down");
+    else logger.info({ signal }, "shutting down: draining running operations");
+    await service.close(config.SHUTDOWN_GRACE_SECONDS * 1000);
+  });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof StartupError) {
+    for (const line of err.message.split("\n")) console.error(`saas-bridge: ${line}`);
+  } else if (err instanceof Error && err.message.startsWith("LANDING_ZONE_FILE")) {
+    for (const line of err.message.split("\n")) console.error(`saas-bridge: ${line}`);
+  } else {
+    console.error("saas-bridge: start-up failed:", err);
+  }
+  process.exit(1);
+});

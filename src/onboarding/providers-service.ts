@@ -1,0 +1,134 @@
+import { AppError } from "../errors.js";
+import type { Operation } from "../operations/operation.js";
+import * as ops from "../operations/operations-repo.js";
+import type { Queryable } from "../store/db.js";
+import { accept, type AcceptDeps, type Accepted, type Idempotency, type OperationInput } from "./accept.js";
+import { admit, type Lifecycle } from "./lifecycle.js";
+import * as providers from "./providers-repo.js";
+import { specHash, type ProviderSpec } from "./spec.js";
+
+/** Use cases on providers. No Fastify here: input is validated data, output is domain data or AppError. */
+export type ProvidersDeps = AcceptDeps;
+
+const providerLink = (name: string) => `/v1/providers/${encodeURIComponent(name)}`;
+
+function notFound(name: string): AppError {
+  return new AppError("NOT_FOUND", `No provider named "${name}".`);
+}
+
+function asRecord(spec: ProviderSpec): Record<string, unknown> {
+  return spec as unknown as Record<string, unknown>;
+}
+
+export function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+  return accept(deps, idempotency, async (tx, newOperation) => {
+    const hash = specHash(spec);
+    const row = await providers.upsertForCreate(tx, {
+      name: spec.name,
+      team: spec.owner.team,
+      spec,
+      specHash: hash,
+      engine: deps.engine,
+    });
+    if (!row) {
+      throw new AppError("PROVIDER_EXISTS", `A provider named "${spec.name}" already exists.`, {
+        links: { provider: providerLink(spec.name) },
+      });
+    }
+    return newOperation({ provider: spec.name, intent: "create", kind: "up", accessState: "active", spec: asRecord(spec), specHash: hash });
+  });
+}
+
+export function updateProvider(deps: ProvidersDeps, name: string, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+  if (spec.name !== name) {
+    throw new AppError("VALIDATION_FAILED", "The spec's name must match the provider in the path.", {
+      errors: [{ path: "/name", message: `must be "${name}" (the provider in the path); a provider cannot be renamed` }],
+    });
+  }
+  return accept(deps, idempotency, async (tx, newOperation) => {
+    const admission = await admitOn(tx, name, "update");
+    const hash = specHash(spec);
+    await providers.updateSpec(tx, name, spec, hash, spec.owner.team);
+    return newOperation({ provider: name, intent: "update", kind: "up", accessState: admission.accessState, spec: asRecord(spec), specHash: hash });
+  });
+}
+
+const KIND_OF = { revoke: "up", reinstate: "up", decommission: "destroy", preview: "preview" } as const;
+
+/** revoke / reinstate / decommission / preview of the provider's current spec (or a proposed one for preview). */
+export function requestAction(
+  deps: ProvidersDeps,
+  name: string,
+  intent: keyof typeof KIND_OF,
+  idempotency?: Idempotency,
+  proposed?: ProviderSpec,
+): Promise<Accepted> {
+  return accept(deps, idempotency, async (tx, newOperation) => {
+    const { admission, provider } = await admitWith(tx, name, intent);
+    const spec = proposed ? asRecord(proposed) : provider.spec;
+    const input: OperationInput = {
+      provider: name,
+      intent,
+      kind: KIND_OF[intent],
+      accessState: admission.accessState,
+      spec,
+      specHash: proposed ? specHash(proposed) : provider.spec_hash,
+    };
+    return newOperation(input);
+  });
+}
+
+async function admitWith(tx: Queryable, name: string, intent: Parameters<typeof admit>[0]) {
+  // FOR UPDATE serializes concurrent requests on one provider so both see each other's queued intent.
+  const provider = await providers.getProvider(tx, name, true);
+  if (!provider) throw notFound(name);
+  const pending = (await ops.activeOperations(tx, name)).map((o) => o.intent);
+  const admission = admit(intent, provider.lifecycle, pending);
+  if (!admission.ok) {
+    throw new AppError("INVALID_STATE", `Cannot ${intent} "${name}": ${admission.reason}.`, { links: { provider: providerLink(name) } });
+  }
+  return { admission, provider };
+}
+
+async function admitOn(tx: Queryable, name: string, intent: Parameters<typeof admit>[0]) {
+  return (await admitWith(tx, name, intent)).admission;
+}
+
+export interface ProviderView {
+  readonly provider: providers.ProviderRecord;
+  readonly activeOperations: Operation[];
+}
+
+export async function getProvider(deps: Pick<ProvidersDeps, "db">, name: string): Promise<ProviderView> {
+  const provider = await providers.getProvider(deps.db, name);
+  if (!provider) throw notFound(name);
+  return { provider, activeOperations: await ops.activeOperations(deps.db, name) };
+}
+
+export async function listProviders(
+  deps: Pick<ProvidersDeps, "db">,
+  query: { limit: number; cursor?: string | undefined; lifecycle?: Lifecycle | undefined; team?: string | undefined },
+): Promise<{ items: providers.ProviderRecord[]; nextCursor: string | undefined }> {
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  // One extra row tells whether there is a next page without a count query.
+  const rows = await providers.listProviders(deps.db, { limit: query.limit + 1, after, lifecycle: query.lifecycle, team: query.team });
+  const items = rows.slice(0, query.limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last.name) : undefined };
+}
+
+function encodeCursor(name: string): string {
+  return Buffer.from(JSON.stringify({ after: name })).toString("base64url");
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (parsed && typeof parsed === "object" && "after" in parsed && typeof parsed.after === "string") return parsed.after;
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new AppError("VALIDATION_FAILED", "The cursor is not valid.", {
+    errors: [{ path: "/cursor", message: "must be a nextCursor value returned by this API" }],
+  });
+}

@@ -1,0 +1,72 @@
+import { z } from "zod";
+
+/**
+ * OperationEvent: our own discriminated union (DESIGN §5), never raw engine text. Each persisted event
+ * has a gap-free per-operation `seq` and a timestamp; the payload (`EventData`) is what engines and the
+ * runner produce.
+ */
+export const RESOURCE_OPS = ["create", "update", "delete", "replace", "same"] as const;
+export const ResourceOp = z.enum(RESOURCE_OPS);
+export type ResourceOp = z.infer<typeof ResourceOp>;
+
+const resourceRef = {
+  urn: z.string(),
+  resourceType: z.string(),
+  name: z.string(),
+  op: ResourceOp,
+};
+
+export const ChangeSummary = z.record(ResourceOp, z.number().int().nonnegative());
+export type ChangeSummary = z.infer<typeof ChangeSummary>;
+
+export const OperationError = z.object({ code: z.string(), message: z.string() });
+export type OperationError = z.infer<typeof OperationError>;
+
+export const EventData = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("operation.queued"), position: z.number().int().nonnegative() }),
+  z.object({ type: z.literal("operation.started"), attempt: z.number().int().positive(), engine: z.string() }),
+  z.object({ type: z.literal("operation.succeeded"), summary: ChangeSummary, durationMs: z.number() }),
+  z.object({ type: z.literal("operation.failed"), error: OperationError, durationMs: z.number() }),
+  z.object({ type: z.literal("operation.cancelled"), reason: z.string() }),
+  z.object({ type: z.literal("operation.interrupted"), reason: z.string() }),
+  z.object({ type: z.literal("resource.planned"), ...resourceRef }),
+  z.object({ type: z.literal("resource.started"), ...resourceRef }),
+  z.object({ type: z.literal("resource.completed"), ...resourceRef, durationMs: z.number() }),
+  z.object({ type: z.literal("resource.failed"), ...resourceRef, durationMs: z.number(), message: z.string() }),
+  z.object({
+    type: z.literal("diagnostic"),
+    severity: z.enum(["info", "warning", "error"]),
+    message: z.string(),
+    urn: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal("guardrail.violation"),
+    code: z.string(),
+    message: z.string(),
+    urn: z.string().optional(),
+  }),
+  z.object({ type: z.literal("progress"), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+]);
+export type EventData = z.infer<typeof EventData>;
+export type EventType = EventData["type"];
+
+export const OperationEvent = z.intersection(
+  z.object({ seq: z.number().int().positive(), at: z.string() }),
+  EventData,
+);
+export type OperationEvent = { seq: number; at: string } & EventData;
+
+export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set([
+  "operation.succeeded",
+  "operation.failed",
+  "operation.cancelled",
+  "operation.interrupted",
+]);
+
+export function isTerminal(event: { type: EventType }): boolean {
+  return TERMINAL_EVENT_TYPES.has(event.type);
+}
+
+export function emptySummary(): ChangeSummary {
+  return { create: 0, update: 0, delete: 0, replace: 0, same: 0 };
+}

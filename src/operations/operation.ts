@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { OperationError } from "./events.js";
+
+/** The operation row, parsed at the store edge. */
+export const OPERATION_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"] as const;
+export const OperationStatus = z.enum(OPERATION_STATUSES);
+export type OperationStatus = z.infer<typeof OperationStatus>;
+
+export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview"] as const;
+export const Intent = z.enum(INTENTS);
+export type Intent = z.infer<typeof Intent>;
+
+export const OperationKind = z.enum(["up", "preview", "refresh", "destroy"]);
+export const AccessStateSchema = z.enum(["active", "revoked"]);
+
+const timestamp = z.union([z.date(), z.string()]).transform((v) => new Date(v).toISOString());
+
+export const OperationRow = z.object({
+  id: z.string(),
+  queue_seq: z.union([z.string(), z.number(), z.bigint()]).transform(String),
+  provider: z.string(),
+  intent: Intent,
+  kind: OperationKind,
+  access_state: AccessStateSchema,
+  status: OperationStatus,
+  engine: z.string(),
+  spec: z.record(z.string(), z.unknown()),
+  spec_hash: z.string(),
+  program_version: z.string(),
+  attempt: z.number().int(),
+  lease_owner: z.string().nullable(),
+  lease_expires_at: timestamp.nullable(),
+  cancel_requested_at: timestamp.nullable(),
+  last_seq: z.number().int(),
+  progress_done: z.number().int(),
+  progress_total: z.number().int().nullable(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  error: OperationError.nullable(),
+  created_at: timestamp,
+  started_at: timestamp.nullable(),
+  finished_at: timestamp.nullable(),
+});
+
+export type Operation = z.output<typeof OperationRow>;
+
+export const TERMINAL_STATUSES: ReadonlySet<OperationStatus> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+  "interrupted",
+]);
+
+/** Proof that a worker holds the lease on an attempt; every write of that worker carries it. */
+export interface Fence {
+  readonly attempt: number;
+  readonly owner: string;
+}
+
+/** The worker's lease was taken away (expired and interrupted, or the row changed): stop writing. */
+export class LeaseLostError extends Error {
+  constructor(operationId: string) {
+    super(`lease lost on operation ${operationId}`);
+    this.name = "LeaseLostError";
+  }
+}

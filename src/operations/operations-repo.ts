@@ -1,0 +1,174 @@
+import type { Db, Queryable } from "../store/db.js";
+import type { EventData, OperationError } from "./events.js";
+import { LeaseLostError, OperationRow, type Fence, type Intent, type Operation, type OperationStatus } from "./operation.js";
+
+const parse = (rows: Record<string, unknown>[]): Operation[] => rows.map((r) => OperationRow.parse(r));
+
+export interface NewOperation {
+  readonly id: string;
+  readonly provider: string;
+  readonly intent: Intent;
+  readonly kind: Operation["kind"];
+  readonly accessState: Operation["access_state"];
+  readonly engine: string;
+  readonly spec: Record<string, unknown>;
+  readonly specHash: string;
+  readonly programVersion: string;
+}
+
+export async function insertOperation(q: Queryable, op: NewOperation): Promise<Operation> {
+  const rows = await q.query(
+    `INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version)
+     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9) RETURNING *`,
+    [op.id, op.provider, op.intent, op.kind, op.accessState, op.engine, JSON.stringify(op.spec), op.specHash, op.programVersion],
+  );
+  return parse(rows)[0]!;
+}
+
+export async function getOperation(q: Queryable, id: string): Promise<Operation | undefined> {
+  return parse(await q.query(`SELECT * FROM operations WHERE id = $1`, [id]))[0];
+}
+
+/** Operations ahead of this one on its provider (0 = next to run). */
+export async function queuePosition(q: Queryable, op: Operation): Promise<number> {
+  const rows = await q.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM operations
+      WHERE provider = $1 AND status IN ('queued', 'running') AND queue_seq < $2`,
+    [op.provider, op.queue_seq],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/** Queued and running operations of a provider, oldest first. */
+export async function activeOperations(q: Queryable, provider: string): Promise<Operation[]> {
+  return parse(
+    await q.query(`SELECT * FROM operations WHERE provider = $1 AND status IN ('queued','running') ORDER BY queue_seq`, [provider]),
+  );
+}
+
+/**
+ * Claims the oldest queued operation whose provider has nothing running and nothing queued before it
+ * (per-provider FIFO). SKIP LOCKED lets replicas claim different rows concurrently; the partial unique
+ * index on running operations is the backstop if two ever race on one provider.
+ */
+export async function claimNext(db: Db, owner: string, leaseSeconds: number): Promise<Operation | undefined> {
+  const rows = await db.query(
+    `UPDATE operations
+        SET status = 'running', attempt = attempt + 1, lease_owner = $1,
+            lease_expires_at = now() + make_interval(secs => $2), started_at = now()
+      WHERE id = (
+        SELECT o.id FROM operations o
+         WHERE o.status = 'queued'
+           AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.provider = o.provider AND r.status = 'running')
+           AND NOT EXISTS (SELECT 1 FROM operations e
+                            WHERE e.provider = o.provider AND e.status = 'queued' AND e.queue_seq < o.queue_seq)
+         ORDER BY o.queue_seq
+         LIMIT 1
+         FOR UPDATE SKIP LOCKED)
+      RETURNING *`,
+    [owner, leaseSeconds],
+  );
+  return parse(rows)[0];
+}
+
+/** Renews the lease; returns whether a cancel was requested, or undefined when the lease is lost. */
+export async function heartbeat(
+  q: Queryable,
+  id: string,
+  fence: Fence,
+  leaseSeconds: number,
+): Promise<{ cancelRequested: boolean } | undefined> {
+  const rows = await q.query<{ cancel_requested_at: unknown }>(
+    `UPDATE operations SET lease_expires_at = now() + make_interval(secs => $4)
+      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status = 'running'
+      RETURNING cancel_requested_at`,
+    [id, fence.attempt, fence.owner, leaseSeconds],
+  );
+  const row = rows[0];
+  return row ? { cancelRequested: row.cancel_requested_at !== null } : undefined;
+}
+
+export async function setProgress(q: Queryable, id: string, fence: Fence, done: number, total: number): Promise<void> {
+  await q.query(
+    `UPDATE operations SET progress_done = $4, progress_total = $5
+      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status = 'running'`,
+    [id, fence.attempt, fence.owner, done, total],
+  );
+}
+
+/** Ends a running operation; fenced, so a worker that lost its lease changes nothing. */
+export async function finishRunning(
+  q: Queryable,
+  id: string,
+  fence: Fence,
+  status: Extract<OperationStatus, "succeeded" | "failed" | "cancelled" | "interrupted">,
+  outcome: { result?: Record<string, unknown>; error?: OperationError },
+): Promise<Operation> {
+  const rows = await q.query(
+    `UPDATE operations
+        SET status = $4, result = $5, error = $6, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status = 'running'
+      RETURNING *`,
+    [id, fence.attempt, fence.owner, status, json(outcome.result), json(outcome.error)],
+  );
+  const op = parse(rows)[0];
+  if (!op) throw new LeaseLostError(id);
+  return op;
+}
+
+/** Cancels a queued operation; undefined when it is no longer queued. */
+export async function cancelQueued(q: Queryable, id: string): Promise<Operation | undefined> {
+  return parse(
+    await q.query(
+      `UPDATE operations SET status = 'cancelled', finished_at = now(), cancel_requested_at = now()
+        WHERE id = $1 AND status = 'queued' RETURNING *`,
+      [id],
+    ),
+  )[0];
+}
+
+export async function requestCancel(q: Queryable, id: string): Promise<Operation | undefined> {
+  return parse(
+    await q.query(
+      `UPDATE operations SET cancel_requested_at = coalesce(cancel_requested_at, now())
+        WHERE id = $1 AND status = 'running' RETURNING *`,
+      [id],
+    ),
+  )[0];
+}
+
+/** Running operations whose lease expired (their worker died): they become `interrupted`. */
+export async function interruptExpired(q: Queryable): Promise<Operation[]> {
+  return parse(
+    await q.query(
+      `UPDATE operations SET status = 'interrupted', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+              error = $1
+        WHERE status = 'running' AND lease_expires_at < now() RETURNING *`,
+      [JSON.stringify({ code: "INTERRUPTED", message: "the worker running this operation stopped (lease expired)" })],
+    ),
+  );
+}
+
+/**
+ * Appends one event with the next gap-free seq. The UPDATE takes the operation's row lock, so
+ * concurrent writers serialize; with a fence it only succeeds while that attempt holds the lease.
+ */
+export async function appendEvent(q: Queryable, id: string, fence: Fence | null, data: EventData): Promise<{ seq: number; at: string }> {
+  const rows = await q.query<{ seq: number; at: Date | string }>(
+    `WITH o AS (
+       UPDATE operations SET last_seq = last_seq + 1
+        WHERE id = $1 AND ($2::int IS NULL OR (attempt = $2 AND lease_owner = $3 AND status = 'running'))
+        RETURNING last_seq)
+     INSERT INTO operation_events (operation_id, seq, type, data)
+     SELECT $1, last_seq, $4, $5 FROM o
+     RETURNING seq, at`,
+    [id, fence?.attempt ?? null, fence?.owner ?? null, data.type, JSON.stringify(data)],
+  );
+  const row = rows[0];
+  if (!row) throw new LeaseLostError(id);
+  return { seq: row.seq, at: new Date(row.at).toISOString() };
+}
+
+function json(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}

@@ -1,0 +1,229 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import type { ProviderStackArgs } from "../../programs/types.js";
+import { EngineFailure, type Engine, type EngineEvent } from "../engine/engine.js";
+import type { Db, Queryable } from "../store/db.js";
+import type { EventHub } from "./event-hub.js";
+import type { EventData, OperationEvent } from "./events.js";
+import { LeaseLostError, type Fence, type Operation, type OperationStatus } from "./operation.js";
+import * as ops from "./operations-repo.js";
+
+/** Lifecycle hooks, provided by onboarding (operations does not know about providers). */
+export interface RunnerHooks {
+  readonly argsFor: (op: Operation) => ProviderStackArgs;
+  readonly onStart: (tx: Queryable, op: Operation) => Promise<void>;
+  readonly onFinish: (tx: Queryable, op: Operation, status: OperationStatus, outputs?: Record<string, unknown>) => Promise<void>;
+}
+
+export interface RunnerOptions {
+  readonly db: Db;
+  readonly engine: Engine;
+  readonly hub: EventHub;
+  readonly log: Logger;
+  readonly hooks: RunnerHooks;
+  readonly leaseSeconds: number;
+  readonly concurrency: number;
+  /** How often to look for work when nobody kicks (other replicas enqueue too). */
+  readonly pollMs?: number;
+}
+
+export interface Runner {
+  readonly owner: string;
+  /** Interrupts operations whose lease expired, then starts claiming. */
+  start(): Promise<void>;
+  /** Wakes the claim loop (called after an enqueue). */
+  kick(): void;
+  /** Fast path for a cancel requested on this replica (others notice it on their next heartbeat). */
+  cancelLocal(operationId: string): void;
+  /** Stops claiming, lets running operations finish for up to `graceMs`, then interrupts the rest. */
+  drain(graceMs: number): Promise<void>;
+  runningCount(): number;
+}
+
+type StopReason = "cancel" | "shutdown" | "lease";
+
+export function createRunner(options: RunnerOptions): Runner {
+  const { db, engine, hub, hooks, leaseSeconds } = options;
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const log = options.log.child({ runner: owner });
+  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+
+  async function emit(q: Queryable, op: Operation, fence: Fence | null, data: EventData): Promise<OperationEvent> {
+    const { seq, at } = await ops.appendEvent(q, op.id, fence, data);
+    return { ...data, seq, at } as OperationEvent;
+  }
+
+  /** Ends the operation, its provider's lifecycle and its terminal event in one transaction. */
+  async function finish(
+    op: Operation,
+    fence: Fence,
+    status: "succeeded" | "failed" | "cancelled" | "interrupted",
+    outcome: { result?: Record<string, unknown>; error?: { code: string; message: string } },
+    terminal: EventData,
+    outputs?: Record<string, unknown>,
+  ): Promise<void> {
+    const event = await db.transaction(async (tx) => {
+      const ended = await ops.finishRunning(tx, op.id, fence, status, outcome);
+      await hooks.onFinish(tx, ended, status, outputs);
+      return emit(tx, op, null, terminal);
+    });
+    await hub.publish(op.id, event);
+  }
+
+  async function runOne(op: Operation, controller: AbortController): Promise<void> {
+    const fence: Fence = { attempt: op.attempt, owner };
+    const opLog = log.child({ operationId: op.id, provider: op.provider, attempt: op.attempt, kind: op.kind });
+    const started = Date.now();
+    // The first abort wins and carries its reason on the signal.
+    const stop = (r: StopReason) => controller.abort(r);
+    const beat = setInterval(() => {
+      ops.heartbeat(db, op.id, fence, leaseSeconds).then(
+        (hb) => {
+          if (!hb) stop("lease");
+          else if (hb.cancelRequested) stop("cancel");
+        },
+        (err: unknown) => opLog.warn({ err }, "heartbeat failed"),
+      );
+    }, (leaseSeconds * 1000) / 3);
+    const publishEmit = async (data: EventData) => hub.publish(op.id, await emit(db, op, fence, data));
+
+    try {
+      await db.transaction((tx) => hooks.onStart(tx, op));
+      await publishEmit({ type: "operation.started", attempt: op.attempt, engine: engine.name });
+      opLog.info("operation started");
+      const result = await engine.run(
+        { operationId: op.id, stack: op.provider, kind: op.kind, args: hooks.argsFor(op) },
+        {
+          signal: controller.signal,
+          log: opLog,
+          onEvent: async (event: EngineEvent) => {
+            await publishEmit(event);
+            if (event.type === "progress") await ops.setProgress(db, op.id, fence, event.done, event.total);
+          },
+        },
+      );
+      const durationMs = Date.now() - started;
+      await finish(
+        op,
+        fence,
+        "succeeded",
+        { result: { outputs: result.outputs, summary: result.summary, ...(result.steps ? { steps: result.steps } : {}) } },
+        { type: "operation.succeeded", summary: result.summary, durationMs },
+        op.kind === "preview" ? undefined : result.outputs,
+      );
+      opLog.info({ durationMs, summary: result.summary }, "operation succeeded");
+    } catch (err) {
+      const durationMs = Date.now() - started;
+      const reason = controller.signal.aborted ? (controller.signal.reason as StopReason) : undefined;
+      if (err instanceof LeaseLostError || reason === "lease") {
+        opLog.warn({ err }, "lease lost; another worker or the recovery sweep owns this operation now");
+      } else if (reason === "cancel") {
+        await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" });
+        opLog.info("operation cancelled");
+      } else if (reason === "shutdown") {
+        const message = "the service shut down before the operation finished";
+        await finish(op, fence, "interrupted", { error: { code: "INTERRUPTED", message } }, { type: "operation.interrupted", reason: message });
+        opLog.warn("operation interrupted by shutdown");
+      } else {
+        // Engine failures are described to the user; anything else is logged here, once, and kept out of responses.
+        const error =
+          err instanceof EngineFailure
+            ? { code: err.code, message: err.message }
+            : { code: "ENGINE_ERROR", message: "the engine failed unexpectedly; the service log has the details" };
+        if (!(err instanceof EngineFailure)) opLog.error({ err }, "engine error");
+        await finish(op, fence, "failed", { error }, { type: "operation.failed", error, durationMs });
+        opLog.info({ error }, "operation failed");
+      }
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  function launch(op: Operation): void {
+    const controller = new AbortController();
+    const done = runOne(op, controller)
+      .catch((err: unknown) => log.error({ err, operationId: op.id }, "operation bookkeeping failed"))
+      .finally(() => {
+        running.delete(op.id);
+        wake?.();
+      });
+    running.set(op.id, { controller, done });
+  }
+
+  async function recoverExpired(): Promise<void> {
+    const events = await db.transaction(async (tx) => {
+      const interrupted = await ops.interruptExpired(tx);
+      const out: [string, OperationEvent][] = [];
+      for (const op of interrupted) {
+        await hooks.onFinish(tx, op, "interrupted");
+        out.push([op.id, await emit(tx, op, null, { type: "operation.interrupted", reason: op.error?.message ?? "lease expired" })]);
+      }
+      return out;
+    });
+    for (const [id, event] of events) {
+      log.warn({ operationId: id }, "operation interrupted: its lease expired");
+      await hub.publish(id, event);
+    }
+  }
+
+  async function claimLoop(): Promise<void> {
+    const pollMs = options.pollMs ?? 1_000;
+    let lastSweep = Date.now();
+    while (!stopping) {
+      try {
+        if (Date.now() - lastSweep > (leaseSeconds * 1000) / 2) {
+          lastSweep = Date.now();
+          await recoverExpired();
+        }
+        while (!stopping && running.size < options.concurrency) {
+          const op = await ops.claimNext(db, owner, leaseSeconds);
+          if (!op) break;
+          launch(op);
+        }
+      } catch (err) {
+        // The loop must survive a failed claim (database restart, lost race on the unique index).
+        log.warn({ err }, "claim failed; retrying");
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  }
+
+  return {
+    owner,
+    async start() {
+      await recoverExpired();
+      loop = claimLoop();
+    },
+    kick: () => wake?.(),
+    cancelLocal(operationId) {
+      running.get(operationId)?.controller.abort("cancel" satisfies StopReason);
+    },
+    async drain(graceMs) {
+      stopping = true;
+      wake?.();
+      await loop;
+      const all = Promise.all([...running.values()].map((r) => r.done));
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
+      ]);
+      if (timedOut) {
+        log.warn({ running: running.size }, "grace period over; interrupting running operations");
+        for (const r of running.values()) r.controller.abort("shutdown" satisfies StopReason);
+        await all;
+      }
+    },
+    runningCount: () => running.size,
+  };
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from "node:fs";
+import { Writable } from "node:stream";
+import { composeService, type Service, type ServiceConfig } from "../../src/compose.js";
+import type { Engine } from "../../src/engine/engine.js";
+import { LandingZoneSchema, type LandingZone } from "../../src/onboarding/landing-zone.js";
+import { createLogger } from "../../src/logger.js";
+import type { Db } from "../../src/store/db.js";
+import { createTestDb } from "./db.js";
+
+export const landingZone: LandingZone = LandingZoneSchema.parse(
+  JSON.parse(readFileSync(new URL("../../examples/landing-zone.json", import.meta.url), "utf8")),
+);
+
+export function readExample(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../../examples/${name}`, import.meta.url), "utf8")) as Record<string, unknown>;
+}
+
+/** A spec derived from examples/acme.json with another name (each test uses its own providers). */
+export function specNamed(name: string, base = "acme.json"): Record<string, unknown> {
+  return { ...readExample(base), name };
+}
+
+export const testConfig: ServiceConfig = {
+  ENGINE: "simulated",
+  MAX_CONCURRENT_OPERATIONS: 4,
+  LEASE_SECONDS: 30,
+  SSE_KEEPALIVE_SECONDS: 15,
+  BODY_LIMIT_BYTES: 64 * 1024,
+  SIMULATED_STEP_MS: 0,
+  SIMULATED_PAUSED: false,
+};
+
+export interface TestService extends Service {
+  /** Every log line written, for redaction and error assertions. */
+  readonly logs: string[];
+}
+
+export interface TestServiceOptions {
+  readonly config?: Partial<ServiceConfig>;
+  readonly engine?: (db: Db) => Engine;
+  readonly db?: Db;
+  readonly start?: boolean;
+}
+
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const db = options.db ?? (await createTestDb());
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const service = await composeService({
+    config: { ...testConfig, ...options.config },
+    landingZone,
+    db,
+    logger: createLogger("info", sink),
+    pollMs: 50,
+    ...(options.engine ? { engine: options.engine(db) } : {}),
+  });
+  if (options.start !== false) await service.start();
+  return Object.assign(service, { logs });
+}
+
+/** Polls an operation until it reaches one of the statuses (bounded in time). */
+export async function waitForStatus(service: Service, id: string, statuses: readonly string[], timeoutMs = 20_000): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await service.app.inject({ method: "GET", url: `/v1/operations/${id}` });
+    const body = res.json() as Record<string, any>;
+    if (statuses.includes(String(body.status))) return body;
+    if (Date.now() > deadline) throw new Error(`operation ${id} still ${String(body.status)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

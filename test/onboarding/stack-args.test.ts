@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../src/errors.js";
+import { firewallSidBase, toProviderStackArgs } from "../../src/onboarding/stack-args.js";
+import { acme, globex, lz, schema } from "./spec-fixtures.js";
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+describe("toProviderStackArgs", () => {
+  it("maps an existing bridge account (acme)", () => {
+    const spec = deepFreeze(schema.parse(acme()));
+    expect(toProviderStackArgs(spec, deepFreeze(structuredClone(lz)), "active")).toEqual({
+      name: "acme",
+      accessState: "active",
+      region: "eu-west-1",
+      tags: {
+        "saas:provider": "acme",
+        "saas:team": "data-platform",
+        "saas:data-classification": "confidential",
+        "managed-by": "saas-bridge",
+      },
+      network: {
+        accountId: "222222222222",
+        deployRoleArn: "arn:aws:iam::222222222222:role/saas-bridge-network-deploy",
+        vpcId: "vpc-0a1b2c3d4e5f60718",
+        subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"],
+      },
+      bridge: { kind: "existing", accountId: "333333333333", accessRoleName: "OrganizationAccountAccessRole" },
+      provider: { awsAccountId: "444444444444", principalArns: ["arn:aws:iam::444444444444:role/acme-byok-access"] },
+      outbound: {
+        endpointServiceName: "com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0",
+        ports: [
+          { port: 443, protocol: "tcp" },
+          { port: 8443, protocol: "tcp" },
+        ],
+        allowedSourceCidrs: ["10.20.0.0/16", "172.16.8.0/22"],
+        privateDns: true,
+      },
+      firewall: {
+        allowedDomains: ["api.acme.example", "ingest.eu.acme.example", "*.cdn.acme.example"],
+        sidBase: firewallSidBase("acme"),
+        capacity: 1000,
+      },
+      kms: {
+        grantOperations: ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"],
+        encryptionContext: { "saas:tenant": "example-corp", "saas:provider": "acme" },
+        keyStore: "kms",
+        adminRoleArns: [
+          "arn:aws:iam::333333333333:role/OrganizationAccountAccessRole",
+          "arn:aws:iam::111111111111:role/break-glass-admin",
+        ],
+        retiringPrincipalArn: "arn:aws:iam::111111111111:role/saas-offboarding",
+        deletionWindowInDays: 30,
+      },
+    });
+  });
+
+  it("maps an account to create (globex): SaaS OU, and only the landing zone's key admins", () => {
+    const args = toProviderStackArgs(schema.parse(globex()), lz, "revoked");
+    expect(args.accessState).toBe("revoked");
+    expect(args.bridge).toEqual({
+      kind: "create",
+      email: "aws-saas-globex@example.com",
+      saasOuId: "ou-ab12-saas0001",
+      accessRoleName: "OrganizationAccountAccessRole",
+    });
+    expect(args.kms.adminRoleArns).toEqual(["arn:aws:iam::111111111111:role/break-glass-admin"]);
+    expect(args.kms.keyStore).toBe("cloudhsm");
+    expect(args.network.vpcId).toBe("vpc-0f1e2d3c4b5a69788");
+    expect(args.tags["saas:data-classification"]).toBe("restricted");
+  });
+
+  it("does not list the bridge role twice when the landing zone already names it", () => {
+    const role = "arn:aws:iam::333333333333:role/OrganizationAccountAccessRole";
+    const args = toProviderStackArgs(schema.parse(acme()), { ...lz, bridge: { ...lz.bridge, keyAdminRoleArns: [role] } }, "active");
+    expect(args.kms.adminRoleArns).toEqual([role]);
+  });
+
+  it("builds the bridge role ARN in the landing zone's partition", () => {
+    const cn = { ...lz, network: { ...lz.network, deployRoleArn: "arn:aws-cn:iam::222222222222:role/deploy" } };
+    expect(toProviderStackArgs(schema.parse(acme()), cn, "active").kms.adminRoleArns[0]).toBe(
+      "arn:aws-cn:iam::333333333333:role/OrganizationAccountAccessRole",
+    );
+  });
+
+  it("copies rather than shares the landing zone's arrays", () => {
+    const args = toProviderStackArgs(schema.parse(acme()), lz, "active");
+    expect(args.network.subnetIds).not.toBe(lz.network.regions["eu-west-1"]!.endpointSubnetIds);
+  });
+
+  it("refuses a region the landing zone no longer configures", () => {
+    const spec = schema.parse(acme());
+    const { ["eu-west-1"]: _removed, ...regions } = lz.network.regions;
+    const call = () => toProviderStackArgs(spec, { ...lz, network: { ...lz.network, regions } }, "active");
+    expect(call).toThrow(AppError);
+    expect(call).toThrow(/eu-west-1 is not configured/);
+  });
+});
+
+describe("firewallSidBase", () => {
+  it("is stable, aligned to a 1,000-SID range and inside [1,000,000, 101,000,000)", () => {
+    for (const name of ["acme", "globex", "a-b", "zz9"]) {
+      const sid = firewallSidBase(name);
+      expect(sid).toBe(firewallSidBase(name));
+      expect(sid % 1000).toBe(0);
+      expect(sid).toBeGreaterThanOrEqual(1_000_000);
+      expect(sid + 999).toBeLessThan(101_000_000);
+    }
+  });
+
+  it("spreads names over the slots", () => {
+    const names = Array.from({ length: 200 }, (_, i) => `provider-${i}`);
+    expect(new Set(names.map(firewallSidBase)).size).toBeGreaterThan(190);
+  });
+});

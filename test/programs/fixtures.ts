@@ -1,0 +1,120 @@
+import { providerStackProgram } from "../../programs/provider-stack.js";
+import { createMockCloud, evaluateProgram, type Evaluation, type RegisteredResource } from "../../programs/mock-cloud.js";
+import type { ProviderStackArgs } from "../../programs/types.js";
+
+/** Resource type tokens the assertions look for. */
+export const T = {
+  provider: "pulumi:providers:aws",
+  account: "aws:organizations/account:Account",
+  securityGroup: "aws:ec2/securityGroup:SecurityGroup",
+  ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+  endpoint: "aws:ec2/vpcEndpoint:VpcEndpoint",
+  ruleGroup: "aws:networkfirewall/ruleGroup:RuleGroup",
+  key: "aws:kms/key:Key",
+  alias: "aws:kms/alias:Alias",
+  grant: "aws:kms/grant:Grant",
+} as const;
+
+export const NETWORK_ACCOUNT = "111111111111";
+export const BRIDGE_ACCOUNT = "222222222222";
+export const PROVIDER_ACCOUNT = "333333333333";
+export const DEPLOY_ROLE = `arn:aws:iam::${BRIDGE_ACCOUNT}:role/OrganizationAccountAccessRole`;
+
+/** A valid, fully resolved ProviderStackArgs; override whole sections as needed. */
+export function providerStackArgs(overrides: Partial<ProviderStackArgs> = {}): ProviderStackArgs {
+  return {
+    name: "acme-crm",
+    accessState: "active",
+    region: "eu-west-1",
+    tags: { "saas:provider": "acme-crm", "managed-by": "saas-bridge" },
+    network: {
+      accountId: NETWORK_ACCOUNT,
+      deployRoleArn: `arn:aws:iam::${NETWORK_ACCOUNT}:role/saas-bridge-deploy`,
+      vpcId: "vpc-0a1b2c3d4e5f60718",
+      subnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+    },
+    bridge: { kind: "existing", accountId: BRIDGE_ACCOUNT, accessRoleName: "OrganizationAccountAccessRole" },
+    provider: { awsAccountId: PROVIDER_ACCOUNT, principalArns: [`arn:aws:iam::${PROVIDER_ACCOUNT}:role/acme-crm-kms`] },
+    outbound: {
+      endpointServiceName: "com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0",
+      ports: [{ port: 443, protocol: "tcp" }],
+      allowedSourceCidrs: ["10.20.0.0/16", "10.30.0.0/16"],
+      privateDns: true,
+    },
+    firewall: { allowedDomains: ["api.acme-crm.example", "*.files.acme-crm.example"], sidBase: 1_000_000, capacity: 100 },
+    kms: {
+      grantOperations: ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"],
+      encryptionContext: { "saas:tenant": "acme-crm" },
+      keyStore: "kms",
+      adminRoleArns: [DEPLOY_ROLE, `arn:aws:iam::${BRIDGE_ACCOUNT}:role/break-glass`],
+      retiringPrincipalArn: `arn:aws:iam::${BRIDGE_ACCOUNT}:role/saas-bridge-offboarding`,
+      deletionWindowInDays: 30,
+    },
+    ...overrides,
+  };
+}
+
+/** Evaluates the provider-stack program under the strict mock cloud. */
+export function evaluateProviderStack(args: ProviderStackArgs, preview = false): Promise<Evaluation> {
+  return evaluateProgram(providerStackProgram(args), {
+    project: "saas-bridge",
+    stack: args.name,
+    mocks: createMockCloud({ region: args.region, callerAccountId: "999999999999" }),
+    preview,
+  });
+}
+
+/** Evaluates a tiny program (e.g. one component) under the strict mock cloud. */
+export function evaluateComponent(build: () => Record<string, unknown> | void, preview = false): Promise<Evaluation> {
+  return evaluateProgram(async () => build() ?? {}, {
+    project: "saas-bridge",
+    stack: "component-test",
+    mocks: createMockCloud({ region: "eu-west-1", callerAccountId: "999999999999" }),
+    preview,
+  });
+}
+
+export function ofType(evaluation: Evaluation, type: string): RegisteredResource[] {
+  return evaluation.resources.filter((r) => r.type === type);
+}
+
+export function single(evaluation: Evaluation, type: string): RegisteredResource {
+  const found = ofType(evaluation, type);
+  if (found.length !== 1) throw new Error(`expected exactly one ${type}, found ${found.length}`);
+  return found[0] as RegisteredResource;
+}
+
+export function str(value: unknown): string {
+  if (typeof value !== "string") throw new Error(`expected a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export interface Statement {
+  Sid: string;
+  Effect: "Allow" | "Deny";
+  Principal: { AWS: string | string[] };
+  Action: string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+/** The key policy as the Key resource received it. */
+export function keyPolicyOf(evaluation: Evaluation): Statement[] {
+  const policy = JSON.parse(str(single(evaluation, T.key).inputs["policy"])) as { Statement: Statement[] };
+  return policy.Statement;
+}
+
+interface RuleGroupInputs {
+  ruleGroup: {
+    rulesSource: { rulesString: string };
+    statefulRuleOptions: { ruleOrder: string };
+    ruleVariables: { ipSets: { key: string; ipSet: { definitions: string[] } }[] };
+  };
+}
+
+export function ruleGroupOf(evaluation: Evaluation): RuleGroupInputs["ruleGroup"] {
+  return (single(evaluation, T.ruleGroup).inputs as unknown as RuleGroupInputs).ruleGroup;
+}
+
+export function rulesOf(evaluation: Evaluation): string[] {
+  return ruleGroupOf(evaluation).rulesSource.rulesString.split("\n");
+}

@@ -1,0 +1,106 @@
+import { describe, expect, test } from "vitest";
+import { ProviderFirewallRules, type ProviderFirewallRulesArgs } from "../../programs/components/provider-firewall-rules.js";
+import { buildRulesString, parseDomain } from "../../programs/components/suricata.js";
+import { evaluateComponent, ruleGroupOf, rulesOf, single, T } from "./fixtures.js";
+
+const base: ProviderFirewallRulesArgs = {
+  slug: "acme-crm",
+  allowedDomains: ["api.acme-crm.example", "*.files.acme-crm.example", "Upload.ACME-crm.example"],
+  sourceCidrs: ["10.20.0.0/16"],
+  sidBase: 5_000,
+  capacity: 50,
+  accessState: "active",
+};
+
+function evaluate(args: Partial<ProviderFirewallRulesArgs> = {}) {
+  return evaluateComponent(() => {
+    const rules = new ProviderFirewallRules("acme-firewall", { ...base, ...args });
+    return { ruleGroupArn: rules.ruleGroupArn };
+  });
+}
+
+const sidsOf = (rules: string[]) => rules.map((r) => Number(/sid:(\d+);/.exec(r)?.[1]));
+
+describe("ProviderFirewallRules", () => {
+  test("a STATEFUL, STRICT_ORDER group named after the provider, scoped to its sources", async () => {
+    const e = await evaluate();
+    const group = single(e, T.ruleGroup);
+    expect(group.inputs).toMatchObject({ name: "saas-acme-crm", type: "STATEFUL", capacity: 50 });
+    expect(ruleGroupOf(e).statefulRuleOptions.ruleOrder).toBe("STRICT_ORDER");
+    expect(ruleGroupOf(e).ruleVariables.ipSets).toEqual([{ key: "SAAS_SRC", ipSet: { definitions: ["10.20.0.0/16"] } }]);
+    expect(e.outputs["ruleGroupArn"]).toBe(group.state["arn"]);
+  });
+
+  test("pass tls + pass http per domain with unique consecutive SIDs, then drops only", async () => {
+    const rules = rulesOf(await evaluate());
+    expect(rules).toHaveLength(2 * 3 + 3);
+    expect(sidsOf(rules)).toEqual(rules.map((_, i) => 5_000 + i));
+    expect(rules.slice(0, 6).every((r) => r.startsWith("pass "))).toBe(true);
+    expect(rules.slice(6).every((r) => r.startsWith("drop "))).toBe(true);
+    expect(rules.at(-1)).toMatch(/^drop /);
+    // The TCP default drop waits for an established flow, so TLS/HTTP can be identified first.
+    expect(rules.find((r) => r.startsWith("drop tcp"))).toContain("flow:to_server, established;");
+  });
+
+  test("exact names match the whole SNI/Host; *. matches subdomains only (no dotprefix, no apex)", async () => {
+    const rules = rulesOf(await evaluate());
+    const [tls, http] = rules;
+    expect(tls).toContain('tls.sni; content:"api.acme-crm.example"; nocase; startswith; endswith;');
+    expect(http).toContain('http.host; content:"api.acme-crm.example"; nocase; startswith; endswith;');
+    expect(rules[2]).toContain('tls.sni; content:".files.acme-crm.example"; nocase; endswith;');
+    expect(rules[2]).not.toContain("startswith");
+    expect(rules.join("\n")).not.toContain("dotprefix");
+    // Upper case is normalised (the match is nocase anyway).
+    expect(rules[4]).toContain('content:"upload.acme-crm.example"');
+  });
+
+  test("revoked: same resource and name (same ARN), one drop-all rule", async () => {
+    const active = await evaluate();
+    const revoked = await evaluate({ accessState: "revoked" });
+    expect(single(revoked, T.ruleGroup).urn).toBe(single(active, T.ruleGroup).urn);
+    expect(revoked.outputs["ruleGroupArn"]).toBe(active.outputs["ruleGroupArn"]);
+    const rules = rulesOf(revoked);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]).toMatch(/^drop ip \$SAAS_SRC any -> any any \(.*sid:5000; rev:1;\)$/);
+  });
+
+  test.each([
+    'evil.com"; sid:1; drop',
+    'evil.com"; pcre:"/x/',
+    "evil.com; sid:1",
+    "evil .com",
+    "*.*.example.com",
+    "*example.com",
+    "example",
+    "-bad.example.com",
+    "a..example.com",
+    "exa_mple.com",
+    "10.0.0.1",
+    "",
+  ])("rejects domain %j before it reaches the rules string", async (domain) => {
+    expect(() => parseDomain(domain)).toThrow(/invalid domain/);
+    await expect(evaluate({ allowedDomains: [domain] })).rejects.toThrow(/invalid domain/);
+  });
+
+  test.each([
+    [{ capacity: 8 }, /9 rules exceed the rule group capacity 8/],
+    [{ capacity: 0 }, /capacity must be an integer/],
+    [{ allowedDomains: [] }, /at least one allowed domain/],
+    [{ allowedDomains: ["a.example.com", "A.example.com"] }, /duplicate firewall domain/],
+    [{ sidBase: 0 }, /invalid sidBase/],
+    [{ sourceCidrs: ["0.0.0.0/0"] }, /whole Internet/],
+    [{ slug: 'x"; drop' }, /invalid provider slug/],
+  ])("rejects impossible args %j", async (args, message) => {
+    await expect(evaluate(args)).rejects.toThrow(message);
+  });
+
+  test("capacity must fit the active rules even while revoked (reinstate must not replace the group)", () => {
+    const built = buildRulesString({ ...base, accessState: "revoked" });
+    expect(built.ruleCount).toBe(1);
+    expect(built.activeRuleCount).toBe(9);
+  });
+
+  test("a revoked group with too little capacity for reinstatement is rejected", async () => {
+    await expect(evaluate({ accessState: "revoked", capacity: 5 })).rejects.toThrow(/exceed the rule group capacity 5/);
+  });
+});
