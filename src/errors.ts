@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "OPERATION_FINISHED",
   "IDEMPOTENCY_KEY_REUSED",
   "GUARDRAIL_VIOLATION",
+  "UNSUPPORTED_FEATURE",
   "UNAVAILABLE",
   "INTERNAL",
 ] as const;
@@ -31,6 +32,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   OPERATION_FINISHED: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   GUARDRAIL_VIOLATION: 422,
+  UNSUPPORTED_FEATURE: 422,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 };
@@ -47,6 +49,7 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   OPERATION_FINISHED: "The operation has already finished",
   IDEMPOTENCY_KEY_REUSED: "The Idempotency-Key was used with a different request",
   GUARDRAIL_VIOLATION: "The request violates a guardrail",
+  UNSUPPORTED_FEATURE: "This version cannot build part of the request yet",
   UNAVAILABLE: "The service is not ready",
   INTERNAL: "Internal error",
 };

@@ -17,7 +17,11 @@ async function main(): Promise<void> {
     );
   }
   const landingZone = await loadLandingZone(config.LANDING_ZONE_FILE);
-  const db = await openDb({ dataDir: config.DATA_DIR, ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}) });
+  const db = await openDb({
+    dataDir: config.DATA_DIR,
+    databaseUrl: config.DATABASE_URL,
+    onError: (err) => logger.error({ err }, "store background error"),
+  });
   const service = await composeService({ config, landingZone, db, logger });
   await service.start();
   await service.app.listen({ port: config.PORT, host: config.HOST });

@@ -2,6 +2,7 @@ import { AppError } from "../errors.js";
 import type { Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";
+import { assertBuildable } from "./capabilities.js";
 import { accept, type AcceptDeps, type Accepted, type Idempotency, type OperationInput } from "./accept.js";
 import { admit, type Lifecycle } from "./lifecycle.js";
 import * as providers from "./providers-repo.js";
@@ -21,6 +22,7 @@ function asRecord(spec: ProviderSpec): Record<string, unknown> {
 }
 
 export function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+  assertBuildable(spec);
   return accept(deps, idempotency, async (tx, newOperation) => {
     const hash = specHash(spec);
     const row = await providers.upsertForCreate(tx, {
@@ -45,6 +47,7 @@ export function updateProvider(deps: ProvidersDeps, name: string, spec: Provider
       errors: [{ path: "/name", message: `must be "${name}" (the provider in the path); a provider cannot be renamed` }],
     });
   }
+  assertBuildable(spec);
   return accept(deps, idempotency, async (tx, newOperation) => {
     const admission = await admitOn(tx, name, "update");
     const hash = specHash(spec);
@@ -63,6 +66,7 @@ export function requestAction(
   idempotency?: Idempotency,
   proposed?: ProviderSpec,
 ): Promise<Accepted> {
+  if (proposed) assertBuildable(proposed);
   return accept(deps, idempotency, async (tx, newOperation) => {
     const { admission, provider } = await admitWith(tx, name, intent);
     const spec = proposed ? asRecord(proposed) : provider.spec;

@@ -165,6 +165,15 @@ describe("errors", () => {
     expect(paths.some((p) => p === "" || p === "/" || p.includes("surprise"))).toBe(true);
   });
 
+  it("a valid spec asking for parts this version cannot build yet is refused, naming them, and nothing is created", async () => {
+    const res = await post("/v1/providers", specNamed("globex", "globex.json"));
+    expect(res.statusCode).toBe(422);
+    const problem = res.json() as Json;
+    expect(problem.code).toBe("UNSUPPORTED_FEATURE");
+    expect(problem.errors.map((e: Json) => e.path)).toContain("/inbound");
+    expect((await svc.app.inject({ method: "GET", url: "/v1/providers/globex" })).statusCode).toBe(404);
+  });
+
   it("a PUT whose body names another provider is refused", async () => {
     await onboard("renamer");
     const res = await svc.app.inject({ method: "PUT", url: "/v1/providers/renamer", payload: specNamed("other") });

@@ -1,6 +1,7 @@
 import { createMockCloud, evaluateProgram, type RegisteredResource } from "../../../programs/mock-cloud.js";
 import { providerStackProgram } from "../../../programs/provider-stack.js";
 import type { ProviderStackArgs } from "../../../programs/types.js";
+import { EngineFailure } from "../engine.js";
 import type { SimResource } from "./plan.js";
 
 export const PROJECT = "saas-bridge";
@@ -26,7 +27,13 @@ export interface Evaluation {
 export function evaluateSerially(stack: string, args: ProviderStackArgs): Promise<Evaluation> {
   return serialized(async () => {
     const mocks = createMockCloud({ region: args.region, callerAccountId: args.network.accountId });
-    const result = await evaluateProgram(providerStackProgram(args), { stack, project: PROJECT, mocks });
+    let result;
+    try {
+      result = await evaluateProgram(providerStackProgram(args), { stack, project: PROJECT, mocks });
+    } catch (err) {
+      // The program's guard clauses refuse arguments it cannot build safely; their messages are ours.
+      throw new EngineFailure("PROGRAM_REJECTED", `the provider program refused the arguments: ${(err as Error).message}`);
+    }
     return { resources: toSimResources(result.resources), outputs: jsonClone(result.outputs ?? {}) };
   });
 }
