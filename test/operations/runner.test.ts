@@ -74,14 +74,24 @@ describe("runner", () => {
     const queued = (await s.app.inject({ method: "POST", url: "/v1/providers/cancel-me/preview" })).json() as Json;
     await waitForStatus(s, running.id, ["running"]);
 
-    const cq = await s.app.inject({ method: "POST", url: `/v1/operations/${queued.operation.id}/cancel` });
+    const cq = await s.app.inject({
+      method: "POST",
+      url: `/v1/operations/${queued.operation.id}/cancel`,
+      headers: { accept: "application/x-ndjson" },
+    });
     expect(cq.statusCode).toBe(202);
-    expect((cq.json() as Json).status).toBe("cancelled");
+    // Cancel itself can stream: the queued operation's stream ends with the cancellation.
+    expect((JSON.parse(cq.body.trim().split("\n").at(-1)!) as Json).type).toBe("operation.cancelled");
     expect((await eventTypes(s, queued.operation.id)).at(-1)).toBe("operation.cancelled");
+    expect(((await s.app.inject({ method: "GET", url: `/v1/operations/${queued.operation.id}` })).json() as Json).status).toBe("cancelled");
 
+    // A client follows the running operation; its stream must end with the cancellation.
+    const following = s.app.inject({ method: "GET", url: `/v1/operations/${running.id}/events`, headers: { accept: "application/x-ndjson" } });
     const cr = await s.app.inject({ method: "POST", url: `/v1/operations/${running.id}/cancel` });
     expect(cr.statusCode).toBe(202);
     expect((cr.json() as Json).cancelRequested).toBe(true);
+    const streamed = (await following).body.trim().split("\n").map((l) => JSON.parse(l) as Json);
+    expect(streamed.at(-1)!.type).toBe("operation.cancelled");
     const ended = await waitForStatus(s, running.id, ["cancelled", "succeeded", "failed"]);
     expect(ended.status).toBe("cancelled");
     const types = await eventTypes(s, running.id);
