@@ -52,13 +52,18 @@ export interface Service {
   close(graceMs: number): Promise<void>;
 }
 
-function createEngine(config: ServiceConfig, db: Db): Engine {
+/** Refuses an engine this build cannot run, before anything (the data dir, the database) is touched. */
+export function assertEngineAvailable(config: Pick<ServiceConfig, "ENGINE">): void {
   if (config.ENGINE === "pulumi") {
     throw new StartupError(
       "ENGINE=pulumi is not available in this build yet (the Automation API engine is tracked in issue #4). " +
         "Set ENGINE=simulated to run the real programs under Pulumi mocks; nothing is then created in AWS.",
     );
   }
+}
+
+function createEngine(config: ServiceConfig, db: Db): Engine {
+  assertEngineAvailable(config);
   return createSimulatedEngine({ db, stepMs: config.SIMULATED_STEP_MS });
 }
 

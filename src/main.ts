@@ -1,7 +1,7 @@
 import closeWithGrace from "close-with-grace";
-import { composeService, StartupError } from "./compose.js";
+import { assertEngineAvailable, composeService, StartupError } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { loadLandingZone } from "./onboarding/landing-zone.js";
+import { LandingZoneError, loadLandingZone } from "./onboarding/landing-zone.js";
 import { createLogger } from "./logger.js";
 import { openDb } from "./store/open.js";
 
@@ -9,13 +9,7 @@ import { openDb } from "./store/open.js";
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.LOG_LEVEL);
-  if (config.ENGINE === "pulumi") {
-    // Fail before touching the data dir, with the fix in the message.
-    throw new StartupError(
-      "ENGINE=pulumi is not available in this build yet (the Automation API engine is tracked in issue #4). " +
-        "Set ENGINE=simulated to run the real programs under Pulumi mocks; nothing is then created in AWS.",
-    );
-  }
+  assertEngineAvailable(config);
   const landingZone = await loadLandingZone(config.LANDING_ZONE_FILE);
   const db = await openDb({
     dataDir: config.DATA_DIR,
@@ -38,9 +32,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof StartupError) {
-    for (const line of err.message.split("\n")) console.error(`saas-bridge: ${line}`);
-  } else if (err instanceof Error && err.message.startsWith("LANDING_ZONE_FILE")) {
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof LandingZoneError) {
     for (const line of err.message.split("\n")) console.error(`saas-bridge: ${line}`);
   } else {
     console.error("saas-bridge: start-up failed:", err);

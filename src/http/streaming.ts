@@ -25,9 +25,6 @@ export class OpenStreams {
     this.#closers.add(close);
     return () => this.#closers.delete(close);
   }
-  get size(): number {
-    return this.#closers.size;
-  }
   closeAll(): void {
     for (const close of [...this.#closers]) close();
   }

@@ -58,18 +58,23 @@ export function allowedRegions(lz: LandingZone): string[] {
   return Object.keys(lz.network.regions);
 }
 
-/** Reads and validates the file; throws an Error whose message lists one line per problem. */
+/** The landing-zone file is unreadable or invalid; the message has one line per problem. */
+export class LandingZoneError extends Error {
+  override name = "LandingZoneError";
+}
+
+/** Reads and validates the file; throws LandingZoneError listing one line per problem. */
 export async function loadLandingZone(path: string): Promise<LandingZone> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(path, "utf8"));
   } catch (err) {
-    throw new Error(`LANDING_ZONE_FILE ${path}: ${(err as Error).message}`);
+    throw new LandingZoneError(`LANDING_ZONE_FILE ${path}: ${(err as Error).message}`);
   }
   const parsed = LandingZoneSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `LANDING_ZONE_FILE ${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new Error(lines.join("\n"));
+    throw new LandingZoneError(lines.join("\n"));
   }
   return parsed.data;
 }

@@ -49,7 +49,7 @@ export function updateProvider(deps: ProvidersDeps, name: string, spec: Provider
   }
   assertBuildable(spec);
   return accept(deps, idempotency, async (tx, newOperation) => {
-    const admission = await admitOn(tx, name, "update");
+    const { admission } = await admitWith(tx, name, "update");
     const hash = specHash(spec);
     await providers.updateSpec(tx, name, spec, hash, spec.owner.team);
     return newOperation({ provider: name, intent: "update", kind: "up", accessState: admission.accessState, spec: asRecord(spec), specHash: hash });
@@ -92,10 +92,6 @@ async function admitWith(tx: Queryable, name: string, intent: Parameters<typeof 
     throw new AppError("INVALID_STATE", `Cannot ${intent} "${name}": ${admission.reason}.`, { links: { provider: providerLink(name) } });
   }
   return { admission, provider };
-}
-
-async function admitOn(tx: Queryable, name: string, intent: Parameters<typeof admit>[0]) {
-  return (await admitWith(tx, name, intent)).admission;
 }
 
 export interface ProviderView {

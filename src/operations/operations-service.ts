@@ -1,11 +1,10 @@
 import { AppError } from "../errors.js";
-import type { Db } from "../store/db.js";
+import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
 import type { OperationEvent } from "./events.js";
 import { listEvents } from "./events-repo.js";
 import { TERMINAL_STATUSES, type Operation, type OperationStatus } from "./operation.js";
 import * as ops from "./operations-repo.js";
-import type { Queryable } from "../store/db.js";
 
 export interface OperationsDeps {
   readonly db: Db;

@@ -38,7 +38,6 @@ export interface Runner {
   cancelLocal(operationId: string): void;
   /** Stops claiming, lets running operations finish for up to `graceMs`, then interrupts the rest. */
   drain(graceMs: number): Promise<void>;
-  runningCount(): number;
 }
 
 type StopReason = "cancel" | "shutdown" | "lease";
@@ -224,6 +223,5 @@ export function createRunner(options: RunnerOptions): Runner {
         await all;
       }
     },
-    runningCount: () => running.size,
   };
 }

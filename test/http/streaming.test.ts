@@ -79,6 +79,11 @@ describe("streaming over a real socket", () => {
     // ?after= is the same resume point for clients that cannot set headers.
     const viaQuery = parseSse(await (await fetch(`${url}?after=${lastId}`, { headers: { accept: "text/event-stream" } })).text());
     expect(viaQuery.map((e) => e.id)).toEqual(rest.map((e) => e.id));
+
+    // Every stream has ended or hung up: none of them left a listener behind.
+    const id = created.operation.id as string;
+    for (let i = 0; i < 100 && svc.hub.subscriberCount(id) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(svc.hub.subscriberCount(id)).toBe(0);
   });
 
   it("SSE sends keep-alive comments while nothing happens", async () => {
