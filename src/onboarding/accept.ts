@@ -29,7 +29,7 @@ export interface AcceptDeps {
   readonly programVersion: string;
 }
 
-export type Enqueue = (tx: Queryable, newOperation: (input: OperationInput) => Promise<Operation>) => Promise<Operation>;
+export type Enqueue = (tx: Queryable, newOperation: (input: OperationInput) => Promise<ops.Enqueued>) => Promise<ops.Enqueued>;
 
 export interface OperationInput {
   readonly provider: string;
@@ -82,12 +82,10 @@ async function acceptIn(
       return { accepted: { operation, queuePosition: await ops.queuePosition(tx, operation), replayed: true } };
     }
   }
-  const operation = await enqueue(tx, (input) =>
-    ops.insertOperation(tx, { id: randomUUID(), engine: deps.engine, programVersion: deps.programVersion, ...input }),
+  const enqueued = await enqueue(tx, (input) =>
+    ops.enqueueOperation(tx, { id: randomUUID(), engine: deps.engine, programVersion: deps.programVersion, ...input }),
   );
-  const queuePosition = await ops.queuePosition(tx, operation);
-  const data = { type: "operation.queued" as const, position: queuePosition };
-  const { seq, at } = await ops.appendEvent(tx, operation.id, null, data);
+  const { operation, queuePosition, event } = enqueued;
   if (idempotency) {
     await tx.query(`INSERT INTO idempotency_keys (key, request_hash, operation_id) VALUES ($1, $2, $3)`, [
       idempotency.key,
@@ -95,8 +93,5 @@ async function acceptIn(
       operation.id,
     ]);
   }
-  return {
-    accepted: { operation: { ...operation, last_seq: seq }, queuePosition, replayed: false },
-    event: { ...data, seq, at },
-  };
+  return { accepted: { operation, queuePosition, replayed: false }, event };
 }

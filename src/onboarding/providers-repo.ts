@@ -44,22 +44,21 @@ export async function listProviders(q: Queryable, query: ProviderListQuery): Pro
   );
 }
 
-/** Inserts a provider, or re-provisions a decommissioned one under the same name. */
+/** Inserts a provider, or re-provisions a decommissioned one under the same name; false when the name is taken. */
 export async function upsertForCreate(
   q: Queryable,
   p: { name: string; team: string; spec: unknown; specHash: string; engine: string },
-): Promise<ProviderRecord | undefined> {
-  return parse(
-    await q.query(
-      `INSERT INTO providers (name, team, spec, spec_hash, lifecycle, engine)
-       VALUES ($1, $2, $3, $4, 'provisioning', $5)
-       ON CONFLICT (name) DO UPDATE SET team = EXCLUDED.team, spec = EXCLUDED.spec, spec_hash = EXCLUDED.spec_hash,
-              lifecycle = 'provisioning', outputs = '{}'::jsonb, engine = EXCLUDED.engine, updated_at = now()
-        WHERE providers.lifecycle = 'decommissioned'
-       RETURNING *`,
-      [p.name, p.team, JSON.stringify(p.spec), p.specHash, p.engine],
-    ),
-  )[0];
+): Promise<boolean> {
+  const rows = await q.query(
+    `INSERT INTO providers (name, team, spec, spec_hash, lifecycle, engine)
+     VALUES ($1, $2, $3, $4, 'provisioning', $5)
+     ON CONFLICT (name) DO UPDATE SET team = EXCLUDED.team, spec = EXCLUDED.spec, spec_hash = EXCLUDED.spec_hash,
+            lifecycle = 'provisioning', outputs = '{}'::jsonb, engine = EXCLUDED.engine, updated_at = now()
+      WHERE providers.lifecycle = 'decommissioned'
+     RETURNING name`,
+    [p.name, p.team, JSON.stringify(p.spec), p.specHash, p.engine],
+  );
+  return rows.length > 0;
 }
 
 export async function updateSpec(q: Queryable, name: string, spec: unknown, specHash: string, team: string): Promise<void> {

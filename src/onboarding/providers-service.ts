@@ -25,14 +25,14 @@ export function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempote
   assertBuildable(spec);
   return accept(deps, idempotency, async (tx, newOperation) => {
     const hash = specHash(spec);
-    const row = await providers.upsertForCreate(tx, {
+    const created = await providers.upsertForCreate(tx, {
       name: spec.name,
       team: spec.owner.team,
       spec,
       specHash: hash,
       engine: deps.engine,
     });
-    if (!row) {
+    if (!created) {
       throw new AppError("PROVIDER_EXISTS", `A provider named "${spec.name}" already exists.`, {
         links: { provider: providerLink(spec.name) },
       });

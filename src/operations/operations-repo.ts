@@ -1,5 +1,5 @@
 import type { Db, Queryable } from "../store/db.js";
-import type { EventData, OperationError } from "./events.js";
+import type { EventData, OperationError, OperationEvent } from "./events.js";
 import { LeaseLostError, OperationRow, type Fence, type Intent, type Operation, type OperationStatus } from "./operation.js";
 
 const parse = (rows: Record<string, unknown>[]): Operation[] => rows.map((r) => OperationRow.parse(r));
@@ -16,13 +16,40 @@ export interface NewOperation {
   readonly programVersion: string;
 }
 
-export async function insertOperation(q: Queryable, op: NewOperation): Promise<Operation> {
+export interface Enqueued {
+  readonly operation: Operation;
+  /** Operations ahead of it on its provider (0 = runs next). */
+  readonly queuePosition: number;
+  /** Its first event, `operation.queued` (seq 1). */
+  readonly event: OperationEvent;
+}
+
+/**
+ * Inserts a queued operation and its `operation.queued` event in ONE statement (the accept path's hot
+ * spot). All parts of a statement see the same snapshot, so `ahead` counts the operations queued or
+ * running before this one; the event's foreign key is checked at the end of the statement.
+ */
+export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<Enqueued> {
   const rows = await q.query(
-    `INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version)
-     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9) RETURNING *`,
+    `WITH ahead AS (
+       SELECT count(*)::int AS n FROM operations WHERE provider = $2 AND status IN ('queued', 'running')),
+     op AS (
+       INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq)
+       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, 1) RETURNING *),
+     ev AS (
+       INSERT INTO operation_events (operation_id, seq, type, data)
+       SELECT $1, 1, 'operation.queued', jsonb_build_object('type', 'operation.queued', 'position', ahead.n) FROM ahead
+       RETURNING at)
+     SELECT op.*, ahead.n AS queue_position, ev.at AS event_at FROM op, ahead, ev`,
     [op.id, op.provider, op.intent, op.kind, op.accessState, op.engine, JSON.stringify(op.spec), op.specHash, op.programVersion],
   );
-  return parse(rows)[0]!;
+  const row = rows[0] as Record<string, unknown> & { queue_position: number; event_at: Date | string };
+  const queuePosition = row.queue_position;
+  return {
+    operation: OperationRow.parse(row),
+    queuePosition,
+    event: { type: "operation.queued", position: queuePosition, seq: 1, at: new Date(row.event_at).toISOString() },
+  };
 }
 
 export async function getOperation(q: Queryable, id: string): Promise<Operation | undefined> {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { setImmediate } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { ProviderStackArgs } from "../../programs/types.js";
 import { EngineFailure, type Engine, type EngineEvent } from "../engine/engine.js";
@@ -88,7 +89,12 @@ export function createRunner(options: RunnerOptions): Runner {
         (err: unknown) => opLog.warn({ err }, "heartbeat failed"),
       );
     }, (leaseSeconds * 1000) / 3);
-    const publishEmit = async (data: EventData) => hub.publish(op.id, await emit(db, op, fence, data));
+    const publishEmit = async (data: EventData) => {
+      await hub.publish(op.id, await emit(db, op, fence, data));
+      // Give the event loop a turn: with PGlite running in this thread, back-to-back transactions
+      // would otherwise keep stream writes queued until the engine pauses (bench: p99 113 → 34 ms).
+      await setImmediate();
+    };
 
     try {
       await db.transaction((tx) => hooks.onStart(tx, op));

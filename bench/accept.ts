@@ -1,0 +1,113 @@
+import autocannon from "autocannon";
+import type { AcceptServerMessage, AcceptServerMode } from "./accept-server.js";
+import { spawnChild } from "./child.js";
+import type { Figure } from "./report.js";
+import { bodyTemplate } from "./support.js";
+
+/**
+ * Figure 1: POST /v1/providers throughput and latency, real service ÷ bare Fastify route, each run in
+ * a child process and loaded identically by autocannon from this process (see README §1). A third run,
+ * the bare route calling the real use case, splits the gap into HTTP layer and accept transaction.
+ */
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 3;
+const MEASURE_SECONDS = 10;
+const TARGET_RATIO = 0.8;
+const TARGET_P99_MS = 50;
+
+interface Load {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly database: string;
+}
+
+/** Every request of the whole run gets its own provider name, so a warm-up never collides with a measured run. */
+let counter = 0;
+const body = bodyTemplate();
+const nextName = (): string => `bench-${(counter++).toString(36)}`;
+
+function load(port: number, seconds: number): Promise<autocannon.Result> {
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: "POST",
+        path: "/v1/providers",
+        headers: { "content-type": "application/json" },
+        setupRequest: (request) => ({ ...request, body: body(nextName()) }),
+      },
+    ],
+  });
+}
+
+async function measure(mode: AcceptServerMode): Promise<Load> {
+  const server = spawnChild<never, AcceptServerMessage>("./accept-server.ts", [mode]);
+  try {
+    const { port, database } = await server.next("listening", 60_000);
+    await load(port, WARMUP_SECONDS);
+    const r = await load(port, MEASURE_SECONDS);
+    return {
+      requestsPerSecond: r.requests.average,
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      maxMs: r.latency.max,
+      requests: r.requests.total,
+      non2xx: r.non2xx,
+      errors: r.errors,
+      database,
+    };
+  } finally {
+    await server.stop(10_000);
+  }
+}
+
+export async function measureAccept(): Promise<Figure> {
+  const baseline = await measure("same-tx");
+  const service = await measure("service");
+  const twoInserts = await measure("bare");
+  const useCase = await measure("use-case");
+  const ratio = service.requestsPerSecond / baseline.requestsPerSecond;
+  const clean = service.non2xx === 0 && service.errors === 0 && baseline.non2xx === 0 && baseline.errors === 0;
+  return {
+    id: "accept",
+    title: "Accept path: POST /v1/providers req/s",
+    ratio,
+    ratioMeaning: "service req/s ÷ bare Fastify+zod route committing the same transaction (higher is better)",
+    target: `ratio ≥ ${TARGET_RATIO}, service p99 ≤ ${TARGET_P99_MS} ms, 0 non-2xx`,
+    pass: ratio >= TARGET_RATIO && service.p99Ms <= TARGET_P99_MS && clean,
+    subject: numbers(service),
+    baseline: numbers(baseline),
+    diagnostics: {
+      "bare route, only two INSERTs (no upsert, no persisted first event)": numbers(twoInserts),
+      "bare route + real use case (createProvider)": numbers(useCase),
+    },
+    notes: [
+      `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up (discarded) + ${MEASURE_SECONDS} s measured, a distinct provider name per request`,
+      "baseline: the accept transaction (provider upsert; operation row + its operation.queued event in one statement) through the store functions, behind a bare route",
+      `with ${CONNECTIONS} requests always in flight, p99 ≤ ${TARGET_P99_MS} ms needs roughly ${Math.round((CONNECTIONS * 1000) / TARGET_P99_MS)}+ req/s (Little's law); a single-connection PGlite does not get there`,
+      `database (each run its own fresh temporary data directory): ${service.database}`,
+      "latency resolution: 1 ms (autocannon)",
+    ],
+  };
+}
+
+function numbers(l: Load): Record<string, number> {
+  return {
+    requestsPerSecond: round(l.requestsPerSecond),
+    p50Ms: l.p50Ms,
+    p99Ms: l.p99Ms,
+    maxMs: l.maxMs,
+    requests: l.requests,
+    non2xx: l.non2xx,
+    errors: l.errors,
+  };
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10;

@@ -1,0 +1,41 @@
+import { measureAccept } from "./accept.js";
+import { measureProgramEvaluation } from "./program.js";
+import { formatReport, machine, writeReport, type Figure, type Report } from "./report.js";
+import { measureRss } from "./rss.js";
+import { measureStream } from "./stream.js";
+
+/**
+ * `npm run bench [-- <figure>...]`: every figure is a ratio against a baseline measured in this run;
+ * targets are reported as PASS/MISS and never fail the process (the machine may be shared and noisy).
+ */
+const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure>>> = {
+  accept: measureAccept,
+  stream: measureStream,
+  program: measureProgramEvaluation,
+  rss: measureRss,
+};
+
+function selected(args: readonly string[]): Figure["id"][] {
+  const all = Object.keys(FIGURES) as Figure["id"][];
+  if (args.length === 0) return all;
+  const unknown = args.filter((a) => !all.includes(a as Figure["id"]));
+  if (unknown.length > 0) throw new Error(`unknown figure(s) ${unknown.join(", ")}; choose from ${all.join(", ")}`);
+  return all.filter((id) => args.includes(id));
+}
+
+const started = Date.now();
+const figures: Figure[] = [];
+for (const id of selected(process.argv.slice(2))) {
+  console.log(`[bench] ${id} …`);
+  const figure = await FIGURES[id]();
+  console.log(`[bench] ${id}: ratio ${figure.ratio.toFixed(3)}`);
+  figures.push(figure);
+}
+const report: Report = {
+  startedAt: new Date(started).toISOString(),
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  machine: machine(),
+  figures,
+};
+console.log(formatReport(report));
+console.log(`JSON: ${await writeReport(report)}`);

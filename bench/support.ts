@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { ServiceConfig } from "../src/compose.js";
+import { createLogger } from "../src/logger.js";
+import { LandingZoneSchema, type LandingZone } from "../src/onboarding/landing-zone.js";
+
+/** Shared by the benchmark processes: fixtures, the service config, a clock, statistics. */
+
+const example = (name: string): unknown => JSON.parse(readFileSync(new URL(`../examples/${name}`, import.meta.url), "utf8"));
+
+export const landingZone: LandingZone = LandingZoneSchema.parse(example("landing-zone.json"));
+
+const acme = example("acme.json") as Record<string, unknown>;
+
+/** examples/acme.json under another name (names must match ^[a-z][a-z0-9-]{1,38}[a-z0-9]$). */
+export function benchSpec(name: string): Record<string, unknown> {
+  return { ...acme, name };
+}
+
+/**
+ * The request body for `name`, built by splicing into a pre-serialized template so that the load
+ * generator spends no time serializing while it measures.
+ */
+export function bodyTemplate(): (name: string) => string {
+  const marker = "__bench_name__";
+  const [head, tail] = JSON.stringify(benchSpec(marker)).split(`"${marker}"`);
+  if (head === undefined || tail === undefined) throw new Error("bodyTemplate: marker not found");
+  return (name) => `${head}${JSON.stringify(name)}${tail}`;
+}
+
+export const baseConfig: ServiceConfig = {
+  ENGINE: "simulated",
+  MAX_CONCURRENT_OPERATIONS: 4,
+  LEASE_SECONDS: 30,
+  SSE_KEEPALIVE_SECONDS: 15,
+  BODY_LIMIT_BYTES: 64 * 1024,
+  SIMULATED_STEP_MS: 0,
+  SIMULATED_PAUSED: false,
+};
+
+/** Warnings and errors only, to stderr: the benchmarks measure the service, not log I/O (see README). */
+export function benchLogger(): Logger {
+  return createLogger("warn", process.stderr);
+}
+
+/** Milliseconds on the wall clock with sub-millisecond resolution; comparable across processes (see README). */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Nearest-rank percentile (p in 0..100) of an unsorted sample. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+export const median = (values: readonly number[]): number => percentile(values, 50);
+
+/** A fresh temporary directory, removed again by the returned function. */
+export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), "saas-bridge-bench-"));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** Rejects when `promise` does not settle within `ms`: every wait in the benchmarks is bounded. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
