@@ -34,8 +34,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // On close, after the runner drained and open streams were ended (preClose), drop every remaining
     // connection: idle keep-alive sockets a client pre-opened would otherwise hold server.close() forever.
     forceCloseConnections: true,
-    // Clients may correlate with their own id; pino escapes it in logs.
-    requestIdHeader: "x-request-id",
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -214,8 +214,18 @@ describe("list", () => {
     expect(new Set(seen).size).toBe(seen.length);
     const bad = await svc.app.inject({ method: "GET", url: "/v1/providers?cursor=%%%" });
     expect(bad.statusCode).toBe(400);
-    const active = (await svc.app.inject({ method: "GET", url: "/v1/providers?lifecycle=active&limit=100" })).json() as Json;
-    expect(active.items.every((p: Json) => p.lifecycle === "active")).toBe(true);
+    // Filters survive pagination: walking a filtered list one by one never leaves the filter.
+    const filtered: Json[] = [];
+    let next: string | undefined = "/v1/providers?lifecycle=active&limit=1";
+    for (let i = 0; next && i < 50; i++) {
+      const page = (await svc.app.inject({ method: "GET", url: next })).json() as Json;
+      filtered.push(...page.items);
+      next = page.links.next;
+    }
+    expect(filtered.length).toBeGreaterThanOrEqual(3);
+    expect(filtered.every((p: Json) => p.lifecycle === "active")).toBe(true);
+    const rows = await svc.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM providers WHERE lifecycle = 'active'`);
+    expect(filtered.length).toBe(rows[0]!.n);
   });
 });
 

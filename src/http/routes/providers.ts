@@ -17,6 +17,14 @@ const Name = z.object({ name: z.string().min(1).max(64) });
 const problems = { 400: ProblemDto, 404: ProblemDto, 406: ProblemDto, 409: ProblemDto, 413: ProblemDto, 415: ProblemDto, 422: ProblemDto };
 const accepted = { 202: AcceptedDto.describe("Accepted; with a streaming Accept header the body is the live progress instead"), ...problems };
 
+/** The next page keeps every filter of this one. */
+function nextPage(query: { limit: number; lifecycle?: string | undefined; team?: string | undefined }, cursor: string): string {
+  const params = new URLSearchParams({ limit: String(query.limit), cursor });
+  if (query.lifecycle) params.set("lifecycle", query.lifecycle);
+  if (query.team) params.set("team", query.team);
+  return `/v1/providers?${params.toString()}`;
+}
+
 const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app, { deps, stream, specSchema }) => {
   app.post(
     "/v1/providers",
@@ -48,7 +56,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
       return {
         items: page.items.map(toProviderSummaryDto),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-        links: page.nextCursor ? { next: `/v1/providers?limit=${request.query.limit}&cursor=${page.nextCursor}` } : {},
+        links: page.nextCursor ? { next: nextPage(request.query, page.nextCursor) } : {},
       };
     },
   );
