@@ -17,11 +17,21 @@ function notFound(name: string): AppError {
   return new AppError("NOT_FOUND", `No provider named "${name}".`);
 }
 
+/** The schema is pure; the clock is checked here. A spec that has already expired is refused. */
+function assertNotExpired(spec: ProviderSpec, now = Date.now()): void {
+  if (spec.expiresAt !== undefined && Date.parse(spec.expiresAt) <= now) {
+    throw new AppError("VALIDATION_FAILED", "The spec has already expired.", {
+      errors: [{ path: "/expiresAt", message: "must lie in the future" }],
+    });
+  }
+}
+
 function asRecord(spec: ProviderSpec): Record<string, unknown> {
   return spec as unknown as Record<string, unknown>;
 }
 
 export function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+  assertNotExpired(spec);
   assertBuildable(spec);
   return accept(deps, idempotency, async (tx, newOperation) => {
     const hash = specHash(spec);
@@ -47,6 +57,7 @@ export function updateProvider(deps: ProvidersDeps, name: string, spec: Provider
       errors: [{ path: "/name", message: `must be "${name}" (the provider in the path); a provider cannot be renamed` }],
     });
   }
+  assertNotExpired(spec);
   assertBuildable(spec);
   return accept(deps, idempotency, async (tx, newOperation) => {
     const { admission } = await admitWith(tx, name, "update");

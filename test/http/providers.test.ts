@@ -174,6 +174,12 @@ describe("errors", () => {
     expect((await svc.app.inject({ method: "GET", url: "/v1/providers/globex" })).statusCode).toBe(404);
   });
 
+  it("a spec whose expiresAt has passed is refused, naming the field", async () => {
+    const res = await post("/v1/providers", { ...specNamed("expired"), expiresAt: "2020-01-01T00:00:00Z" });
+    expect(res.statusCode).toBe(400);
+    expect((res.json() as Json).errors).toEqual([{ path: "/expiresAt", message: "must lie in the future" }]);
+  });
+
   it("a PUT whose body names another provider is refused", async () => {
     await onboard("renamer");
     const res = await svc.app.inject({ method: "PUT", url: "/v1/providers/renamer", payload: specNamed("other") });
