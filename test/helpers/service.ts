@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { composeService, type Service, type ServiceConfig } from "../../src/compose.js";
+import { loadConfig } from "../../src/config.js";
 import type { Engine } from "../../src/engine/engine.js";
 import { LandingZoneSchema, type LandingZone } from "../../src/onboarding/landing-zone.js";
 import { createLogger } from "../../src/logger.js";
@@ -28,15 +29,8 @@ export function specNamed(name: string, base = "acme.json"): Record<string, unkn
   return spec;
 }
 
-export const testConfig: ServiceConfig = {
-  ENGINE: "simulated",
-  MAX_CONCURRENT_OPERATIONS: 4,
-  LEASE_SECONDS: 30,
-  SSE_KEEPALIVE_SECONDS: 15,
-  BODY_LIMIT_BYTES: 64 * 1024,
-  SIMULATED_STEP_MS: 0,
-  SIMULATED_PAUSED: false,
-};
+/** The service's own defaults (parsed by the real config schema), with the simulated engine. */
+export const testConfig: ServiceConfig = loadConfig({ ENGINE: "simulated", LANDING_ZONE_FILE: "examples/landing-zone.json" });
 
 export interface TestService extends Service {
   /** Every log line written, for redaction and error assertions. */
