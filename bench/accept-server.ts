@@ -11,12 +11,14 @@ import { createEventHub } from "../src/operations/event-hub.js";
 import { enqueueOperation } from "../src/operations/operations-repo.js";
 import { migrate } from "../src/store/migrate.js";
 import { openDb } from "../src/store/open.js";
-import { openPglite, type PgliteDb } from "../src/store/pglite.js";
+import type { Db } from "../src/store/db.js";
+import { openPglite } from "../src/store/pglite.js";
+import { openPostgres } from "../src/store/postgres.js";
 import { fromParent, toParent } from "./child.js";
-import { baseConfig, benchLogger, landingZone, tempDir } from "./support.js";
+import { baseConfig, benchLogger, DATABASE_URL_ENV, landingZone, tempDir } from "./support.js";
 
 /**
- * Child process serving POST /v1/providers for the accept-path benchmark, in one of three modes:
+ * Child process serving POST /v1/providers for the accept-path benchmark, in one of four modes:
  * - `service`: the real service (composeService), simulated engine paused so only the accept path runs;
  * - `same-tx`: a bare Fastify route validating with the same zod schema and committing the same
  *   transaction as the accept path (provider row + operation row + its `operation.queued` event), through
@@ -24,8 +26,11 @@ import { baseConfig, benchLogger, landingZone, tempDir } from "./support.js";
  * - `bare`: the same bare route committing only two INSERTs (provider row + operation row): shows what
  *   the persisted first event and the upsert cost;
  * - `use-case`: the same bare route calling the real use case (createProvider), to split the gap.
- * All three use an identically migrated PGlite in a fresh temporary data directory.
- * Reports `{type: "listening", port}`; stops (closing the database, removing its directory) on "stop".
+ * Usage: `accept-server.ts <mode>`. Without `BENCH_DATABASE_URL` in the environment (not argv, so a password
+ * never shows in `ps`), every mode uses an identically migrated PGlite in a fresh temporary data directory.
+ * With it (a fresh scratch database the parent creates and drops), `service` opens it with
+ * `openDb({ databaseUrl, dataDir })` and the other modes with `openPostgres` (same default pool) + `migrate`.
+ * Reports `{type: "listening", port, database}`; stops (closing the database, removing its directory) on "stop".
  */
 export const ACCEPT_SERVER_MODES = ["service", "same-tx", "bare", "use-case"] as const;
 export type AcceptServerMode = (typeof ACCEPT_SERVER_MODES)[number];
@@ -50,7 +55,7 @@ async function bareServer(accept: (spec: ProviderSpec) => Promise<string>): Prom
   return { app, close: () => app.close() };
 }
 
-function twoInserts(db: PgliteDb): (spec: ProviderSpec) => Promise<string> {
+function twoInserts(db: Db): (spec: ProviderSpec) => Promise<string> {
   return async (spec) => {
     const hash = specHash(spec);
     const operationId = randomUUID();
@@ -69,7 +74,7 @@ function twoInserts(db: PgliteDb): (spec: ProviderSpec) => Promise<string> {
   };
 }
 
-function sameTransaction(db: PgliteDb): (spec: ProviderSpec) => Promise<string> {
+function sameTransaction(db: Db): (spec: ProviderSpec) => Promise<string> {
   return async (spec) => {
     const hash = specHash(spec);
     const operationId = randomUUID();
@@ -91,21 +96,22 @@ function sameTransaction(db: PgliteDb): (spec: ProviderSpec) => Promise<string> 
   };
 }
 
-async function useCase(db: PgliteDb): Promise<(spec: ProviderSpec) => Promise<string>> {
+async function useCase(db: Db): Promise<(spec: ProviderSpec) => Promise<string>> {
   const hub = await createEventHub(db, benchLogger());
   const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: PROGRAM_VERSION };
   return async (spec) => (await createProvider(deps, spec)).operation.id;
 }
 
-async function start(mode: AcceptServerMode, dataDir: string): Promise<Server & { database: string }> {
+async function start(mode: AcceptServerMode, dataDir: string, databaseUrl: string | undefined): Promise<Server & { database: string }> {
   if (mode === "service") {
-    // openDb puts PGlite in <dataDir>/pglite, as main.ts does.
-    const db = await openDb({ dataDir });
+    // As main.ts does: PostgreSQL when a URL is given, else PGlite in <dataDir>/pglite.
+    const db = await openDb({ databaseUrl, dataDir });
     const service = await composeService({ config: { ...baseConfig, SIMULATED_PAUSED: true }, landingZone, db, logger: benchLogger() });
     await service.start();
     return { app: service.app, database: db.description, close: () => service.close(1_000) };
   }
-  const db = await openPglite({ dataDir: `${dataDir}/pglite` });
+  const db =
+    databaseUrl === undefined ? await openPglite({ dataDir: `${dataDir}/pglite` }) : await openPostgres({ connectionString: databaseUrl });
   await migrate(db);
   const handler = mode === "bare" ? twoInserts(db) : mode === "same-tx" ? sameTransaction(db) : await useCase(db);
   const { app, close } = await bareServer(handler);
@@ -121,8 +127,9 @@ async function start(mode: AcceptServerMode, dataDir: string): Promise<Server & 
 
 const mode = process.argv[2] as AcceptServerMode;
 if (!ACCEPT_SERVER_MODES.includes(mode)) throw new Error(`usage: accept-server.ts ${ACCEPT_SERVER_MODES.join("|")}`);
+const databaseUrl = process.env[DATABASE_URL_ENV] || undefined;
 const dir = await tempDir();
-const server = await start(mode, dir.path);
+const server = await start(mode, dir.path, databaseUrl);
 fromParent(
   () => undefined,
   async () => {

@@ -1,21 +1,27 @@
 import autocannon from "autocannon";
+import { createScratchDatabase } from "../test/helpers/postgres-cluster.js";
 import type { AcceptServerMessage, AcceptServerMode } from "./accept-server.js";
 import { spawnChild } from "./child.js";
 import type { Figure } from "./report.js";
-import { bodyTemplate } from "./support.js";
+import { bodyTemplate, DATABASE_URL_ENV, within } from "./support.js";
 
 /**
  * Figure 1: POST /v1/providers throughput and latency, real service ÷ bare Fastify route, each run in
  * a child process and loaded identically by autocannon from this process (see README §1). A third run,
  * the bare route calling the real use case, splits the gap into HTTP layer and accept transaction.
  */
-const CONNECTIONS = 50;
-const WARMUP_SECONDS = 3;
-const MEASURE_SECONDS = 10;
-const TARGET_RATIO = 0.8;
-const TARGET_P99_MS = 50;
+export const CONNECTIONS = 50;
+export const WARMUP_SECONDS = 3;
+export const MEASURE_SECONDS = 10;
+export const TARGET_RATIO = 0.8;
+export const TARGET_P99_MS = 50;
+const DATABASE_SETUP_MS = 30_000;
 
-interface Load {
+/** Where a measured server keeps its data: embedded PGlite, or its own scratch database on a PostgreSQL server. */
+export type Database = { readonly kind: "pglite" } | { readonly kind: "postgres"; readonly serverUrl: string };
+const PGLITE: Database = { kind: "pglite" };
+
+export interface Load {
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -47,41 +53,65 @@ function load(port: number, seconds: number): Promise<autocannon.Result> {
   });
 }
 
-async function measure(mode: AcceptServerMode): Promise<Load> {
-  const server = spawnChild<never, AcceptServerMessage>("./accept-server.ts", [mode]);
+/**
+ * One server in a child, warmed up, then measured. On PostgreSQL the server gets a database of its own,
+ * created here (the child migrates it) and dropped after the child has stopped.
+ */
+export async function measure(mode: AcceptServerMode, database: Database): Promise<Load> {
+  const scratch =
+    database.kind === "postgres"
+      ? await within(DATABASE_SETUP_MS, "create scratch database", createScratchDatabase(database.serverUrl))
+      : undefined;
   try {
-    const { port, database } = await server.next("listening", 60_000);
-    await load(port, WARMUP_SECONDS);
-    const r = await load(port, MEASURE_SECONDS);
-    return {
-      requestsPerSecond: r.requests.average,
-      p50Ms: r.latency.p50,
-      p99Ms: r.latency.p99,
-      maxMs: r.latency.max,
-      requests: r.requests.total,
-      non2xx: r.non2xx,
-      errors: r.errors,
-      database,
-    };
+    // An empty value means PGlite, even when the variable is set in this process's environment.
+    const env = { [DATABASE_URL_ENV]: scratch?.url ?? "" };
+    const server = spawnChild<never, AcceptServerMessage>("./accept-server.ts", [mode], { env });
+    try {
+      const { port, database: description } = await server.next("listening", 60_000);
+      await load(port, WARMUP_SECONDS);
+      const r = await load(port, MEASURE_SECONDS);
+      return {
+        requestsPerSecond: r.requests.average,
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+        maxMs: r.latency.max,
+        requests: r.requests.total,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        database: description,
+      };
+    } finally {
+      await server.stop(10_000);
+    }
   } finally {
-    await server.stop(10_000);
+    if (scratch !== undefined) await within(DATABASE_SETUP_MS, "drop scratch database", scratch.stop());
   }
 }
 
+/** The notes both accept-path figures share. */
+export function loadNotes(): string[] {
+  return [
+    `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up (discarded) + ${MEASURE_SECONDS} s measured, a distinct provider name per request`,
+    "baseline: the accept transaction (provider upsert; operation row + its operation.queued event in one statement) through the store functions, behind a bare route",
+  ];
+}
+
+/** Service and baseline both clean: no non-2xx responses, no errors. */
+export const clean = (...loads: readonly Load[]): boolean => loads.every((l) => l.non2xx === 0 && l.errors === 0);
+
 export async function measureAccept(): Promise<Figure> {
-  const baseline = await measure("same-tx");
-  const service = await measure("service");
-  const twoInserts = await measure("bare");
-  const useCase = await measure("use-case");
+  const baseline = await measure("same-tx", PGLITE);
+  const service = await measure("service", PGLITE);
+  const twoInserts = await measure("bare", PGLITE);
+  const useCase = await measure("use-case", PGLITE);
   const ratio = service.requestsPerSecond / baseline.requestsPerSecond;
-  const clean = service.non2xx === 0 && service.errors === 0 && baseline.non2xx === 0 && baseline.errors === 0;
   return {
     id: "accept",
     title: "Accept path: POST /v1/providers req/s",
     ratio,
     ratioMeaning: "service req/s ÷ bare Fastify+zod route committing the same transaction (higher is better)",
     target: `ratio ≥ ${TARGET_RATIO}, service p99 ≤ ${TARGET_P99_MS} ms, 0 non-2xx`,
-    pass: ratio >= TARGET_RATIO && service.p99Ms <= TARGET_P99_MS && clean,
+    pass: ratio >= TARGET_RATIO && service.p99Ms <= TARGET_P99_MS && clean(service, baseline),
     subject: numbers(service),
     baseline: numbers(baseline),
     diagnostics: {
@@ -89,8 +119,7 @@ export async function measureAccept(): Promise<Figure> {
       "bare route + real use case (createProvider)": numbers(useCase),
     },
     notes: [
-      `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up (discarded) + ${MEASURE_SECONDS} s measured, a distinct provider name per request`,
-      "baseline: the accept transaction (provider upsert; operation row + its operation.queued event in one statement) through the store functions, behind a bare route",
+      ...loadNotes(),
       `with ${CONNECTIONS} requests always in flight, p99 ≤ ${TARGET_P99_MS} ms needs roughly ${Math.round((CONNECTIONS * 1000) / TARGET_P99_MS)}+ req/s (Little's law); a single-connection PGlite does not get there`,
       `database (each run its own fresh temporary data directory): ${service.database}`,
       "latency resolution: 1 ms (autocannon)",
@@ -98,7 +127,7 @@ export async function measureAccept(): Promise<Figure> {
   };
 }
 
-function numbers(l: Load): Record<string, number> {
+export function numbers(l: Load): Record<string, number> {
   return {
     requestsPerSecond: round(l.requestsPerSecond),
     p50Ms: l.p50Ms,

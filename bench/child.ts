@@ -21,6 +21,8 @@ export interface Child<In extends Message, Out extends Message> {
 export interface SpawnOptions {
   /** Extra node flags, e.g. --expose-gc. */
   readonly nodeFlags?: readonly string[];
+  /** Extra environment variables (added to this process's), e.g. a database URL that must not show in `ps`. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export function spawnChild<In extends Message, Out extends Message>(
@@ -31,6 +33,7 @@ export function spawnChild<In extends Message, Out extends Message>(
   const path = fileURLToPath(new URL(script, import.meta.url));
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", path, ...args], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, ...options.env },
   });
   const inbox: Out[] = [];
   const waiters = new Set<() => void>();

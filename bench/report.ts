@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 
 /** One benchmark figure: a ratio against a baseline measured in the same run, and the numbers behind it. */
 export interface Figure {
-  readonly id: "accept" | "stream" | "program" | "rss";
+  readonly id: "accept" | "accept-postgres" | "stream" | "program" | "rss";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;
@@ -18,11 +18,18 @@ export interface Figure {
   readonly notes: readonly string[];
 }
 
+/** A figure that could not be measured on this machine (e.g. no PostgreSQL), and why. */
+export interface Skipped {
+  readonly id: Figure["id"];
+  readonly skipped: string;
+}
+
 export interface Report {
   readonly startedAt: string;
   readonly durationSeconds: number;
   readonly machine: { readonly node: string; readonly cpus: number; readonly cpuModel: string; readonly loadAverage1mAtEnd: number };
   readonly figures: readonly Figure[];
+  readonly skipped: readonly Skipped[];
 }
 
 export function machine(): Report["machine"] {
@@ -59,6 +66,7 @@ export function formatReport(report: Report): string {
     pad(header, widths),
     pad(header.map((_, i) => "-".repeat(widths[i] ?? 0)), widths),
     ...rows.map((r) => pad(r, widths)),
+    ...report.skipped.map((s) => `${s.id}: SKIPPED — ${s.skipped}`),
     "",
   ];
   for (const f of report.figures) {

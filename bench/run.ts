@@ -1,6 +1,7 @@
+import { measureAcceptPostgres } from "./accept-postgres.js";
 import { measureAccept } from "./accept.js";
 import { measureProgramEvaluation } from "./program.js";
-import { formatReport, machine, writeReport, type Figure, type Report } from "./report.js";
+import { formatReport, machine, writeReport, type Figure, type Report, type Skipped } from "./report.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
 
@@ -8,8 +9,9 @@ import { measureStream } from "./stream.js";
  * `npm run bench [-- <figure>...]`: every figure is a ratio against a baseline measured in this run;
  * targets are reported as PASS/MISS and never fail the process (the machine may be shared and noisy).
  */
-const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure>>> = {
+const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> = {
   accept: measureAccept,
+  "accept-postgres": measureAcceptPostgres,
   stream: measureStream,
   program: measureProgramEvaluation,
   rss: measureRss,
@@ -25,9 +27,15 @@ function selected(args: readonly string[]): Figure["id"][] {
 
 const started = Date.now();
 const figures: Figure[] = [];
+const skipped: Skipped[] = [];
 for (const id of selected(process.argv.slice(2))) {
   console.log(`[bench] ${id} …`);
   const figure = await FIGURES[id]();
+  if ("skipped" in figure) {
+    console.log(`[bench] ${id}: SKIPPED — ${figure.skipped}`);
+    skipped.push(figure);
+    continue;
+  }
   console.log(`[bench] ${id}: ratio ${figure.ratio.toFixed(3)}`);
   figures.push(figure);
 }
@@ -36,6 +44,7 @@ const report: Report = {
   durationSeconds: Math.round((Date.now() - started) / 1000),
   machine: machine(),
   figures,
+  skipped,
 };
 console.log(formatReport(report));
 console.log(`JSON: ${await writeReport(report)}`);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { ServiceConfig } from "../src/compose.js";
+import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { LandingZoneSchema, type LandingZone } from "../src/onboarding/landing-zone.js";
 
@@ -32,15 +33,11 @@ export function bodyTemplate(): (name: string) => string {
   return (name) => `${head}${JSON.stringify(name)}${tail}`;
 }
 
-export const baseConfig: ServiceConfig = {
-  ENGINE: "simulated",
-  MAX_CONCURRENT_OPERATIONS: 4,
-  LEASE_SECONDS: 30,
-  SSE_KEEPALIVE_SECONDS: 15,
-  BODY_LIMIT_BYTES: 64 * 1024,
-  SIMULATED_STEP_MS: 0,
-  SIMULATED_PAUSED: false,
-};
+/** The PostgreSQL database an accept-path server child uses instead of PGlite, when set and not empty. */
+export const DATABASE_URL_ENV = "BENCH_DATABASE_URL";
+
+/** The service's own defaults (parsed by the real config schema), with the simulated engine. */
+export const baseConfig: ServiceConfig = loadConfig({ ENGINE: "simulated", LANDING_ZONE_FILE: "examples/landing-zone.json" });
 
 /** Warnings and errors only, to stderr: the benchmarks measure the service, not log I/O (see README). */
 export function benchLogger(): Logger {
