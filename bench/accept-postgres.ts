@@ -1,6 +1,6 @@
 import { openPostgres } from "../src/store/postgres.js";
 import { startPostgresCluster } from "../test/helpers/postgres-cluster.js";
-import { clean, CONNECTIONS, loadNotes, measure, numbers, TARGET_P99_MS, TARGET_RATIO, type Database, type Load } from "./accept.js";
+import { acceptFigure, measure, type Database, type Load } from "./accept.js";
 import type { Figure, Skipped } from "./report.js";
 import { within } from "./support.js";
 
@@ -43,26 +43,21 @@ async function serverSettings(url: string): Promise<Record<string, string>> {
 }
 
 function figure(service: Load, baseline: Load, settings: Record<string, string>): Figure {
-  const ratio = service.requestsPerSecond / baseline.requestsPerSecond;
-  return {
-    id: "accept-postgres",
-    title: "Accept path on PostgreSQL: POST /v1/providers req/s",
-    ratio,
-    ratioMeaning: "service req/s ÷ bare Fastify+zod route committing the same transaction, both on PostgreSQL (higher is better)",
-    target: `ratio ≥ ${TARGET_RATIO}, service p99 ≤ ${TARGET_P99_MS} ms, 0 non-2xx`,
-    pass: ratio >= TARGET_RATIO && service.p99Ms <= TARGET_P99_MS && clean(service, baseline),
-    subject: numbers(service),
-    baseline: numbers(baseline),
-    notes: [
-      ...loadNotes(),
-      `with ${CONNECTIONS} requests always in flight, p99 ≤ ${TARGET_P99_MS} ms needs roughly ${Math.round((CONNECTIONS * 1000) / TARGET_P99_MS)}+ req/s (Little's law)`,
+  return acceptFigure(
+    {
+      id: "accept-postgres",
+      title: "Accept path on PostgreSQL: POST /v1/providers req/s",
+      ratioMeaning: "service req/s ÷ bare Fastify+zod route committing the same transaction, both on PostgreSQL (higher is better)",
+    },
+    service,
+    baseline,
+    [
       `database (each run its own fresh scratch database, migrated, dropped after): service ${service.database}; baseline ${baseline.database}`,
       poolNote(service, baseline),
       durabilityNote(settings),
       "the PostgreSQL server, the measured server and autocannon share the same CPUs",
-      "latency resolution: 1 ms (autocannon)",
     ],
-  };
+  );
 }
 
 function poolNote(service: Load, baseline: Load): string {

@@ -1,5 +1,6 @@
-import { GRANT_OPERATIONS, type AccessState, type GrantOperation } from "../types.js";
+import { GRANT_OPERATIONS, type GrantOperation } from "../types.js";
 import { accountRootArn, type Partition } from "./aws-ids.js";
+import type { ByokKeyArgs } from "./byok-key.js";
 
 /**
  * Pure builder of the BYOK key policy (research/aws-design.md §1.5). Kept apart from the component so
@@ -22,16 +23,14 @@ export interface KeyPolicyDocument {
   readonly Statement: readonly PolicyStatement[];
 }
 
-export interface KeyPolicyArgs {
+/** The component's plain arguments, with the two values it resolves first (partition, account id). */
+export type KeyPolicyArgs = Pick<
+  ByokKeyArgs,
+  "adminRoleArns" | "providerAccountId" | "providerPrincipalArns" | "grantOperations" | "encryptionContext" | "accessState"
+> & {
   readonly partition: Partition;
   readonly bridgeAccountId: string;
-  readonly adminRoleArns: readonly string[];
-  readonly providerAccountId: string;
-  readonly providerPrincipalArns: readonly string[];
-  readonly grantOperations: readonly GrantOperation[];
-  readonly encryptionContext: Readonly<Record<string, string>>;
-  readonly accessState: AccessState;
-}
+};
 
 /** Key management without any cryptographic use (admins cannot Encrypt/Decrypt with the key). */
 export const ADMIN_ACTIONS = [
