@@ -18,7 +18,7 @@ export interface BareSse {
 /** `first` is written on connect, as the service replays an operation's history before going live. */
 export async function startBareSse(first: OperationEvent): Promise<BareSse> {
   const events = new EventEmitter().setMaxListeners(0);
-  const server = createServer((request, response) => {
+  const server = createServer((_request, response) => {
     response.writeHead(200, {
       "content-type": "text/event-stream",
       "cache-control": "no-cache, no-transform",

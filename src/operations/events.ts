@@ -66,7 +66,3 @@ export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set([
 export function isTerminal(event: { type: EventType }): boolean {
   return TERMINAL_EVENT_TYPES.has(event.type);
 }
-
-export function emptySummary(): ChangeSummary {
-  return { create: 0, update: 0, delete: 0, replace: 0, same: 0 };
-}

@@ -158,6 +158,22 @@ describe("runner", () => {
     expect(((await s.app.inject({ method: "GET", url: "/v1/providers/broken" })).json() as Json).lifecycle).toBe("failed");
   });
 
+  it("destroy takes simulated time for cloud resources only, not for components or providers", async () => {
+    svc = await startTestService({ config: { SIMULATED_STEP_MS: 40 } });
+    const s = svc;
+    await waitForStatus(s, (await create(s, "timed")).id, ["succeeded"]);
+    const del = ((await s.app.inject({ method: "DELETE", url: "/v1/providers/timed" })).json() as Json).operation;
+    await waitForStatus(s, del.id, ["succeeded"]);
+    const page = (await s.app.inject({ method: "GET", url: `/v1/operations/${del.id}/events?limit=1000` })).json() as Json;
+    const deletes = (page.items as Json[]).filter((e) => e.type === "resource.completed" && e.op === "delete");
+    const bookkeeping = deletes.filter((e) => !e.resourceType.startsWith("aws:"));
+    const cloud = deletes.filter((e) => e.resourceType.startsWith("aws:"));
+    expect(bookkeeping.length).toBeGreaterThan(0);
+    expect(cloud.length).toBeGreaterThan(0);
+    expect(Math.max(...bookkeeping.map((e) => e.durationMs))).toBeLessThan(40);
+    expect(Math.min(...cloud.map((e) => e.durationMs))).toBeGreaterThanOrEqual(35);
+  });
+
   it("preview plans without changing state", async () => {
     svc = await startTestService();
     const s = svc;

@@ -19,6 +19,8 @@ export interface Step {
   readonly urn: string;
   readonly type: string;
   readonly name: string;
+  /** Managed by a resource provider (false for components), so the step takes real time. */
+  readonly custom: boolean;
   /** State after the step (absent for delete). */
   readonly desired?: SimResource;
   /** URNs this step waits for. */
@@ -58,7 +60,7 @@ export function planUp(previous: readonly SimResource[], desired: readonly SimRe
   const steps: Step[] = desired.map((r) => {
     const prev = prevByUrn.get(r.urn);
     const after = r.dependencies.filter((d) => desiredUrns.has(d));
-    return { op: prev ? changeOp(prev, r) : "create", urn: r.urn, type: r.type, name: r.name, desired: r, after };
+    return { op: prev ? changeOp(prev, r) : "create", urn: r.urn, type: r.type, name: r.name, custom: r.custom, desired: r, after };
   });
   return steps.concat(planDeletes(previous.filter((r) => !desiredUrns.has(r.urn))));
 }
@@ -82,6 +84,7 @@ function planDeletes(doomed: readonly SimResource[]): Step[] {
     urn: r.urn,
     type: r.type,
     name: r.name,
+    custom: r.custom,
     after: dependents.get(r.urn) ?? [],
   }));
 }

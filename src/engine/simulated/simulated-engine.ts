@@ -33,7 +33,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
         ? planDestroy(previous)
         : request.kind === "refresh"
           ? // The simulated cloud never drifts from what it recorded.
-            previous.map((r) => ({ op: "same" as const, urn: r.urn, type: r.type, name: r.name, desired: r, after: [] }))
+            previous.map((r) => ({ op: "same" as const, urn: r.urn, type: r.type, name: r.name, custom: r.custom, desired: r, after: [] }))
           : planUp(previous, desired);
     const summary = summarize(steps);
 
@@ -50,7 +50,8 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     const ref = (s: Step) => ({ urn: s.urn, resourceType: s.type, name: s.name, op: s.op });
     await executeSteps(steps, {
       signal,
-      durationOf: (s) => (s.desired && !s.desired.custom ? 0 : s.type.startsWith("pulumi:providers:") ? 0 : options.stepMs),
+      // Components and provider instances are bookkeeping, not cloud calls: they take no time.
+      durationOf: (s) => (s.custom && !s.type.startsWith("pulumi:providers:") ? options.stepMs : 0),
       ...(options.faultOf ? { faultOf: options.faultOf } : {}),
       onStarted: (s) => onEvent({ type: "resource.started", ...ref(s) }),
       onCompleted: async (s, durationMs) => {
