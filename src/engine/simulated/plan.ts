@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
+import { REPLACE_ON } from "../../../programs/mocks/index.js";
 import type { ResourceOp } from "../../operations/events.js";
 
 /** One resource as the simulated backend records it (what a Pulumi checkpoint would hold). */
@@ -27,26 +28,10 @@ export interface Step {
   readonly after: readonly string[];
 }
 
-/**
- * Input properties whose change forces a replacement, for the types our programs use (the ForceNew
- * properties of the AWS provider schema). Everything else updates in place. This is an approximation
- * the simulated engine states openly; the real engine asks the provider.
- */
-const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
-  "aws:networkfirewall/ruleGroup:RuleGroup": ["name", "type", "capacity"],
-  "aws:ec2/vpcEndpoint:VpcEndpoint": ["serviceName", "vpcId", "vpcEndpointType"],
-  "aws:ec2/securityGroup:SecurityGroup": ["name", "namePrefix", "vpcId", "description"],
-  "aws:kms/grant:Grant": ["keyId", "granteePrincipal", "operations", "constraints", "retiringPrincipal", "name"],
-  "aws:kms/alias:Alias": ["name"],
-  "aws:kms/key:Key": ["keyUsage", "customerMasterKeySpec", "customKeyStoreId", "multiRegion"],
-  "aws:organizations/account:Account": ["email", "name"],
-  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["securityGroupId"],
-};
-
 function changeOp(previous: SimResource, desired: SimResource): ResourceOp {
   if (previous.type !== desired.type) return "replace";
   if (isDeepStrictEqual(previous.inputs, desired.inputs)) return "same";
-  const forceNew = REPLACE_ON_CHANGE[desired.type] ?? [];
+  const forceNew = REPLACE_ON[desired.type] ?? [];
   return forceNew.some((k) => !isDeepStrictEqual(previous.inputs[k], desired.inputs[k])) ? "replace" : "update";
 }
 
