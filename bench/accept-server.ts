@@ -98,7 +98,7 @@ function sameTransaction(db: Db): (spec: ProviderSpec) => Promise<string> {
 
 async function useCase(db: Db): Promise<(spec: ProviderSpec) => Promise<string>> {
   const hub = await createEventHub(db, benchLogger());
-  const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: PROGRAM_VERSION };
+  const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: PROGRAM_VERSION, landingZone };
   return async (spec) => (await createProvider(deps, spec)).operation.id;
 }
 

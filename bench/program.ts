@@ -1,9 +1,9 @@
 import * as aws from "@pulumi/aws";
 import { createMockCloud, evaluateProgram } from "../programs/mock-cloud.js";
 import { providerStackProgram } from "../programs/provider-stack.js";
-import { PROJECT } from "../src/engine/simulated/evaluate.js";
+import { PROJECTS } from "../programs/stacks.js";
 import { buildProviderSpecSchema } from "../src/onboarding/spec.js";
-import { toProviderStackArgs } from "../src/onboarding/stack-args.js";
+import { provisionalSubnets, toProviderStackArgs } from "../src/onboarding/stack-args.js";
 import type { Figure } from "./report.js";
 import { benchSpec, landingZone, median, now } from "./support.js";
 
@@ -28,14 +28,16 @@ interface Timed {
 async function evaluateOnce(program: Program, region: string, accountId: string): Promise<Timed> {
   const mocks = createMockCloud({ region, callerAccountId: accountId });
   const started = now();
-  const evaluation = await evaluateProgram(program, { stack: "bench", project: PROJECT, mocks });
+  const evaluation = await evaluateProgram(program, { stack: "bench", project: PROJECTS.provider, mocks });
   const ms = now() - started;
   return { ms, resources: evaluation.resources.length, awsResources: evaluation.resources.filter((r) => r.type.startsWith("aws:")).length };
 }
 
 export async function measureProgramEvaluation(): Promise<Figure> {
   const spec = buildProviderSpecSchema(landingZone).parse(benchSpec("bench-program"));
-  const args = toProviderStackArgs(spec, landingZone, "active");
+  const region = landingZone.network.regions[spec.region]!;
+  const subnets = provisionalSubnets(region.subnetPool, region.subnetPrefixLength, region.availabilityZoneIds);
+  const args = toProviderStackArgs(spec, landingZone, "active", { subnets, connectionAccepted: false });
   const provider: Program = async () => ({ ...(await providerStackProgram(args)()) });
   const trivial: Program = async () => ({ bucket: new aws.s3.Bucket("bench").id });
   const run = (program: Program) => evaluateOnce(program, args.region, args.network.accountId);

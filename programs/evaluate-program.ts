@@ -4,10 +4,10 @@ import * as pulumi from "@pulumi/pulumi";
  * Runs an inline program under Pulumi's mock runtime and records every resource registration. Used by
  * the program tests and by the simulated engine.
  *
- * Pulumi's mock runtime is process-global (one monitor, one stack, one project): callers must never
- * evaluate two programs concurrently in one process. The simulated engine serialises evaluations with
- * a mutex; vitest runs each test file in its own process. For the same reason, any unhandled promise
- * rejection in the process while a program is evaluated is taken as that program's failure.
+ * Pulumi's mock runtime is process-global (one monitor, one stack, one project: research
+ * pulumi-automation.md §5, pitfall 4), so evaluations in one process are serialized here: the simulated
+ * engine and the service's guardrail check may ask at the same time. For the same reason, any unhandled
+ * promise rejection in the process while a program is evaluated is taken as that program's failure.
  */
 
 export interface RegisteredResource {
@@ -92,7 +92,21 @@ function providerUrn(reference: string): string {
   return cut > 0 && reference.startsWith("urn:") ? reference.slice(0, cut) : reference;
 }
 
-export async function evaluateProgram(
+let tail: Promise<unknown> = Promise.resolve();
+
+export function evaluateProgram(
+  program: () => Promise<Record<string, unknown> | void>,
+  options: EvaluateOptions,
+): Promise<Evaluation> {
+  const next = tail.then(
+    () => evaluateNow(program, options),
+    () => evaluateNow(program, options),
+  );
+  tail = next.catch(() => undefined);
+  return next;
+}
+
+async function evaluateNow(
   program: () => Promise<Record<string, unknown> | void>,
   options: EvaluateOptions,
 ): Promise<Evaluation> {

@@ -2,7 +2,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assertAccountId, assertSlug, partitionOf, sessionName } from "./components/aws-ids.js";
 import { BridgeAccount } from "./components/bridge-account.js";
+import { BridgeAudit } from "./components/bridge-audit.js";
 import { ByokKey } from "./components/byok-key.js";
+import { CloudHsmKeyStore } from "./components/cloudhsm-key-store.js";
+import { InboundExposure } from "./components/inbound-exposure.js";
 import { PrivateLinkEndpoint } from "./components/private-link-endpoint.js";
 import { ProviderFirewallRules } from "./components/provider-firewall-rules.js";
 import type { ProviderStackArgs, ProviderStackOutputs } from "./types.js";
@@ -16,6 +19,9 @@ export type ProviderStackProgramOutputs = {
  * The provider-stack inline program: one stack per SaaS provider (DESIGN.md §7). A pure factory: all
  * resources are created when the returned function runs, never at import, so it can run many times in
  * one process (Automation API, mocks, simulated engine).
+ *
+ * Two AWS providers besides the default (the Organizations management account): the central network
+ * account (subnets, endpoint, inbound exposure, rule group) and the bridge account (key, audit, HSM).
  */
 export function providerStackProgram(args: ProviderStackArgs): () => Promise<ProviderStackProgramOutputs> {
   return async () => {
@@ -32,17 +38,32 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
       defaultTags: { tags },
     });
 
-    const bridge = new BridgeAccount(slug, { slug, bridge: args.bridge, region: args.region, tags });
+    const bridge = new BridgeAccount(slug, {
+      slug,
+      bridge: args.bridge,
+      region: args.region,
+      tags,
+      allowedRegions: args.allowedRegions,
+      keyAdminRoleArns: args.kms.adminRoleArns,
+      providerAccountId: args.provider.awsAccountId,
+      accessState: args.accessState,
+    });
 
     const endpoint = new PrivateLinkEndpoint(
       slug,
       {
+        slug,
+        region: args.region,
+        networkAccountId: args.network.accountId,
         vpcId: args.network.vpcId,
-        subnetIds: args.network.subnetIds,
+        routeTableId: args.network.routeTableId,
+        subnets: args.network.subnets,
         serviceName: args.outbound.endpointServiceName,
         ports: args.outbound.ports,
         allowedSourceCidrs: args.outbound.allowedSourceCidrs,
         privateDns: args.outbound.privateDns,
+        connectionAccepted: args.outbound.connectionAccepted,
+        flowLogs: args.network.flowLogs,
         accessState: args.accessState,
       },
       { providers: [network] },
@@ -54,12 +75,34 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
         slug,
         allowedDomains: args.firewall.allowedDomains,
         sourceCidrs: args.outbound.allowedSourceCidrs,
+        destinationCidrs: args.network.subnets.map((s) => s.cidr),
         sidBase: args.firewall.sidBase,
         capacity: args.firewall.capacity,
         accessState: args.accessState,
       },
       { providers: [network] },
     );
+
+    const inbound = args.inbound
+      ? new InboundExposure(
+          `${slug}-inbound`,
+          {
+            slug,
+            region: args.region,
+            vpcId: args.network.vpcId,
+            // The NLB lives in the provider's own subnets, next to its endpoint.
+            subnetIds: args.network.subnets.map((_, i) => endpoint.subnetIds.apply((ids) => ids[i]!)),
+            targets: args.inbound.targets,
+            allowedPrincipals: args.inbound.allowedPrincipals,
+            ...(args.inbound.certificateArn === undefined ? {} : { certificateArn: args.inbound.certificateArn }),
+            acceptedEndpointIds: args.inbound.acceptedEndpointIds,
+            accessState: args.accessState,
+            // Decommission destroys the stack in one run; protection would make that fail half-way.
+            deletionProtection: false,
+          },
+          { providers: [network] },
+        )
+      : undefined;
 
     // For an existing account the deploy role is known now, so ByokKey can check that the admins
     // include it; for an account created in this run its ARN only exists once the account does.
@@ -68,36 +111,89 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
         ? `arn:${partition}:iam::${args.bridge.accountId}:role/${args.bridge.accessRoleName}`
         : bridge.deployRoleArn;
 
-    const key = new ByokKey(
-      slug,
+    const audit = new BridgeAudit(
+      `${slug}-audit`,
       {
         slug,
         region: args.region,
-        bridgeAccountId: bridge.accountId,
-        deployRoleArn,
-        adminRoleArns: args.kms.adminRoleArns,
-        providerAccountId: args.provider.awsAccountId,
-        providerPrincipalArns: args.provider.principalArns,
-        grantOperations: args.kms.grantOperations,
-        encryptionContext: args.kms.encryptionContext,
-        retiringPrincipalArn: args.kms.retiringPrincipalArn,
-        deletionWindowInDays: args.kms.deletionWindowInDays,
-        keyStore: args.kms.keyStore,
-        accessState: args.accessState,
+        accountId: bridge.accountId,
+        retentionInDays: args.audit.retentionInDays,
+        adminRoleArns: [...args.kms.adminRoleArns, deployRoleArn],
       },
       { providers: [bridge.provider] },
     );
 
+    const actions: pulumi.Input<string>[] = [];
+
+    // CloudHSM: the cluster needs a person (sign the CSR, initialise, create kmsuser) before a key store,
+    // and so the HSM-backed key, can exist. Phase 1 is built and the steps are reported (research §1.7).
+    const hsm =
+      args.kms.keyStore === "cloudhsm"
+        ? new CloudHsmKeyStore(
+            `${slug}-hsm`,
+            {
+              slug,
+              region: args.region,
+              vpcCidr: args.kms.cloudHsm?.vpcCidr ?? "",
+              subnets: args.kms.cloudHsm?.subnets ?? [],
+            },
+            { providers: [bridge.provider] },
+          )
+        : undefined;
+    if (hsm) {
+      actions.push(...hsm.manualSteps);
+      actions.push("The BYOK key is created in the key store once it is initialised and connected; this version does not drive that second phase through the API yet.");
+    }
+
+    const key =
+      args.kms.keyStore === "kms"
+        ? new ByokKey(
+            slug,
+            {
+              slug,
+              region: args.region,
+              bridgeAccountId: bridge.accountId,
+              deployRoleArn,
+              adminRoleArns: args.kms.adminRoleArns,
+              providerAccountId: args.provider.awsAccountId,
+              providerPrincipalArns: args.provider.principalArns,
+              grantOperations: args.kms.grantOperations,
+              encryptionContext: args.kms.encryptionContext,
+              retiringPrincipalArn: args.kms.retiringPrincipalArn,
+              deletionWindowInDays: args.kms.deletionWindowInDays,
+              keyStore: "kms",
+              accessState: args.accessState,
+            },
+            { providers: [bridge.provider] },
+          )
+        : undefined;
+
+    if (args.accessState === "active" && args.outbound.privateDns && !args.outbound.connectionAccepted) {
+      actions.push(
+        pulumi.interpolate`Ask the provider to accept the connection from endpoint ${endpoint.endpointId}; then update the provider (PUT the same spec) to turn on private DNS.`,
+      );
+    }
+    if (inbound && args.accessState === "active" && inbound.acceptedEndpointIds.length === 0) {
+      actions.push(
+        pulumi.interpolate`Give the provider the endpoint service name ${inbound.serviceName}; once it has created its endpoint, add the endpoint id to inbound.acceptedEndpointIds.`,
+      );
+    }
+
     return {
+      accessState: args.accessState,
       bridgeAccountId: bridge.accountId,
+      subnetIds: endpoint.subnetIds,
       endpointId: endpoint.endpointId,
+      endpointState: endpoint.endpointState,
       endpointDnsNames: endpoint.dnsNames,
       endpointSecurityGroupId: endpoint.securityGroupId,
       ruleGroupArn: firewall.ruleGroupArn,
-      keyArn: key.keyArn,
-      keyAlias: key.aliasName,
-      grantIds: key.grantIds,
-      accessState: args.accessState,
+      ...(key ? { keyArn: key.keyArn, keyAlias: key.aliasName } : {}),
+      grantIds: key ? key.grantIds : [],
+      trailArn: audit.trailArn,
+      flowLogGroup: endpoint.flowLogGroupName,
+      ...(inbound ? { inboundServiceName: inbound.serviceName } : {}),
+      actionsRequired: pulumi.all(actions),
     };
   };
 }

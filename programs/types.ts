@@ -27,19 +27,31 @@ export interface AccountAccess {
   readonly deployRoleArn: string;
 }
 
+/** One subnet of the provider's own segment: an AZ id (`euw1-az1`, the same in every account) and its CIDR. */
+export interface SubnetPlacement {
+  readonly azId: string;
+  readonly cidr: string;
+}
+
 export interface ProviderStackArgs {
   /** DNS slug; also the stack name and the prefix of every child resource name. */
   readonly name: string;
   readonly accessState: AccessState;
   readonly region: string;
+  /** Regions the bridge account may use (its SCP denies the others). */
+  readonly allowedRegions: readonly string[];
   /** Tags applied to every resource through the providers' default tags. */
   readonly tags: Readonly<Record<string, string>>;
 
-  /** The central SaaS network account and the shared VPC the endpoint lives in. */
+  /** The central SaaS network account and the shared VPC the provider's subnets are carved from. */
   readonly network: AccountAccess & {
     readonly vpcId: string;
-    /** Subnets (one per AZ) the interface endpoint is placed in. */
-    readonly subnetIds: readonly string[];
+    /** The central private route table (towards the transit gateway) the subnets are associated with. */
+    readonly routeTableId: string;
+    /** One subnet per AZ id, CIDRs from the service's allocator (never overlapping another provider's). */
+    readonly subnets: readonly SubnetPlacement[];
+    /** The network account's logging key and retention for the provider's flow logs. */
+    readonly flowLogs: { readonly kmsKeyArn: string; readonly retentionInDays: number };
   };
 
   /** The per-provider bridge account: an existing account, or one created through Organizations. */
@@ -64,6 +76,20 @@ export interface ProviderStackArgs {
     /** Org CIDRs allowed to reach the endpoint; one ingress rule per port × CIDR. */
     readonly allowedSourceCidrs: readonly string[];
     readonly privateDns: boolean;
+    /**
+     * The provider has accepted the endpoint connection (the endpoint was `available` after the last
+     * run): private DNS can only be enabled then, so it is a second `up` (research §1.2, §7.6).
+     */
+    readonly connectionAccepted: boolean;
+  };
+
+  /** Optional: the provider reaches our internal targets through an endpoint service (NLB). */
+  readonly inbound?: {
+    readonly targets: readonly { readonly ip: string; readonly port: number }[];
+    readonly allowedPrincipals: readonly string[];
+    readonly certificateArn?: string;
+    /** The provider's endpoint ids (`vpce-…`) to accept. */
+    readonly acceptedEndpointIds: readonly string[];
   };
 
   readonly firewall: {
@@ -86,18 +112,54 @@ export interface ProviderStackArgs {
     readonly retiringPrincipalArn: string;
     /** 7–30 days. */
     readonly deletionWindowInDays: number;
+    /** With keyStore `cloudhsm`: the HSM VPC in the bridge account (≥ 2 AZs). */
+    readonly cloudHsm?: { readonly vpcCidr: string; readonly subnets: readonly SubnetPlacement[] };
   };
+
+  /** CloudTrail and its log group in the bridge account. */
+  readonly audit: { readonly retentionInDays: number };
 }
 
-/** Stack outputs a portal needs. Secrets (grant tokens) are never exported. */
+/** Stack outputs a portal needs. Secrets (grant tokens, passwords) are never exported. */
 export interface ProviderStackOutputs {
+  readonly accessState: AccessState;
   readonly bridgeAccountId: string;
+  readonly subnetIds: string[];
   readonly endpointId: string;
+  readonly endpointState: string;
   readonly endpointDnsNames: string[];
   readonly endpointSecurityGroupId: string;
   readonly ruleGroupArn: string;
-  readonly keyArn: string;
-  readonly keyAlias: string;
+  /** Absent while a CloudHSM key store still awaits its manual initialisation. */
+  readonly keyArn?: string;
+  readonly keyAlias?: string;
   readonly grantIds: string[];
-  readonly accessState: AccessState;
+  readonly trailArn: string;
+  readonly flowLogGroup: string;
+  /** Give this to the provider when inbound exposure is configured. */
+  readonly inboundServiceName?: string;
+  /** Steps a person must still take (accept a connection, initialise an HSM cluster), in order. */
+  readonly actionsRequired: string[];
 }
+
+/** The network-hub stack (one per region): the central firewall policy listing every provider's group. */
+export interface NetworkHubArgs {
+  readonly region: string;
+  readonly network: AccountAccess;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Name of the central firewall policy (the platform's firewall references the policy's ARN). */
+  readonly policyName: string;
+  /** Rule groups of the providers that have one and are not being decommissioned, by provider name. */
+  readonly ruleGroups: readonly { readonly provider: string; readonly arn: string }[];
+}
+
+export interface NetworkHubOutputs {
+  readonly policyArn: string;
+  readonly ruleGroupCount: number;
+  readonly providers: string[];
+}
+
+/** What an engine runs: the program and its arguments, for one stack. */
+export type StackProgram =
+  | { readonly program: "provider"; readonly args: ProviderStackArgs }
+  | { readonly program: "network-hub"; readonly args: NetworkHubArgs };

@@ -6,4 +6,7 @@
  * result can be traced to the program that produced it and the service can tell "spec changed" from
  * "program changed". Pure refactors that leave every registration identical do not bump it.
  */
-export const PROGRAM_VERSION = "provider-stack@1";
+export const PROGRAM_VERSION = "provider-stack@2";
+
+/** Version of the network-hub program (same bump rule). */
+export const HUB_PROGRAM_VERSION = "network-hub@1";

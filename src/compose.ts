@@ -72,7 +72,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   const { config, db, logger, landingZone } = options;
   const engine = options.engine ?? createEngine(config, db);
   const hub = await createEventHub(db, logger);
-  const hooks = createRunnerHooks(landingZone);
+  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name });
   const runner = createRunner({
     db,
     engine,
@@ -90,7 +90,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     bodyLimit: config.BODY_LIMIT_BYTES,
     specSchema: buildProviderSpecSchema(landingZone),
     stream,
-    providers: { db, hub, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION },
+    providers: { db, hub, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, landingZone },
     operations: { db, hub, onFinish: (tx, op, status) => hooks.onFinish(tx, op, status), cancelLocal: runner.cancelLocal },
     readiness: [
       {

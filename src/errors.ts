@@ -61,8 +61,16 @@ export interface FieldError {
   readonly code?: string;
 }
 
+/** A guardrail the planned resources would violate (stable code, resource URN). */
+export interface ViolationDetail {
+  readonly code: string;
+  readonly message: string;
+  readonly resource: string;
+}
+
 export interface AppErrorOptions {
   readonly cause?: unknown;
+  readonly violations?: readonly ViolationDetail[];
   readonly errors?: readonly FieldError[];
   /** Related resources (e.g. the existing provider on a 409). */
   readonly links?: Readonly<Record<string, string>>;
@@ -71,6 +79,7 @@ export interface AppErrorOptions {
 export class AppError extends Error {
   readonly errors: readonly FieldError[] | undefined;
   readonly links: Readonly<Record<string, string>> | undefined;
+  readonly violations: readonly ViolationDetail[] | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -81,6 +90,7 @@ export class AppError extends Error {
     this.name = "AppError";
     this.errors = options.errors;
     this.links = options.links;
+    this.violations = options.violations;
   }
 
   get status(): number {

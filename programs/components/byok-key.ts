@@ -25,6 +25,11 @@ export interface ByokKeyArgs {
   readonly retiringPrincipalArn: string;
   readonly deletionWindowInDays: number;
   readonly keyStore: "kms" | "cloudhsm";
+  /**
+   * The CloudHsmKeyStore's `customKeyStoreId`: required with keyStore "cloudhsm", an error with
+   * "kms". The store must be CONNECTED before this key is created.
+   */
+  readonly customKeyStoreId?: pulumi.Input<string>;
   /** Plain: `revoked` removes every grant and replaces the provider's allows with an explicit deny. */
   readonly accessState: AccessState;
 }
@@ -47,7 +52,19 @@ export class ByokKey extends pulumi.ComponentResource {
   constructor(name: string, args: ByokKeyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("saas-bridge:kms:ByokKey", name, {}, opts);
 
-    if (args.keyStore === "cloudhsm") throw new Error("keyStore cloudhsm is not supported yet");
+    if (args.keyStore !== "kms" && args.keyStore !== "cloudhsm") {
+      throw new Error(`kms: keyStore must be kms or cloudhsm, got "${String(args.keyStore)}"`);
+    }
+    const hsmBacked = args.keyStore === "cloudhsm";
+    if (hsmBacked && args.customKeyStoreId === undefined) {
+      throw new Error("kms: keyStore cloudhsm requires customKeyStoreId (the CloudHsmKeyStore's customKeyStoreId)");
+    }
+    if (!hsmBacked && args.customKeyStoreId !== undefined) {
+      throw new Error("kms: customKeyStoreId is only valid with keyStore cloudhsm");
+    }
+    if (typeof args.customKeyStoreId === "string" && !/^cks-[0-9a-f]{17}$/.test(args.customKeyStoreId)) {
+      throw new Error(`kms: customKeyStoreId "${args.customKeyStoreId}" is not a custom key store id (cks-…)`);
+    }
     assertSlug(args.slug);
     const partition = partitionOf(args.region);
     assertAccountId(args.providerAccountId, "kms: provider account id");
@@ -108,8 +125,12 @@ export class ByokKey extends pulumi.ComponentResource {
         description: `saas-bridge BYOK key for ${args.slug}`,
         keyUsage: "ENCRYPT_DECRYPT",
         customerMasterKeySpec: "SYMMETRIC_DEFAULT",
-        enableKeyRotation: true,
-        rotationPeriodInDays: 365,
+        // "You cannot enable automatic rotation of ... KMS keys in a custom key store"
+        // (https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html): off
+        // explicitly, and no rotation period is sent (research §1.5, §1.7).
+        ...(hsmBacked
+          ? { customKeyStoreId: args.customKeyStoreId, enableKeyRotation: false }
+          : { enableKeyRotation: true, rotationPeriodInDays: 365 }),
         deletionWindowInDays: window,
         multiRegion: false,
         bypassPolicyLockoutSafetyCheck: false,

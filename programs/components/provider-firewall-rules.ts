@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { AccessState } from "../types.js";
 import { assertIpv4Cidr } from "./aws-ids.js";
-import { buildRulesString, SOURCE_VARIABLE } from "./suricata.js";
+import { buildRulesString, DESTINATION_VARIABLE, SOURCE_VARIABLE } from "./suricata.js";
 
 export interface ProviderFirewallRulesArgs {
   readonly slug: string;
@@ -10,6 +10,8 @@ export interface ProviderFirewallRulesArgs {
   readonly allowedDomains: readonly string[];
   /** The provider's sources (the `$SAAS_SRC` rule variable). */
   readonly sourceCidrs: readonly string[];
+  /** The provider's own subnets (the `$SAAS_NET` rule variable): every rule is scoped to them. */
+  readonly destinationCidrs: readonly string[];
   readonly sidBase: number;
   readonly capacity: number;
   readonly accessState: AccessState;
@@ -34,6 +36,8 @@ export class ProviderFirewallRules extends pulumi.ComponentResource {
     const rules = buildRulesString(args);
     if (args.sourceCidrs.length === 0) throw new Error("firewall: at least one source CIDR is required");
     for (const cidr of args.sourceCidrs) assertIpv4Cidr(cidr, "firewall");
+    if (args.destinationCidrs.length === 0) throw new Error("firewall: at least one destination (provider subnet) CIDR is required");
+    for (const cidr of args.destinationCidrs) assertIpv4Cidr(cidr, "firewall destination");
     if (!Number.isInteger(args.capacity) || args.capacity < 1 || args.capacity > MAX_CAPACITY) {
       throw new Error(`firewall: capacity must be an integer in 1..${MAX_CAPACITY}, got ${args.capacity}`);
     }
@@ -54,7 +58,10 @@ export class ProviderFirewallRules extends pulumi.ComponentResource {
         description: `saas-bridge egress rules for ${args.slug}`,
         ruleGroup: {
           ruleVariables: {
-            ipSets: [{ key: SOURCE_VARIABLE, ipSet: { definitions: [...args.sourceCidrs] } }],
+            ipSets: [
+              { key: SOURCE_VARIABLE, ipSet: { definitions: [...args.sourceCidrs] } },
+              { key: DESTINATION_VARIABLE, ipSet: { definitions: [...args.destinationCidrs] } },
+            ],
           },
           rulesSource: { rulesString: rules.rulesString },
           // Must match the central policy's rule order, and it cannot change after creation.

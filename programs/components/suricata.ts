@@ -9,6 +9,13 @@ import { assertSlug, assertUnique } from "./aws-ids.js";
 
 /** Rule variable holding the provider's source CIDRs (set on the rule group, not in the string). */
 export const SOURCE_VARIABLE = "SAAS_SRC";
+/**
+ * Rule variable holding the provider's own subnets (where its endpoint ENIs live). Every rule of the
+ * group is scoped to them: the central policy evaluates all providers' groups in strict order, so a
+ * default drop scoped only by source would also drop the same sources' traffic to the next provider.
+ * The allocator guarantees that no two providers' subnets overlap.
+ */
+export const DESTINATION_VARIABLE = "SAAS_NET";
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const MAX_SID = 2_147_483_647;
@@ -79,10 +86,12 @@ export function buildRulesString(args: RulesStringArgs): RulesString {
   }
 
   const src = `$${SOURCE_VARIABLE}`;
+  const dst = `$${DESTINATION_VARIABLE}`;
   const tag = `saas-bridge ${args.slug}`;
   let sid = args.sidBase;
+  // Passes need an allowed source; drops cover any source, so nothing but the passes reaches the provider.
   const rule = (action: string, proto: string, body: string): string =>
-    `${action} ${proto} ${src} any -> any any (${body} sid:${sid++}; rev:1;)`;
+    `${action} ${proto} ${action === "pass" ? src : "any"} any -> ${dst} any (${body} sid:${sid++}; rev:1;)`;
 
   const rules: string[] = [];
   if (args.accessState === "revoked") {

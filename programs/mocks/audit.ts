@@ -1,7 +1,97 @@
-import type { MockArea } from "./context.js";
+import { arn, digest, dnsSuffix, globalArn, type Computed, type Context, type MockArea } from "./context.js";
 
-/** Mock-cloud entries for the audit resources (see context.ts). */
+/**
+ * Trail bucket and its configuration, log group, CloudTrail, the delivery role, and the Organizations
+ * policies of the bridge account (see context.ts). ForceNew lists follow the Terraform provider
+ * schemas as far as known; the ones marked "guess" were not checked against the schema.
+ */
+
+const text = (c: Context, key: string): string | undefined => {
+  const value = c.inputs[key];
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+};
+
+/** Pulumi's auto-name: the logical name and a 7-character random suffix. */
+const autoName = (c: Context): string => `${c.name}-${c.hex(7, "name")}`;
+
+/** The bucket configuration resources are identified by their bucket (Terraform id = bucket name). */
+const byBucket: Computed = (c) => ({ id: text(c, "bucket") ?? autoName(c), state: {} });
+
 export const audit: MockArea = {
-  replaceOn: {},
-  computed: {},
+  replaceOn: {
+    "aws:s3/bucket:Bucket": ["bucket", "bucketPrefix", "objectLockEnabled"],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["bucket"],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["bucket"],
+    "aws:s3/bucketVersioning:BucketVersioning": ["bucket"],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": ["bucket"],
+    "aws:s3/bucketPolicy:BucketPolicy": ["bucket"],
+    "aws:cloudwatch/logGroup:LogGroup": ["name", "namePrefix", "logGroupClass"],
+    "aws:cloudtrail/trail:Trail": ["name"],
+    "aws:iam/role:Role": ["name", "namePrefix", "path"],
+    "aws:iam/rolePolicy:RolePolicy": ["role", "name", "namePrefix"],
+    // Guess: an Organizations policy keeps its id when renamed or edited; only its type is fixed.
+    "aws:organizations/policy:Policy": ["type"],
+    "aws:organizations/policyAttachment:PolicyAttachment": ["policyId", "targetId"],
+  },
+  computed: {
+    "aws:s3/bucket:Bucket": (c) => {
+      // Terraform's generated suffix is 26 characters (bucketPrefix ≤ 37, name ≤ 63).
+      const name = text(c, "bucket") ?? `${text(c, "bucketPrefix") ?? "terraform-"}${c.hex(26, "name")}`;
+      const suffix = dnsSuffix(c.partition);
+      return {
+        id: name,
+        state: {
+          bucket: name,
+          arn: `arn:${c.partition}:s3:::${name}`,
+          bucketDomainName: `${name}.s3.${suffix}`,
+          bucketRegionalDomainName: `${name}.s3.${c.region}.${suffix}`,
+          region: c.region,
+        },
+      };
+    },
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": byBucket,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": byBucket,
+    "aws:s3/bucketVersioning:BucketVersioning": byBucket,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": byBucket,
+    "aws:s3/bucketPolicy:BucketPolicy": byBucket,
+    // Since provider v4 the log group ARN has no trailing `:*`.
+    "aws:cloudwatch/logGroup:LogGroup": (c) => {
+      const name = text(c, "name") ?? `${text(c, "namePrefix") ?? ""}${c.hex(26, "name")}`;
+      return { id: name, state: { name, arn: arn(c, "logs", `log-group:${name}`) } };
+    },
+    "aws:cloudtrail/trail:Trail": (c) => {
+      const name = text(c, "name") ?? autoName(c);
+      const trailArn = arn(c, "cloudtrail", `trail/${name}`);
+      return { id: trailArn, state: { name, arn: trailArn, homeRegion: c.region } };
+    },
+    "aws:iam/role:Role": (c) => {
+      const name = text(c, "name") ?? (text(c, "namePrefix") ? `${text(c, "namePrefix")}${c.hex(26, "name")}` : autoName(c));
+      const path = text(c, "path") ?? "/";
+      return {
+        id: name,
+        state: {
+          name,
+          path,
+          arn: globalArn(c, "iam", `role${path}${name}`),
+          uniqueId: `AROA${c.hex(17, "unique").toUpperCase()}`,
+        },
+      };
+    },
+    "aws:iam/rolePolicy:RolePolicy": (c) => {
+      const name = text(c, "name") ?? autoName(c);
+      return { id: `${text(c, "role") ?? ""}:${name}`, state: { name } };
+    },
+    "aws:organizations/policy:Policy": (c) => {
+      const id = `p-${c.hex(8)}`;
+      // One organization per management (caller) account.
+      const org = `o-${digest(`org:${c.accountId}`).slice(0, 10)}`;
+      const kind = String(c.inputs["type"] ?? "SERVICE_CONTROL_POLICY").toLowerCase();
+      return { id, state: { arn: globalArn(c, "organizations", `policy/${org}/${kind}/${id}`), awsManaged: false } };
+    },
+    // Terraform's id is `<targetId>:<policyId>`; an attachment has no ARN.
+    "aws:organizations/policyAttachment:PolicyAttachment": (c) => ({
+      id: `${text(c, "targetId") ?? ""}:${text(c, "policyId") ?? ""}`,
+      state: {},
+    }),
+  },
 };

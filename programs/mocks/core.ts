@@ -1,6 +1,6 @@
 import { arn, digest, dnsSuffix, stable, uuid, type MockArea } from "./context.js";
 
-/** Organizations account, endpoint security group and its rules, interface endpoint, rule group, BYOK key. */
+/** Organizations account, endpoint security group and rules, interface endpoint, rule group, hub policy, BYOK key. */
 export const core: MockArea = {
   replaceOn: {
     "aws:ec2/securityGroup:SecurityGroup": ["vpcId", "name", "namePrefix", "description"],
@@ -11,6 +11,7 @@ export const core: MockArea = {
     "aws:kms/alias:Alias": ["name"],
     "aws:kms/grant:Grant": ["keyId", "granteePrincipal", "operations", "constraints", "retiringPrincipal", "name"],
     "aws:organizations/account:Account": ["email", "name"],
+    "aws:networkfirewall/firewallPolicy:FirewallPolicy": ["name"],
   },
   computed: {
     "aws:organizations/account:Account": (c) => {
@@ -52,6 +53,10 @@ export const core: MockArea = {
       const kind = c.inputs["type"] === "STATELESS" ? "stateless-rulegroup" : "stateful-rulegroup";
       const id = arn(c, "network-firewall", `${kind}/${String(c.inputs["name"] ?? c.name)}`);
       // The update token changes with the content, like AWS's optimistic-locking token.
+      return { id, state: { arn: id, updateToken: uuid(digest(JSON.stringify(c.inputs, stable))) } };
+    },
+    "aws:networkfirewall/firewallPolicy:FirewallPolicy": (c) => {
+      const id = arn(c, "network-firewall", `firewall-policy/${String(c.inputs["name"] ?? c.name)}`);
       return { id, state: { arn: id, updateToken: uuid(digest(JSON.stringify(c.inputs, stable))) } };
     },
     "aws:kms/key:Key": (c) => {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ProviderStackArgs } from "../../programs/types.js";
+import type { StackProgram } from "../../programs/types.js";
 import type { ChangeSummary, EventData, ResourceOp } from "../operations/events.js";
 
 /**
@@ -12,10 +12,10 @@ export type OperationKind = "up" | "preview" | "refresh" | "destroy";
 
 export interface EngineRequest {
   readonly operationId: string;
-  /** Stack name (= provider name). */
+  /** Stack name: the provider's name, or `network-hub.<region>`. */
   readonly stack: string;
   readonly kind: OperationKind;
-  readonly args: ProviderStackArgs;
+  readonly program: StackProgram;
 }
 
 export type EngineEvent = Exclude<EventData, { type: `operation.${string}` }>;

@@ -73,6 +73,8 @@ export const ProblemDto = z.object({
   requestId: z.string(),
   errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
   links: links.optional(),
+  /** Guardrail violations of the planned resources (code GUARDRAIL_VIOLATION). */
+  violations: z.array(z.object({ code: z.string(), message: z.string(), resource: z.string() })).optional(),
 });
 
 export const opLinks = (id: string, provider: string) => ({

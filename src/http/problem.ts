@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
-import { AppError, ERROR_TITLES, HTTP_STATUS, type ErrorCode, type FieldError } from "../errors.js";
+import { AppError, ERROR_TITLES, HTTP_STATUS, type ErrorCode, type FieldError, type ViolationDetail } from "../errors.js";
 
 /**
  * The one mapper from errors to RFC 9457 problem+json. Domain errors (AppError) map through the code
@@ -28,7 +28,11 @@ export function sendProblem(
   reply: FastifyReply,
   code: ErrorCode,
   detail: string,
-  extra: { errors?: readonly FieldError[] | undefined; links?: Readonly<Record<string, string>> | undefined } = {},
+  extra: {
+    errors?: readonly FieldError[] | undefined;
+    links?: Readonly<Record<string, string>> | undefined;
+    violations?: readonly ViolationDetail[] | undefined;
+  } = {},
 ): FastifyReply {
   const status = HTTP_STATUS[code];
   return reply
@@ -44,6 +48,7 @@ export function sendProblem(
       requestId: String(request.id),
       ...(extra.errors && extra.errors.length > 0 ? { errors: extra.errors } : {}),
       ...(extra.links ? { links: extra.links } : {}),
+      ...(extra.violations && extra.violations.length > 0 ? { violations: extra.violations } : {}),
     });
 }
 
@@ -51,7 +56,7 @@ export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     if (err instanceof AppError) {
       if (err.status >= 500) request.log.error({ err }, "request failed");
-      return sendProblem(request, reply, err.code, err.message, { errors: err.errors, links: err.links });
+      return sendProblem(request, reply, err.code, err.message, { errors: err.errors, links: err.links, violations: err.violations });
     }
     const validation = (err as FastifyError).validation as FieldError[] | undefined;
     if (validation) {

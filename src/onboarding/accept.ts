@@ -38,6 +38,8 @@ export interface OperationInput {
   readonly accessState: Operation["access_state"];
   readonly spec: Record<string, unknown>;
   readonly specHash: string;
+  /** It may only start once this operation has ended. */
+  readonly blockedBy?: string;
 }
 
 /**

@@ -47,6 +47,9 @@ export const acmCertificateArn = z
     "must be an ACM certificate ARN (arn:aws:acm:<region>:<12 digits>:certificate/<uuid>)",
   );
 
+/** An interface endpoint id, as the provider reports it for acceptance. */
+export const vpcEndpointId = z.string().regex(/^vpce-[0-9a-f]{8,17}$/, "must be a VPC endpoint id (vpce- and 8–17 hex digits)");
+
 export interface ArnParts {
   readonly partition: string;
   readonly service: string;

@@ -6,15 +6,43 @@ import { accountId, cidrBlock, iamRoleArn, awsRegion } from "./aws-ids.js";
  * Landing-zone facts the service needs: where the shared SaaS network lives, which org ranges a source
  * CIDR may come from, which regions are allowed. Read once from LANDING_ZONE_FILE and validated like a spec.
  */
+const AZ_ID = /^[a-z]{2,5}\d{1,2}-az\d{1,2}$/;
+const KMS_KEY_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+/** Retention values CloudWatch Logs accepts (PutRetentionPolicy). */
+const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+const retentionInDays = z
+  .number()
+  .int()
+  .refine((d) => (RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${RETENTION_DAYS.join(", ")} (CloudWatch Logs)`);
+
 const RegionNetwork = z
   .object({
     vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "must be a VPC id (vpc-…)"),
-    endpointSubnetIds: z
-      .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "must be a subnet id (subnet-…)"))
+    /** Central private route table (towards the transit gateway) for every provider subnet. */
+    routeTableId: z.string().regex(/^rtb-[0-9a-f]{8,17}$/, "must be a route table id (rtb-…)"),
+    /**
+     * AZ ids (`euw1-az1`), not names: ids are the same in every account, and the SaaS endpoint service
+     * is only offered in some of them (research/aws-design.md §1.2). One provider subnet per id.
+     */
+    availabilityZoneIds: z
+      .array(z.string().regex(AZ_ID, "must be an AZ id such as euw1-az1"))
       .min(1)
-      .max(6),
+      .max(6)
+      .refine((ids) => new Set(ids).size === ids.length, "must not repeat an AZ id"),
+    /** Provider subnets are carved from this block of the central VPC, never overlapping. */
+    subnetPool: cidrBlock,
+    /** Size of each provider subnet; AWS subnets are /16–/28. */
+    subnetPrefixLength: z.number().int().min(16).max(28).default(28),
+    /** The network account's logging key for flow-log groups. */
+    flowLogKmsKeyArn: z.string().regex(KMS_KEY_ARN, "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<uuid>)"),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    const prefix = Number(r.subnetPool.split("/")[1]);
+    if (r.subnetPrefixLength < prefix) {
+      ctx.addIssue({ code: "custom", path: ["subnetPrefixLength"], message: `must be at least the pool's /${prefix}` });
+    }
+  });
 
 export const LandingZoneSchema = z
   .object({
@@ -32,6 +60,7 @@ export const LandingZoneSchema = z
         deployRoleArn: iamRoleArn,
         /** One shared SaaS VPC per allowed region; the keys are the allowed regions. */
         regions: z.record(awsRegion, RegionNetwork).refine((r) => Object.keys(r).length > 0, "at least one region"),
+        flowLogRetentionInDays: retentionInDays.default(365),
       })
       .strict(),
     bridge: z
@@ -44,11 +73,29 @@ export const LandingZoneSchema = z
         retiringPrincipalArn: iamRoleArn,
       })
       .strict(),
-    kms: z.object({ deletionWindowInDays: z.number().int().min(7).max(30).default(30) }).strict().default({ deletionWindowInDays: 30 }),
-    firewall: z
-      .object({ ruleGroupCapacity: z.number().int().min(10).max(30_000).default(1_000) })
+    kms: z
+      .object({
+        deletionWindowInDays: z.number().int().min(7).max(30).default(30),
+        /** HSM VPC in each bridge account using CloudHSM (accounts are not routed to each other). */
+        cloudHsmVpcCidr: cidrBlock.default("10.255.0.0/24"),
+      })
       .strict()
-      .default({ ruleGroupCapacity: 1_000 }),
+      .prefault({}),
+    firewall: z
+      .object({
+        ruleGroupCapacity: z.number().int().min(10).max(30_000).default(1_000),
+        /** The central policy owned by the network-hub stack of each region. */
+        policyName: z.string().regex(/^[a-zA-Z0-9-]{1,120}$/).default("saas-bridge-central"),
+        /**
+         * Stateful rule groups one policy may reference. AWS documents an immutable per-policy limit
+         * whose value research could not read (research/aws-design.md §2.5, §7.2): set it from the
+         * Network Firewall quotas page of your account; onboarding beyond it is refused up front.
+         */
+        maxRuleGroupsPerPolicy: z.number().int().min(1).max(1_000).default(20),
+      })
+      .strict()
+      .prefault({}),
+    audit: z.object({ retentionInDays: retentionInDays.default(365) }).strict().prefault({}),
   })
   .strict();
 

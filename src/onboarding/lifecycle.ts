@@ -42,6 +42,7 @@ export function project(lifecycle: Lifecycle, pending: readonly Intent[]): Proje
       case "update":
         return state === "failed" ? "active" : state;
       case "preview":
+      case "hub-update":
         return state;
     }
   }, settled(lifecycle));
@@ -54,7 +55,7 @@ export type Admission = { readonly ok: true; readonly accessState: AccessState }
  * Decides a request against the projected state, so that a queue such as revoke → reinstate is accepted
  * even before the revoke has run. `pending` are the provider's queued and running intents, oldest first.
  */
-export function admit(intent: Exclude<Intent, "create">, lifecycle: Lifecycle, pending: readonly Intent[]): Admission {
+export function admit(intent: Exclude<Intent, "create" | "hub-update">, lifecycle: Lifecycle, pending: readonly Intent[]): Admission {
   const state = project(lifecycle, pending);
   const variant: AccessState = state === "revoked" ? "revoked" : "active";
   const refuse = (reason: string): Admission => ({ ok: false, reason });

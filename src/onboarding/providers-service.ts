@@ -2,14 +2,22 @@ import { AppError } from "../errors.js";
 import type { Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";
-import { assertBuildable } from "./capabilities.js";
+import type { AccessState } from "../../programs/types.js";
 import { accept, type AcceptDeps, type Accepted, type Idempotency, type OperationInput } from "./accept.js";
+import type { LandingZone } from "./landing-zone.js";
 import { admit, type Lifecycle } from "./lifecycle.js";
+import { providersHoldingRuleGroups, requestHubUpdate } from "./network-hub.js";
+import { preflight, type ProviderProgram } from "./preflight.js";
 import * as providers from "./providers-repo.js";
 import { specHash, type ProviderSpec } from "./spec.js";
+import { provisionalSubnets, toProviderStackArgs } from "./stack-args.js";
 
 /** Use cases on providers. No Fastify here: input is validated data, output is domain data or AppError. */
-export type ProvidersDeps = AcceptDeps;
+export interface ProvidersDeps extends AcceptDeps {
+  readonly landingZone: LandingZone;
+  /** The program whose graph the guardrails check (default: the provider-stack program). */
+  readonly program?: ProviderProgram;
+}
 
 const providerLink = (name: string) => `/v1/providers/${encodeURIComponent(name)}`;
 
@@ -30,10 +38,41 @@ function asRecord(spec: ProviderSpec): Record<string, unknown> {
   return spec as unknown as Record<string, unknown>;
 }
 
-export function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+/**
+ * Builds the provider's graph under the mock cloud and runs the guardrails over it (DESIGN §3): a spec
+ * whose graph would violate one is refused with the list (422) before anything is queued. Subnets are
+ * provisional here (the allocator assigns the real ones when the operation runs); no guardrail depends
+ * on their addresses.
+ */
+async function assertGuardrails(deps: ProvidersDeps, spec: ProviderSpec, accessState: AccessState): Promise<void> {
+  const region = deps.landingZone.network.regions[spec.region];
+  if (!region) throw new AppError("INVALID_STATE", `Region ${spec.region} is not configured in the landing zone`);
+  const subnets = provisionalSubnets(region.subnetPool, region.subnetPrefixLength, region.availabilityZoneIds);
+  const args = toProviderStackArgs(spec, deps.landingZone, accessState, { subnets, connectionAccepted: false });
+  const checked = await preflight(spec, args, accessState, deps.program);
+  if (checked.rejected !== undefined) {
+    throw new AppError("UNSUPPORTED_FEATURE", `The provider program cannot build this spec: ${checked.rejected}`);
+  }
+  if (checked.violations.length > 0) {
+    throw new AppError("GUARDRAIL_VIOLATION", `The planned resources violate ${checked.violations.length} guardrail(s).`, {
+      violations: checked.violations.map((v) => ({ code: v.code, message: v.message, resource: v.urn })),
+    });
+  }
+}
+
+export async function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
   assertNotExpired(spec);
-  assertBuildable(spec);
+  await assertGuardrails(deps, spec, "active");
+  const limit = deps.landingZone.firewall.maxRuleGroupsPerPolicy;
   return accept(deps, idempotency, async (tx, newOperation) => {
+    // Serializes creates per region so two cannot both take the last place in the central policy.
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`saas-bridge:region:${spec.region}`]);
+    if ((await providersHoldingRuleGroups(tx, spec.region)) >= limit) {
+      throw new AppError(
+        "INVALID_STATE",
+        `The central firewall policy of ${spec.region} already lists ${limit} providers (firewall.maxRuleGroupsPerPolicy); decommission one or raise the limit.`,
+      );
+    }
     const hash = specHash(spec);
     const created = await providers.upsertForCreate(tx, {
       name: spec.name,
@@ -51,14 +90,15 @@ export function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempote
   });
 }
 
-export function updateProvider(deps: ProvidersDeps, name: string, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+export async function updateProvider(deps: ProvidersDeps, name: string, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
   if (spec.name !== name) {
     throw new AppError("VALIDATION_FAILED", "The spec's name must match the provider in the path.", {
       errors: [{ path: "/name", message: `must be "${name}" (the provider in the path); a provider cannot be renamed` }],
     });
   }
   assertNotExpired(spec);
-  assertBuildable(spec);
+  const current = await providers.getProvider(deps.db, name);
+  await assertGuardrails(deps, spec, current?.lifecycle === "revoked" ? "revoked" : "active");
   return accept(deps, idempotency, async (tx, newOperation) => {
     const { admission } = await admitWith(tx, name, "update");
     const hash = specHash(spec);
@@ -70,27 +110,34 @@ export function updateProvider(deps: ProvidersDeps, name: string, spec: Provider
 const KIND_OF = { revoke: "up", reinstate: "up", decommission: "destroy", preview: "preview" } as const;
 
 /** revoke / reinstate / decommission / preview of the provider's current spec (or a proposed one for preview). */
-export function requestAction(
+export async function requestAction(
   deps: ProvidersDeps,
   name: string,
   intent: keyof typeof KIND_OF,
   idempotency?: Idempotency,
   proposed?: ProviderSpec,
 ): Promise<Accepted> {
-  if (proposed) assertBuildable(proposed);
+  if (proposed) {
+    const current = await providers.getProvider(deps.db, name);
+    await assertGuardrails(deps, proposed, current?.lifecycle === "revoked" ? "revoked" : "active");
+  }
   return accept(deps, idempotency, async (tx, newOperation) => {
-    const { admission, provider } = await admitWith(tx, name, intent);
-    const spec = proposed ? asRecord(proposed) : provider.spec;
-    const input: OperationInput = {
-      provider: name,
-      intent,
-      kind: KIND_OF[intent],
-      accessState: admission.accessState,
-      spec,
-      specHash: proposed ? specHash(proposed) : provider.spec_hash,
-    };
-    return newOperation(input);
-  });
+      const { admission, provider } = await admitWith(tx, name, intent);
+      const spec = proposed ? asRecord(proposed) : provider.spec;
+      // The central policy must stop referencing the provider's rule group before it can be deleted:
+      // the destroy waits for a hub update (queued now, or joined) that leaves the group out.
+      const hubUpdate = intent === "decommission" ? await requestHubUpdate(tx, deps.engine, String(provider.spec["region"])) : undefined;
+      const input: OperationInput = {
+        provider: name,
+        intent,
+        kind: KIND_OF[intent],
+        accessState: admission.accessState,
+        spec,
+        specHash: proposed ? specHash(proposed) : provider.spec_hash,
+        ...(hubUpdate ? { blockedBy: hubUpdate.id } : {}),
+      };
+      return newOperation(input);
+    });
 }
 
 async function admitWith(tx: Queryable, name: string, intent: Parameters<typeof admit>[0]) {

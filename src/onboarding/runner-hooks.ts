@@ -1,40 +1,115 @@
-import { EngineFailure } from "../engine/engine.js";
-import type { RunnerHooks } from "../operations/runner.js";
+import type { StackProgram } from "../../programs/types.js";
+import { EngineFailure, type EngineEvent } from "../engine/engine.js";
+import type { Operation } from "../operations/operation.js";
+import * as ops from "../operations/operations-repo.js";
+import type { Prepared, RunnerHooks } from "../operations/runner.js";
+import type { Db } from "../store/db.js";
 import type { LandingZone } from "./landing-zone.js";
 import { onFinish, onStart } from "./lifecycle.js";
+import { hubBlockerProblem, hubRuleGroups, requestHubUpdate } from "./network-hub.js";
+import { preflight, type ProviderProgram } from "./preflight.js";
 import * as providers from "./providers-repo.js";
-import { buildProviderSpecSchema } from "./spec.js";
-import { toProviderStackArgs } from "./stack-args.js";
+import { buildProviderSpecSchema, type ProviderSpec } from "./spec.js";
+import { toNetworkHubArgs, toProviderStackArgs } from "./stack-args.js";
+import { allocateSubnets, releaseSubnets, SubnetPoolExhaustedError } from "./subnet-allocator.js";
+
+export interface RunnerHooksDeps {
+  readonly db: Db;
+  readonly landingZone: LandingZone;
+  /** Engine name recorded on the hub updates this service queues. */
+  readonly engine: string;
+  /** The program whose graph the guardrails check (default: the provider-stack program). */
+  readonly program?: ProviderProgram;
+}
 
 /** How the runner learns what to run and how an operation moves its provider's lifecycle. */
-export function createRunnerHooks(landingZone: LandingZone): RunnerHooks {
+export function createRunnerHooks({ db, landingZone, engine, program: checkedProgram }: RunnerHooksDeps): RunnerHooks {
   const schema = buildProviderSpecSchema(landingZone);
+
+  function specOf(op: Operation): ProviderSpec {
+    // The spec was valid when accepted; the landing zone may have changed since (a region removed).
+    const parsed = schema.safeParse(op.spec);
+    if (parsed.success) return parsed.data;
+    const first = parsed.error.issues[0];
+    throw new EngineFailure(
+      "SPEC_NO_LONGER_VALID",
+      `the spec is no longer valid against the landing zone: ${first?.path.join(".") ?? ""} ${first?.message ?? ""}`.trim(),
+    );
+  }
+
+  async function prepareHub(op: Operation): Promise<Prepared> {
+    const region = String(op.spec["region"]);
+    const groups = await hubRuleGroups(db, region);
+    const program: StackProgram = { program: "network-hub", args: toNetworkHubArgs(region, landingZone, groups) };
+    const listed = groups.map((g) => g.provider).join(", ") || "none";
+    return { program, findings: [{ type: "diagnostic", severity: "info", message: `rule groups listed: ${listed}` }] };
+  }
+
+  async function prepareProvider(op: Operation): Promise<Prepared> {
+    const spec = specOf(op);
+    if (op.intent === "decommission" && op.blocked_by !== null) {
+      const problem = hubBlockerProblem(await ops.getOperation(db, op.blocked_by));
+      if (problem) throw new EngineFailure("HUB_UPDATE_FAILED", problem);
+    }
+    const region = landingZone.network.regions[spec.region];
+    if (!region) throw new EngineFailure("SPEC_NO_LONGER_VALID", `region ${spec.region} is no longer in the landing zone`);
+    let subnets;
+    try {
+      // Idempotent: a re-run or a retry gets the same subnets; released when decommissioned.
+      subnets = await allocateSubnets(db, {
+        provider: spec.name,
+        region: spec.region,
+        pool: region.subnetPool,
+        prefixLength: region.subnetPrefixLength,
+        azIds: region.availabilityZoneIds,
+      });
+    } catch (err) {
+      if (err instanceof SubnetPoolExhaustedError) throw new EngineFailure("SUBNET_POOL_EXHAUSTED", err.message);
+      throw err;
+    }
+    const current = await providers.getProvider(db, op.provider);
+    const connectionAccepted = current?.outputs["endpointState"] === "available";
+    const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted });
+    const program: StackProgram = { program: "provider", args };
+    if (op.kind === "destroy") return { program, findings: [] };
+
+    const checked = await preflight(spec, args, op.access_state, checkedProgram);
+    if (checked.rejected !== undefined) {
+      throw new EngineFailure("PROGRAM_REJECTED", `the provider program refused the arguments: ${checked.rejected}`);
+    }
+    const findings: EngineEvent[] = [
+      ...checked.violations.map((v): EngineEvent => ({ type: "guardrail.violation", code: v.code, message: v.message, urn: v.urn })),
+      ...checked.actionsRequired.map((message): EngineEvent => ({ type: "diagnostic", severity: "warning", message })),
+    ];
+    if (checked.violations.length === 0) return { program, findings };
+    const failure = new EngineFailure("GUARDRAIL_VIOLATION", `${checked.violations.length} guardrail violation(s); nothing was changed`);
+    return { program, findings, failure };
+  }
+
   return {
-    argsFor(op) {
-      // The spec was valid when accepted; the landing zone may have changed since (a region removed).
-      const parsed = schema.safeParse(op.spec);
-      if (!parsed.success) {
-        const first = parsed.error.issues[0];
-        throw new EngineFailure(
-          "SPEC_NO_LONGER_VALID",
-          `the spec is no longer valid against the landing zone: ${first?.path.join(".") ?? ""} ${first?.message ?? ""}`.trim(),
-        );
-      }
-      return toProviderStackArgs(parsed.data, landingZone, op.access_state);
-    },
+    prepare: (op) => (op.intent === "hub-update" ? prepareHub(op) : prepareProvider(op)),
     async onStart(tx, op) {
+      if (op.intent === "hub-update") return;
       const p = await providers.getProvider(tx, op.provider, true);
       if (!p) return;
       const next = onStart(op.intent, p.lifecycle);
       if (next !== p.lifecycle) await providers.setLifecycle(tx, op.provider, next);
     },
     async onFinish(tx, op, status, outputs) {
+      if (op.intent === "hub-update") return;
       const p = await providers.getProvider(tx, op.provider, true);
       if (!p) return;
       const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
-      const clear = next === "decommissioned" ? {} : undefined;
+      const clear: Record<string, unknown> | undefined = next === "decommissioned" ? {} : undefined;
       const nextOutputs = status === "succeeded" && outputs ? outputs : clear;
       if (next !== p.lifecycle || nextOutputs !== undefined) await providers.setLifecycle(tx, op.provider, next, nextOutputs);
+      if (next === "decommissioned") await releaseSubnets(tx, op.provider);
+      // A new rule group (first successful up, or a replacement) must be listed by the central policy.
+      const before = p.outputs["ruleGroupArn"];
+      const after = nextOutputs?.["ruleGroupArn"];
+      if (status === "succeeded" && typeof after === "string" && after !== before) {
+        await requestHubUpdate(tx, engine, String(p.spec["region"]));
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { accountId, endpointServiceName, iamPrincipalArn, acmCertificateArn } from "./aws-ids.js";
+import { accountId, endpointServiceName, iamPrincipalArn, acmCertificateArn, vpcEndpointId } from "./aws-ids.js";
 import type { LandingZone } from "./landing-zone.js";
 import {
   accountEmail,
@@ -64,6 +64,8 @@ export function buildProviderSpecSchema(lz: LandingZone) {
     ),
     allowedPrincipals: arrayOf(iamPrincipalArn, 1, 10, "principal ARNs").superRefine(uniqueBy(identity, "principal ARN")),
     tls: strictObject({ certificateArn: acmCertificateArn }).optional(),
+    /** The provider's endpoints (`vpce-…`) to accept; usually added by an update once it has created them. */
+    acceptedEndpointIds: arrayOf(vpcEndpointId, 0, 20, "endpoint ids").superRefine(uniqueBy(identity, "endpoint id")).default([]),
   });
 
   return strictObject({

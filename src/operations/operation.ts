@@ -6,7 +6,8 @@ export const OPERATION_STATUSES = ["queued", "running", "succeeded", "failed", "
 export const OperationStatus = z.enum(OPERATION_STATUSES);
 export type OperationStatus = z.infer<typeof OperationStatus>;
 
-export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview"] as const;
+/** `hub-update` runs the region's network-hub stack; the others act on one provider's stack. */
+export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview", "hub-update"] as const;
 export const Intent = z.enum(INTENTS);
 export type Intent = z.infer<typeof Intent>;
 
@@ -35,6 +36,7 @@ export const OperationRow = z.object({
   progress_done: z.number().int(),
   progress_total: z.number().int().nullable(),
   result: z.record(z.string(), z.unknown()).nullable(),
+  blocked_by: z.string().nullable().default(null),
   error: OperationError.nullable(),
   created_at: timestamp,
   started_at: timestamp.nullable(),

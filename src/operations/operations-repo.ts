@@ -1,4 +1,4 @@
-import type { Db, Queryable } from "../store/db.js";
+import { isUniqueViolation, type Db, type Queryable } from "../store/db.js";
 import type { EventData, OperationError, OperationEvent } from "./events.js";
 import { LeaseLostError, OperationRow, type Fence, type Intent, type Operation, type OperationStatus } from "./operation.js";
 
@@ -14,6 +14,8 @@ export interface NewOperation {
   readonly spec: Record<string, unknown>;
   readonly specHash: string;
   readonly programVersion: string;
+  /** It may only start once this operation has ended. */
+  readonly blockedBy?: string;
 }
 
 export interface Enqueued {
@@ -34,14 +36,14 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
     `WITH ahead AS (
        SELECT count(*)::int AS n FROM operations WHERE provider = $2 AND status IN ('queued', 'running')),
      op AS (
-       INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq)
-       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, 1) RETURNING *),
+       INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq, blocked_by)
+       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, 1, $10) RETURNING *),
      ev AS (
        INSERT INTO operation_events (operation_id, seq, type, data)
        SELECT $1, 1, 'operation.queued', jsonb_build_object('type', 'operation.queued', 'position', ahead.n) FROM ahead
        RETURNING at)
      SELECT op.*, ahead.n AS queue_position, ev.at AS event_at FROM op, ahead, ev`,
-    [op.id, op.provider, op.intent, op.kind, op.accessState, op.engine, JSON.stringify(op.spec), op.specHash, op.programVersion],
+    [op.id, op.provider, op.intent, op.kind, op.accessState, op.engine, JSON.stringify(op.spec), op.specHash, op.programVersion, op.blockedBy ?? null],
   );
   const row = rows[0] as Record<string, unknown> & { queue_position: number; event_at: Date | string };
   const queuePosition = row.queue_position;
@@ -50,6 +52,32 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
     queuePosition,
     event: { type: "operation.queued", position: queuePosition, seq: 1, at: new Date(row.event_at).toISOString() },
   };
+}
+
+/**
+ * The queued hub update of `op.provider` (a hub stack), inserting it if there is none: everyone who
+ * needs the hub re-run joins the same queued operation, which reads the providers' rule groups only
+ * when it starts. The partial unique index makes this race-free across replicas. Returns the
+ * queued operation, and its `operation.queued` event when this call created it.
+ */
+export async function enqueueCoalesced(q: Queryable, op: NewOperation): Promise<{ operation: Operation; created?: Enqueued }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const existing = parse(
+      await q.query(`SELECT * FROM operations WHERE provider = $1 AND intent = $2 AND status = 'queued'`, [op.provider, op.intent]),
+    )[0];
+    if (existing) return { operation: existing };
+    await q.query("SAVEPOINT coalesce");
+    try {
+      const created = await enqueueOperation(q, op);
+      await q.query("RELEASE SAVEPOINT coalesce");
+      return { operation: created.operation, created };
+    } catch (err) {
+      await q.query("ROLLBACK TO SAVEPOINT coalesce");
+      // Another transaction queued one first: join it.
+      if (!isUniqueViolation(err, "operations_one_queued_hub_update")) throw err;
+    }
+  }
+  throw new Error(`could not queue or join a ${op.intent} of ${op.provider}`);
 }
 
 export async function getOperation(q: Queryable, id: string): Promise<Operation | undefined> {
@@ -77,7 +105,18 @@ export async function activeOperations(q: Queryable, provider: string): Promise<
  * Claims the oldest queued operation whose provider has nothing running and nothing queued before it
  * (per-provider FIFO). SKIP LOCKED lets replicas claim different rows concurrently; the partial unique
  * index on running operations is the backstop if two ever race on one provider.
+ *
+ * Two more conditions: an operation `blocked_by` another waits until that one has ended; and a hub
+ * update waits while provider creates or decommissions of its region are queued, running or were
+ * requested in the last HUB_QUIET_SECONDS (other than those waiting for it), so a burst of onboardings
+ * is listed by one hub run, not one each — for at most HUB_MAX_WAIT_SECONDS, so a steady stream of
+ * onboardings cannot starve the hub.
  */
+/** Longest a queued hub update waits for a burst of onboardings to settle. */
+export const HUB_MAX_WAIT_SECONDS = 120;
+/** A burst has settled when no create or decommission of the region was requested for this long. */
+export const HUB_QUIET_SECONDS = 2;
+
 export async function claimNext(db: Db, owner: string, leaseSeconds: number): Promise<Operation | undefined> {
   const rows = await db.query(
     `UPDATE operations
@@ -89,11 +128,19 @@ export async function claimNext(db: Db, owner: string, leaseSeconds: number): Pr
            AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.provider = o.provider AND r.status = 'running')
            AND NOT EXISTS (SELECT 1 FROM operations e
                             WHERE e.provider = o.provider AND e.status = 'queued' AND e.queue_seq < o.queue_seq)
+           AND (o.blocked_by IS NULL OR EXISTS (SELECT 1 FROM operations b
+                                                 WHERE b.id = o.blocked_by AND b.status NOT IN ('queued', 'running')))
+           AND (o.intent <> 'hub-update'
+                OR o.created_at < now() - make_interval(secs => $3)
+                OR NOT EXISTS (SELECT 1 FROM operations p
+                                WHERE p.intent IN ('create', 'decommission') AND p.spec->>'region' = o.spec->>'region'
+                                  AND p.blocked_by IS DISTINCT FROM o.id
+                                  AND (p.status IN ('queued', 'running') OR p.created_at > now() - make_interval(secs => $4))))
          ORDER BY o.queue_seq
          LIMIT 1
          FOR UPDATE SKIP LOCKED)
       RETURNING *`,
-    [owner, leaseSeconds],
+    [owner, leaseSeconds, HUB_MAX_WAIT_SECONDS, HUB_QUIET_SECONDS],
   );
   return parse(rows)[0];
 }

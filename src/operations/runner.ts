@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setImmediate } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { ProviderStackArgs } from "../../programs/types.js";
+import type { StackProgram } from "../../programs/types.js";
 import { EngineFailure, type Engine, type EngineEvent } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
@@ -11,8 +11,17 @@ import { LeaseLostError, type Fence, type Operation, type OperationStatus } from
 import * as ops from "./operations-repo.js";
 
 /** Lifecycle hooks, provided by onboarding (operations does not know about providers). */
+export interface Prepared {
+  readonly program: StackProgram;
+  /** Found while preparing (guardrail results, actions a person must take): emitted before the run. */
+  readonly findings: readonly EngineEvent[];
+  /** Set when the findings block the run (a guardrail violation): the operation fails with it. */
+  readonly failure?: EngineFailure;
+}
+
 export interface RunnerHooks {
-  readonly argsFor: (op: Operation) => ProviderStackArgs;
+  /** What to run, or why not (EngineFailure thrown, or `failure` after the findings are emitted). */
+  readonly prepare: (op: Operation) => Promise<Prepared>;
   readonly onStart: (tx: Queryable, op: Operation) => Promise<void>;
   readonly onFinish: (tx: Queryable, op: Operation, status: OperationStatus, outputs?: Record<string, unknown>) => Promise<void>;
 }
@@ -100,8 +109,11 @@ export function createRunner(options: RunnerOptions): Runner {
       await db.transaction((tx) => hooks.onStart(tx, op));
       await publishEmit({ type: "operation.started", attempt: op.attempt, engine: engine.name });
       opLog.info("operation started");
+      const prepared = await hooks.prepare(op);
+      for (const finding of prepared.findings) await publishEmit(finding);
+      if (prepared.failure) throw prepared.failure;
       const result = await engine.run(
-        { operationId: op.id, stack: op.provider, kind: op.kind, args: hooks.argsFor(op) },
+        { operationId: op.id, stack: op.provider, kind: op.kind, program: prepared.program },
         {
           signal: controller.signal,
           log: opLog,

@@ -165,13 +165,18 @@ describe("errors", () => {
     expect(paths.some((p) => p === "" || p === "/" || p.includes("surprise"))).toBe(true);
   });
 
-  it("a valid spec asking for parts this version cannot build yet is refused, naming them, and nothing is created", async () => {
+  it("every pattern is built: inbound exposure and a CloudHSM key store (globex) onboard, with the manual steps reported", async () => {
     const res = await post("/v1/providers", specNamed("globex", "globex.json"));
-    expect(res.statusCode).toBe(422);
-    const problem = res.json() as Json;
-    expect(problem.code).toBe("UNSUPPORTED_FEATURE");
-    expect(problem.errors.map((e: Json) => e.path)).toContain("/inbound");
-    expect((await svc.app.inject({ method: "GET", url: "/v1/providers/globex" })).statusCode).toBe(404);
+    expect(res.statusCode, res.body).toBe(202);
+    const op = await waitForStatus(svc, (res.json() as Json).operation.id, ["succeeded", "failed"]);
+    expect(op.status).toBe("succeeded");
+    const provider = (await svc.app.inject({ method: "GET", url: "/v1/providers/globex" })).json() as Json;
+    expect(provider.outputs.inboundServiceName).toMatch(/^com\.amazonaws\.vpce\.eu-central-1\.vpce-svc-[0-9a-f]{17}$/);
+    expect(provider.outputs.keyArn).toBeUndefined();
+    expect(provider.outputs.actionsRequired.join("\n")).toMatch(/CSR/i);
+    const events = (await svc.app.inject({ method: "GET", url: `/v1/operations/${op.id}/events` })).json() as Json;
+    const warnings = events.items.filter((e: Json) => e.type === "diagnostic" && e.severity === "warning");
+    expect(warnings.map((e: Json) => e.message)).toEqual(provider.outputs.actionsRequired);
   });
 
   it("a spec whose expiresAt has passed is refused, naming the field", async () => {

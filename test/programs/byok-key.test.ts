@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { ByokKey, type ByokKeyArgs } from "../../programs/components/byok-key.js";
+import { CloudHsmKeyStore } from "../../programs/components/cloudhsm-key-store.js";
 import { providerUseActions } from "../../programs/components/key-policy.js";
 import { evaluateComponent, keyPolicyOf, ofType, single, T, type Statement } from "./fixtures.js";
 
@@ -9,6 +10,7 @@ const PROVIDER = "333333333333";
 const DEPLOY = `arn:aws:iam::${BRIDGE}:role/OrganizationAccountAccessRole`;
 const PRINCIPALS = [`arn:aws:iam::${PROVIDER}:role/acme-kms`, `arn:aws:iam::${PROVIDER}:role/path/acme-batch`];
 const CONTEXT = { "saas:tenant": "acme", "saas:env": "prod" };
+const STORE_ID = "cks-0123456789abcdef0";
 
 const base: ByokKeyArgs = {
   slug: "acme-crm",
@@ -135,8 +137,55 @@ describe("ByokKey", () => {
     expect(admins).toEqual([`arn:aws:iam::${BRIDGE}:role/break-glass`, `arn:aws:iam::${BRIDGE}:role/NewAccountRole`]);
   });
 
+  test("HSM-backed: the key lives in the custom key store, with rotation explicitly off and no period", async () => {
+    const key = single(await evaluate({ keyStore: "cloudhsm", customKeyStoreId: STORE_ID }), T.key);
+    expect(key.inputs).toMatchObject({ customKeyStoreId: STORE_ID, enableKeyRotation: false, multiRegion: false, keyUsage: "ENCRYPT_DECRYPT" });
+    expect(key.inputs).not.toHaveProperty("rotationPeriodInDays");
+    expect(single(await evaluate(), T.key).inputs).not.toHaveProperty("customKeyStoreId");
+  });
+
+  test("HSM-backed: policy, grants and alias are exactly those of the KMS-backed key", async () => {
+    const kms = await evaluate();
+    const hsm = await evaluate({ keyStore: "cloudhsm", customKeyStoreId: STORE_ID });
+    expect(keyPolicyOf(hsm)).toEqual(keyPolicyOf(kms));
+    const grantInputs = (e: typeof kms) => ofType(e, T.grant).map((g) => ({ ...g.inputs, keyId: undefined }));
+    expect(grantInputs(hsm)).toEqual(grantInputs(kms));
+    expect(grantInputs(hsm)).toHaveLength(PRINCIPALS.length);
+    for (const grant of ofType(hsm, T.grant)) expect(grant.inputs["keyId"]).toBe(single(hsm, T.key).state["arn"]);
+    expect(single(hsm, T.alias).inputs["name"]).toBe("alias/saas/acme-crm");
+    const revoked = await evaluate({ keyStore: "cloudhsm", customKeyStoreId: STORE_ID, accessState: "revoked" });
+    expect(ofType(revoked, T.grant)).toEqual([]);
+    expect(bySid(keyPolicyOf(revoked), "ProviderRevoked")?.Effect).toBe("Deny");
+  });
+
+  test("HSM-backed: takes the store id straight from a CloudHsmKeyStore in the same program", async () => {
+    // Wiring only: in a real run the store must be CONNECTED first (CloudHsmKeyStore.manualSteps).
+    vi.spyOn(pulumi.log, "warn").mockResolvedValue(undefined);
+    const e = await evaluateComponent(() => {
+      const store = new CloudHsmKeyStore("acme-hsm", {
+        slug: "acme-crm",
+        region: "eu-west-1",
+        vpcCidr: "10.90.0.0/24",
+        subnets: [
+          { azId: "euw1-az1", cidr: "10.90.0.0/26" },
+          { azId: "euw1-az2", cidr: "10.90.0.64/26" },
+        ],
+        keyStore: { trustAnchorCertificate: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----", kmsuserPassword: "correct-horse" },
+      });
+      if (!store.customKeyStoreId) throw new Error("phase 2 store expected");
+      new ByokKey("acme-byok", { ...base, keyStore: "cloudhsm", customKeyStoreId: store.customKeyStoreId });
+    });
+    const store = single(e, "aws:kms/customKeyStore:CustomKeyStore");
+    const key = single(e, T.key);
+    expect(key.inputs["customKeyStoreId"]).toBe(store.id);
+    expect(key.dependencies).toContain(store.urn);
+  });
+
   test.each([
-    [{ keyStore: "cloudhsm" as const }, /keyStore cloudhsm is not supported yet/],
+    [{ keyStore: "cloudhsm" as const }, /keyStore cloudhsm requires customKeyStoreId/],
+    [{ customKeyStoreId: STORE_ID }, /customKeyStoreId is only valid with keyStore cloudhsm/],
+    [{ keyStore: "cloudhsm" as const, customKeyStoreId: "cluster-abcdefghijk" }, /is not a custom key store id/],
+    [{ keyStore: "xks" as never }, /keyStore must be kms or cloudhsm/],
     [{ adminRoleArns: [`arn:aws:iam::${BRIDGE}:role/break-glass`] }, /must include the deploy role/],
     [{ adminRoleArns: [DEPLOY, `arn:aws:iam::${PROVIDER}:role/admin`] }, /belongs to the provider's account/],
     [{ providerPrincipalArns: [`arn:aws:iam::444444444444:role/other`] }, /not in the provider account/],

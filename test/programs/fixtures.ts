@@ -26,12 +26,18 @@ export function providerStackArgs(overrides: Partial<ProviderStackArgs> = {}): P
     name: "acme-crm",
     accessState: "active",
     region: "eu-west-1",
+    allowedRegions: ["eu-west-1", "eu-central-1"],
     tags: { "saas:provider": "acme-crm", "managed-by": "saas-bridge" },
     network: {
       accountId: NETWORK_ACCOUNT,
       deployRoleArn: `arn:aws:iam::${NETWORK_ACCOUNT}:role/saas-bridge-deploy`,
       vpcId: "vpc-0a1b2c3d4e5f60718",
-      subnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+      routeTableId: "rtb-0a1b2c3d4e5f60718",
+      subnets: [
+        { azId: "euw1-az1", cidr: "10.100.0.0/28" },
+        { azId: "euw1-az2", cidr: "10.100.0.16/28" },
+      ],
+      flowLogs: { kmsKeyArn: `arn:aws:kms:eu-west-1:${NETWORK_ACCOUNT}:key/0b7d3c52-4f0e-4a43-9a1e-1c2d3e4f5a6b`, retentionInDays: 365 },
     },
     bridge: { kind: "existing", accountId: BRIDGE_ACCOUNT, accessRoleName: "OrganizationAccountAccessRole" },
     provider: { awsAccountId: PROVIDER_ACCOUNT, principalArns: [`arn:aws:iam::${PROVIDER_ACCOUNT}:role/acme-crm-kms`] },
@@ -40,6 +46,7 @@ export function providerStackArgs(overrides: Partial<ProviderStackArgs> = {}): P
       ports: [{ port: 443, protocol: "tcp" }],
       allowedSourceCidrs: ["10.20.0.0/16", "10.30.0.0/16"],
       privateDns: true,
+      connectionAccepted: false,
     },
     firewall: { allowedDomains: ["api.acme-crm.example", "*.files.acme-crm.example"], sidBase: 1_000_000, capacity: 100 },
     kms: {
@@ -50,6 +57,7 @@ export function providerStackArgs(overrides: Partial<ProviderStackArgs> = {}): P
       retiringPrincipalArn: `arn:aws:iam::${BRIDGE_ACCOUNT}:role/saas-bridge-offboarding`,
       deletionWindowInDays: 30,
     },
+    audit: { retentionInDays: 365 },
     ...overrides,
   };
 }
@@ -84,6 +92,18 @@ export function single(evaluation: Evaluation, type: string): RegisteredResource
   return found[0] as RegisteredResource;
 }
 
+/** The one resource of `type` whose parent component has the type token `component`. */
+export function childOf(evaluation: Evaluation, type: string, component: string): RegisteredResource {
+  const found = ofType(evaluation, type).filter((r) => r.parent.split("::")[2]?.endsWith(component));
+  if (found.length !== 1) throw new Error(`expected exactly one ${type} under ${component}, found ${found.length}`);
+  return found[0] as RegisteredResource;
+}
+
+/** The provider's BYOK key (the bridge account also holds a logging key). */
+export const byokKeyOf = (evaluation: Evaluation) => childOf(evaluation, T.key, "saas-bridge:kms:ByokKey");
+/** The endpoint's security group (inbound exposure has its own). */
+export const endpointGroupOf = (evaluation: Evaluation) => childOf(evaluation, T.securityGroup, "saas-bridge:network:PrivateLinkEndpoint");
+
 export function str(value: unknown): string {
   if (typeof value !== "string") throw new Error(`expected a string, got ${JSON.stringify(value)}`);
   return value;
@@ -99,7 +119,7 @@ export interface Statement {
 
 /** The key policy as the Key resource received it. */
 export function keyPolicyOf(evaluation: Evaluation): Statement[] {
-  const policy = JSON.parse(str(single(evaluation, T.key).inputs["policy"])) as { Statement: Statement[] };
+  const policy = JSON.parse(str(byokKeyOf(evaluation).inputs["policy"])) as { Statement: Statement[] };
   return policy.Statement;
 }
 

@@ -70,10 +70,11 @@ describe("createMockCloud", () => {
   });
 
   test("any other AWS type still gets an id and an ARN", async () => {
-    const e = await run(async () => (new aws.s3.BucketPolicy("policy", { bucket: "b", policy: "{}" }), {}));
-    const policy = single(e, "aws:s3/bucketPolicy:BucketPolicy");
-    expect(policy.id).toMatch(/^bucket-policy-[0-9a-f]{17}$/);
-    expect(policy.state["arn"]).toBe(`arn:aws:s3:eu-central-1:999999999999:bucket-policy/${policy.id}`);
+    // A type no program uses (so no mock area defines it).
+    const e = await run(async () => (new aws.sqs.QueuePolicy("policy", { queueUrl: "q", policy: "{}" }), {}));
+    const policy = single(e, "aws:sqs/queuePolicy:QueuePolicy");
+    expect(policy.id).toMatch(/^queue-policy-[0-9a-f]{17}$/);
+    expect(policy.state["arn"]).toBe(`arn:aws:sqs:eu-central-1:999999999999:queue-policy/${policy.id}`);
     expect(policy.state["policy"]).toBe("{}");
   });
 });

@@ -7,6 +7,7 @@ const base: ProviderFirewallRulesArgs = {
   slug: "acme-crm",
   allowedDomains: ["api.acme-crm.example", "*.files.acme-crm.example", "Upload.ACME-crm.example"],
   sourceCidrs: ["10.20.0.0/16"],
+  destinationCidrs: ["10.100.0.0/28", "10.100.0.16/28"],
   sidBase: 5_000,
   capacity: 50,
   accessState: "active",
@@ -22,13 +23,23 @@ function evaluate(args: Partial<ProviderFirewallRulesArgs> = {}) {
 const sidsOf = (rules: string[]) => rules.map((r) => Number(/sid:(\d+);/.exec(r)?.[1]));
 
 describe("ProviderFirewallRules", () => {
-  test("a STATEFUL, STRICT_ORDER group named after the provider, scoped to its sources", async () => {
+  test("a STATEFUL, STRICT_ORDER group named after the provider, scoped to its sources and its own subnets", async () => {
     const e = await evaluate();
     const group = single(e, T.ruleGroup);
     expect(group.inputs).toMatchObject({ name: "saas-acme-crm", type: "STATEFUL", capacity: 50 });
     expect(ruleGroupOf(e).statefulRuleOptions.ruleOrder).toBe("STRICT_ORDER");
-    expect(ruleGroupOf(e).ruleVariables.ipSets).toEqual([{ key: "SAAS_SRC", ipSet: { definitions: ["10.20.0.0/16"] } }]);
+    expect(ruleGroupOf(e).ruleVariables.ipSets).toEqual([
+      { key: "SAAS_SRC", ipSet: { definitions: ["10.20.0.0/16"] } },
+      { key: "SAAS_NET", ipSet: { definitions: ["10.100.0.0/28", "10.100.0.16/28"] } },
+    ]);
     expect(e.outputs["ruleGroupArn"]).toBe(group.state["arn"]);
+  });
+
+  test("every rule only sees traffic to the provider's own subnets: passes from its sources, drops from anywhere", async () => {
+    const rules = rulesOf(await evaluate());
+    for (const r of rules) expect(r).toMatch(/ any -> \$SAAS_NET any \(/);
+    expect(rules.filter((r) => r.startsWith("pass ")).every((r) => r.includes(" $SAAS_SRC any -> "))).toBe(true);
+    expect(rules.filter((r) => r.startsWith("drop ")).every((r) => / any any -> /.test(r))).toBe(true);
   });
 
   test("pass tls + pass http per domain with unique consecutive SIDs, then drops only", async () => {
@@ -61,7 +72,7 @@ describe("ProviderFirewallRules", () => {
     expect(revoked.outputs["ruleGroupArn"]).toBe(active.outputs["ruleGroupArn"]);
     const rules = rulesOf(revoked);
     expect(rules).toHaveLength(1);
-    expect(rules[0]).toMatch(/^drop ip \$SAAS_SRC any -> any any \(.*sid:5000; rev:1;\)$/);
+    expect(rules[0]).toMatch(/^drop ip any any -> \$SAAS_NET any \(.*sid:5000; rev:1;\)$/);
   });
 
   test.each([
@@ -89,6 +100,8 @@ describe("ProviderFirewallRules", () => {
     [{ allowedDomains: ["a.example.com", "A.example.com"] }, /duplicate firewall domain/],
     [{ sidBase: 0 }, /invalid sidBase/],
     [{ sourceCidrs: ["0.0.0.0/0"] }, /whole Internet/],
+    [{ destinationCidrs: [] }, /destination/],
+    [{ destinationCidrs: ["0.0.0.0/0"] }, /whole Internet/],
     [{ slug: 'x"; drop' }, /invalid provider slug/],
   ])("rejects impossible args %j", async (args, message) => {
     await expect(evaluate(args)).rejects.toThrow(message);

@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import type { Evaluation } from "../../programs/mock-cloud.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
-import { keyPolicyOf, ofType, rulesOf, ruleGroupOf, single, str, T, type Statement } from "./fixtures.js";
+import { byokKeyOf, childOf, endpointGroupOf, keyPolicyOf, ofType, rulesOf, ruleGroupOf, single, str, T, type Statement } from "./fixtures.js";
 
 /**
  * The security properties of one evaluated provider stack, checked against the args it was built from.
@@ -15,7 +15,7 @@ export function expectSecureProviderStack(e: Evaluation, args: ProviderStackArgs
 }
 
 export function expectSecureNetwork(e: Evaluation, args: ProviderStackArgs): void {
-  const sg = single(e, T.securityGroup);
+  const sg = endpointGroupOf(e);
   expect(sg.inputs["ingress"]).toBeUndefined();
   expect(sg.inputs["egress"]).toBeUndefined();
   expect(sg.inputs["revokeRulesOnDelete"]).toBe(true);
@@ -63,7 +63,9 @@ export function expectSecureFirewall(e: Evaluation, args: ProviderStackArgs): vo
   expect(new Set(sids).size).toBe(rules.length);
   expect(rules.at(-1)).toMatch(/^drop /);
   // One statement per line, and nothing but our own option list inside the parentheses.
-  for (const rule of rules) expect(rule).toMatch(/^(pass|drop) (tls|http|tcp|udp|icmp|ip) \$SAAS_SRC any -> any any \([^()]*\)$/);
+  for (const rule of rules) {
+    expect(rule).toMatch(/^(pass (tls|http) \$SAAS_SRC|drop (tcp|udp|icmp|ip) any) any -> \$SAAS_NET any \([^()]*\)$/);
+  }
 
   if (args.accessState === "revoked") {
     expect(rules).toHaveLength(1);
@@ -83,12 +85,18 @@ export function expectSecureFirewall(e: Evaluation, args: ProviderStackArgs): vo
 }
 
 export function expectSecureKey(e: Evaluation, args: ProviderStackArgs): void {
-  const key = single(e, T.key);
+  if (args.kms.keyStore === "cloudhsm") {
+    // Phase 1: the key store is not initialised yet, so no BYOK key and no grant exist at all.
+    expect(e.resources.some((r) => r.parent.includes("saas-bridge:kms:ByokKey"))).toBe(false);
+    expect(ofType(e, T.grant)).toHaveLength(0);
+    return;
+  }
+  const key = byokKeyOf(e);
   expect(key.inputs["enableKeyRotation"]).toBe(true);
   expect(key.inputs["rotationPeriodInDays"]).toBe(365);
   expect(key.inputs["deletionWindowInDays"]).toBe(args.kms.deletionWindowInDays);
   expect(key.inputs["customerMasterKeySpec"]).toBe("SYMMETRIC_DEFAULT");
-  expect(single(e, T.alias).inputs["name"]).toBe(`alias/saas/${args.name}`);
+  expect(childOf(e, T.alias, "saas-bridge:kms:ByokKey").inputs["name"]).toBe(`alias/saas/${args.name}`);
 
   const statements = keyPolicyOf(e);
   const providerRoot = `arn:aws:iam::${args.provider.awsAccountId}:root`;

@@ -1,41 +1,25 @@
 import { createMockCloud, evaluateProgram, type RegisteredResource } from "../../../programs/mock-cloud.js";
-import { providerStackProgram } from "../../../programs/provider-stack.js";
-import type { ProviderStackArgs } from "../../../programs/types.js";
+import { inlineProgram, PROJECTS } from "../../../programs/stacks.js";
+import type { StackProgram } from "../../../programs/types.js";
 import { EngineFailure } from "../engine.js";
 import type { SimResource } from "./plan.js";
-
-export const PROJECT = "saas-bridge";
-
-/**
- * Pulumi's mock runtime is process-global (one monitor, one settings store: research
- * pulumi-automation.md §5, pitfall 4), so evaluations are serialized. They take milliseconds; the
- * slow part, applying the steps, runs concurrently outside this lock.
- */
-let tail: Promise<unknown> = Promise.resolve();
-
-function serialized<T>(fn: () => Promise<T>): Promise<T> {
-  const next = tail.then(fn, fn);
-  tail = next.catch(() => undefined);
-  return next;
-}
 
 export interface Evaluation {
   readonly resources: SimResource[];
   readonly outputs: Record<string, unknown>;
 }
 
-export function evaluateSerially(stack: string, args: ProviderStackArgs): Promise<Evaluation> {
-  return serialized(async () => {
-    const mocks = createMockCloud({ region: args.region, callerAccountId: args.network.accountId });
-    let result;
-    try {
-      result = await evaluateProgram(providerStackProgram(args), { stack, project: PROJECT, mocks });
-    } catch (err) {
-      // The program's guard clauses refuse arguments it cannot build safely; their messages are ours.
-      throw new EngineFailure("PROGRAM_REJECTED", `the provider program refused the arguments: ${(err as Error).message}`);
-    }
-    return { resources: toSimResources(result.resources), outputs: jsonClone(result.outputs ?? {}) };
-  });
+/** Runs the stack's program under the mock cloud (evaluations are serialized by evaluateProgram). */
+export async function evaluateStack(stack: string, program: StackProgram): Promise<Evaluation> {
+  const mocks = createMockCloud({ region: program.args.region, callerAccountId: program.args.network.accountId });
+  let result;
+  try {
+    result = await evaluateProgram(inlineProgram(program), { stack, project: PROJECTS[program.program], mocks });
+  } catch (err) {
+    // The program's guard clauses refuse arguments it cannot build safely; their messages are ours.
+    throw new EngineFailure("PROGRAM_REJECTED", `the ${program.program} program refused the arguments: ${(err as Error).message}`);
+  }
+  return { resources: toSimResources(result.resources), outputs: jsonClone(result.outputs ?? {}) };
 }
 
 /** Drops the root stack and records every ordering edge the engine would honour. */

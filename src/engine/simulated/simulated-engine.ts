@@ -1,6 +1,6 @@
 import type { Db } from "../../store/db.js";
 import type { Engine, EngineRequest, EngineResult, EngineRunOptions } from "../engine.js";
-import { evaluateSerially } from "./evaluate.js";
+import { evaluateStack } from "./evaluate.js";
 import { executeSteps } from "./execute.js";
 import { planDestroy, planUp, summarize, type SimResource, type Step } from "./plan.js";
 import { deleteResource, loadState, putResource } from "./state-repo.js";
@@ -26,7 +26,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     let desired: SimResource[] = [];
     let outputs: Record<string, unknown> = {};
     if (request.kind !== "destroy") {
-      ({ resources: desired, outputs } = await evaluateSerially(request.stack, request.args));
+      ({ resources: desired, outputs } = await evaluateStack(request.stack, request.program));
     }
     const steps =
       request.kind === "destroy"

@@ -1,0 +1,93 @@
+import * as aws from "@pulumi/aws";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { providerStackProgram } from "../../programs/provider-stack.js";
+import type { ProviderStackArgs } from "../../programs/types.js";
+import { AppError } from "../../src/errors.js";
+import { createEventHub } from "../../src/operations/event-hub.js";
+import { enqueueOperation } from "../../src/operations/operations-repo.js";
+import { createRunnerHooks } from "../../src/onboarding/runner-hooks.js";
+import { createProvider } from "../../src/onboarding/providers-service.js";
+import { buildProviderSpecSchema, specHash } from "../../src/onboarding/spec.js";
+import { createLogger } from "../../src/logger.js";
+import type { PgliteDb } from "../../src/store/pglite.js";
+import { createTestDb } from "../helpers/db.js";
+import { landingZone, specNamed } from "../helpers/service.js";
+
+/**
+ * The guardrails are a gate, not a report: a graph that violates one is refused on create (422 with the
+ * list, nothing stored) and fails an operation before the engine runs (events, then GUARDRAIL_VIOLATION).
+ * A valid spec never produces such a graph (property-tested), so a faulty program stands in for a bug.
+ */
+const faultyProgram = (args: ProviderStackArgs) => {
+  const real = providerStackProgram(args);
+  return async () => {
+    const outputs = await real();
+    const sg = new aws.ec2.SecurityGroup("rogue-sg", { vpcId: args.network.vpcId, description: "rogue" });
+    new aws.vpc.SecurityGroupIngressRule("rogue-open", { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" });
+    return { ...outputs };
+  };
+};
+
+const schema = buildProviderSpecSchema(landingZone);
+let db: PgliteDb;
+beforeAll(async () => {
+  db = await createTestDb();
+});
+afterAll(() => db.close());
+
+describe("guardrail gate", () => {
+  test("create: 422 GUARDRAIL_VIOLATION listing each violation, and nothing is stored", async () => {
+    const hub = await createEventHub(db, createLogger("silent"));
+    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, program: faultyProgram };
+    const error = await createProvider(deps, schema.parse(specNamed("gated"))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    const appError = error as AppError;
+    expect(appError.code).toBe("GUARDRAIL_VIOLATION");
+    expect(appError.status).toBe(422);
+    const codes = appError.violations?.map((v) => v.code) ?? [];
+    expect(codes).toContain("SG_OPEN_TO_WORLD");
+    expect(appError.violations?.find((v) => v.code === "SG_OPEN_TO_WORLD")?.resource).toMatch(/rogue-open$/);
+    expect(await db.query("SELECT 1 FROM providers WHERE name = 'gated'")).toEqual([]);
+    expect(await db.query("SELECT 1 FROM operations")).toEqual([]);
+  });
+
+  test("the real program passes the same gate", async () => {
+    const hub = await createEventHub(db, createLogger("silent"));
+    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone };
+    const accepted = await createProvider(deps, schema.parse(specNamed("clean")));
+    expect(accepted.operation.intent).toBe("create");
+  });
+
+  test("run: the violations become events and the operation fails before the engine runs", async () => {
+    const spec = schema.parse(specNamed("gated-run"));
+    await db.query(
+      `INSERT INTO providers (name, team, spec, spec_hash, lifecycle, engine) VALUES ($1, 'team', $2, $3, 'provisioning', 'simulated')`,
+      [spec.name, JSON.stringify(spec), specHash(spec)],
+    );
+    const { operation } = await enqueueOperation(db, {
+      id: "00000000-0000-4000-8000-000000000001",
+      provider: spec.name,
+      intent: "create",
+      kind: "up",
+      accessState: "active",
+      engine: "simulated",
+      spec: spec as unknown as Record<string, unknown>,
+      specHash: specHash(spec),
+      programVersion: "test",
+    });
+    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated", program: faultyProgram });
+    const prepared = await hooks.prepare(operation);
+    expect(prepared.failure?.code).toBe("GUARDRAIL_VIOLATION");
+    const violations = prepared.findings.filter((f) => f.type === "guardrail.violation");
+    expect(violations.map((v) => (v.type === "guardrail.violation" ? v.code : ""))).toContain("SG_OPEN_TO_WORLD");
+
+    const clean = await createRunnerHooks({ db, landingZone, engine: "simulated" }).prepare(operation);
+    expect(clean.failure).toBeUndefined();
+    expect(clean.findings.filter((f) => f.type === "guardrail.violation")).toEqual([]);
+    // The allocator gave the provider its own subnets, one per AZ id of the region.
+    expect(clean.program.program).toBe("provider");
+    if (clean.program.program === "provider") {
+      expect(clean.program.args.network.subnets.map((s) => s.azId)).toEqual(landingZone.network.regions["eu-west-1"]!.availabilityZoneIds);
+    }
+  });
+});
