@@ -26,6 +26,17 @@ export const iamPrincipalArn = z
     "must be an IAM principal ARN (role, user or account root)",
   );
 
+/**
+ * A principal the BYOK key and its grants are scoped to: a role or a user, never the account root, which
+ * would hand the key to everyone in the provider's account (guardrail: key policy scoped to the role).
+ */
+export const providerPrincipalArn = z
+  .string()
+  .regex(
+    new RegExp(`^arn:${PARTITION}:iam::\\d{12}:(role|user)/[\\w+=,.@/-]{1,512}$`),
+    "must be an IAM role or user ARN (arn:aws:iam::<12 digits>:role/<name>); an account root would grant the key to the whole account",
+  );
+
 export const endpointServiceName = z
   .string()
   .regex(

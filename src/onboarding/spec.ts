@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { accountId, endpointServiceName, iamPrincipalArn, acmCertificateArn, vpcEndpointId } from "./aws-ids.js";
+import { accountId, endpointServiceName, iamPrincipalArn, acmCertificateArn, providerPrincipalArn, vpcEndpointId } from "./aws-ids.js";
 import type { LandingZone } from "./landing-zone.js";
 import {
   accountEmail,
@@ -46,7 +46,7 @@ export function buildProviderSpecSchema(lz: LandingZone) {
 
   const provider = strictObject({
     awsAccountId: accountId,
-    principalArns: arrayOf(iamPrincipalArn, 1, 10, "principal ARNs").superRefine(uniqueBy(identity, "principal ARN")),
+    principalArns: arrayOf(providerPrincipalArn, 1, 10, "principal ARNs").superRefine(uniqueBy(identity, "principal ARN")),
   }).superRefine(principalsInProviderAccount);
 
   const outbound = strictObject({

@@ -31,12 +31,14 @@ const displayNameArb = fc.oneof(
   fc.constantFrom("Acme Analytics", "Société Générale Reporting", "株式会社グロービクス", "Zoë's Café 👩‍💻"),
 );
 
-const principalArb = (account: string) =>
+/** Roles and users: what a key policy may name (provider.principalArns). */
+const scopedPrincipalArb = (account: string) =>
   fc.oneof(
     chars(`${alnum}-_`, 1, 40).map((r) => `arn:aws:iam::${account}:role/${r}`),
     chars(`${alnum}-_`, 1, 40).map((u) => `arn:aws:iam::${account}:user/${u}`),
-    fc.constant(`arn:aws:iam::${account}:root`),
   );
+/** Any principal, account root included (inbound.allowedPrincipals). */
+const principalArb = (account: string) => fc.oneof(scopedPrincipalArb(account), fc.constant(`arn:aws:iam::${account}:root`));
 
 /** A random canonical block at least as specific as `range`. */
 function subCidrArb(range: string): fc.Arbitrary<string> {
@@ -97,7 +99,7 @@ export function validSpecArb(lz: LandingZone): fc.Arbitrary<ProviderSpecInput> {
           ),
           provider: fc.record({
             awsAccountId: fc.constant(providerAccount),
-            principalArns: fc.uniqueArray(principalArb(providerAccount), { minLength: 1, maxLength: 10 }),
+            principalArns: fc.uniqueArray(scopedPrincipalArb(providerAccount), { minLength: 1, maxLength: 10 }),
           }),
           outbound: fc.record(
             {

@@ -71,6 +71,8 @@ describe("evaluateGuardrails accepts equivalent safe forms", () => {
     const graph = patched(patched(active(), N.bucket, { bucket: "explicit-name", bucketPrefix: undefined }), N.pab, { bucket: "explicit-name" });
     ok(graph.map((r) => ({ ...r, id: "", dependencies: [] })));
   });
+  it("a computed bucket name matched by the bucket's id alone", () =>
+    ok(active().map((r) => (r.name === N.pab ? { ...r, dependencies: [] } : r))));
   it("a bucket matched through dependencies when the PAB's bucket is unknown", () => ok(patched(active(), N.pab, { bucket: undefined })));
   it("one drop ip from any source, or reject", () => {
     const passes = ruleLines("active").filter((l) => l.startsWith("pass"));
