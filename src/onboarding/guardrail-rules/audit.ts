@@ -37,7 +37,7 @@ const FLAGS = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "rest
 function protectedBucket(pab: PlannedResource, buckets: readonly PlannedResource[]): PlannedResource | undefined {
   const target = pab.inputs["bucket"];
   if (nonEmptyString(target)) {
-    const byValue = buckets.find((b) => b.inputs["bucket"] === target);
+    const byValue = buckets.find((b) => b.id === target || b.inputs["bucket"] === target);
     if (byValue) return byValue;
   }
   const byDependency = buckets.filter((b) => pab.dependencies?.includes(b.urn));
