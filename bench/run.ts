@@ -1,5 +1,6 @@
 import { measureAcceptPostgres } from "./accept-postgres.js";
 import { measureAccept } from "./accept.js";
+import { measureCriticalPath } from "./critical-path.js";
 import { measureProgramEvaluation } from "./program.js";
 import { formatReport, machine, writeReport, type Figure, type Report, type Skipped } from "./report.js";
 import { measureRss } from "./rss.js";
@@ -15,6 +16,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   stream: measureStream,
   program: measureProgramEvaluation,
   rss: measureRss,
+  "critical-path": measureCriticalPath,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {

@@ -265,6 +265,8 @@ describe.each([
     );
   });
 
+  // PGlite has one connection, so two transactions cannot race on it: the race exists on PostgreSQL only.
+  if (kind === "PGlite") console.info("[test/store] the real-race retry test runs on PostgreSQL only (PGlite has a single connection)");
   it.skipIf(skip || kind !== "PostgreSQL")("retries with a fresh read after losing a real race on the exclusion constraint", async () => {
     const rival = await openPg(1);
     try {

@@ -22,15 +22,16 @@ export async function evaluateStack(stack: string, program: StackProgram): Promi
   return { resources: toSimResources(result.resources), outputs: jsonClone(result.outputs ?? {}) };
 }
 
-/** Drops the root stack and records every ordering edge the engine would honour. */
-function toSimResources(registered: readonly RegisteredResource[]): SimResource[] {
+/** Drops the root stack and records every ordering edge the engine would honour (bench: critical path). */
+export function toSimResources(registered: readonly RegisteredResource[]): SimResource[] {
   const root = registered.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
   return registered
     .filter((r) => r.urn !== root)
     .map((r) => {
       const edges = new Set(r.dependencies);
       if (r.provider) edges.add(r.provider);
-      if (r.parent && r.parent !== root) edges.add(r.parent);
+      if (r.parent) edges.add(r.parent);
+      if (root !== undefined) edges.delete(root);
       return {
         urn: r.urn,
         type: r.type,
