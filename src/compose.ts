@@ -7,6 +7,7 @@ import type { Config } from "./config.js";
 import type { Engine } from "./engine/engine.js";
 import { createSimulatedEngine } from "./engine/simulated/simulated-engine.js";
 import type { LandingZone } from "./onboarding/landing-zone.js";
+import type { ProviderProgram } from "./onboarding/preflight.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
@@ -38,6 +39,8 @@ export interface ServiceOptions {
   readonly engine?: Engine;
   /** Runner poll interval; tests shorten it. */
   readonly pollMs?: number;
+  /** Tests only: the program the guardrail gate checks (a faulty one proves the gate end to end). */
+  readonly program?: ProviderProgram;
 }
 
 export interface Service {
@@ -72,7 +75,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   const { config, db, logger, landingZone } = options;
   const engine = options.engine ?? createEngine(config, db);
   const hub = await createEventHub(db, logger);
-  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name });
+  const program = options.program === undefined ? {} : { program: options.program };
+  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, ...program });
   const runner = createRunner({
     db,
     engine,
@@ -90,7 +94,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     bodyLimit: config.BODY_LIMIT_BYTES,
     specSchema: buildProviderSpecSchema(landingZone),
     stream,
-    providers: { db, hub, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, landingZone },
+    providers: { db, hub, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, landingZone, ...program },
     operations: { db, hub, onFinish: (tx, op, status) => hooks.onFinish(tx, op, status), cancelLocal: runner.cancelLocal },
     readiness: [
       {

@@ -105,7 +105,17 @@ export function toOperationDto(op: Operation, queuePosition?: number): z.input<t
     createdAt: op.created_at,
     startedAt: op.started_at,
     finishedAt: op.finished_at,
-    links: opLinks(op.id, op.provider),
+    links: operationLinks(op),
+  };
+}
+
+/** Hub updates act on a region's network-hub stack, not on a provider; a blocked operation links its blocker. */
+function operationLinks(op: Operation): Record<string, string> {
+  const { provider, ...own } = opLinks(op.id, op.provider);
+  return {
+    ...own,
+    ...(op.intent === "hub-update" ? {} : { provider }),
+    ...(op.blocked_by ? { blockedBy: `/v1/operations/${op.blocked_by}` } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
-import { composeService, type Service, type ServiceConfig } from "../../src/compose.js";
+import { composeService, type Service, type ServiceConfig, type ServiceOptions } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
 import type { Engine } from "../../src/engine/engine.js";
 import { LandingZoneSchema, type LandingZone } from "../../src/onboarding/landing-zone.js";
@@ -42,6 +42,7 @@ export interface TestServiceOptions {
   readonly engine?: (db: Db) => Engine;
   readonly db?: Db;
   readonly start?: boolean;
+  readonly program?: ServiceOptions["program"];
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -60,6 +61,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     logger: createLogger("info", sink),
     pollMs: 50,
     ...(options.engine ? { engine: options.engine(db) } : {}),
+    ...(options.program ? { program: options.program } : {}),
   });
   if (options.start !== false) await service.start();
   return Object.assign(service, { logs });

@@ -11,7 +11,7 @@ import { buildProviderSpecSchema, specHash } from "../../src/onboarding/spec.js"
 import { createLogger } from "../../src/logger.js";
 import type { PgliteDb } from "../../src/store/pglite.js";
 import { createTestDb } from "../helpers/db.js";
-import { landingZone, specNamed } from "../helpers/service.js";
+import { landingZone, specNamed, startTestService } from "../helpers/service.js";
 
 /**
  * The guardrails are a gate, not a report: a graph that violates one is refused on create (422 with the
@@ -88,6 +88,23 @@ describe("guardrail gate", () => {
     expect(clean.program.program).toBe("provider");
     if (clean.program.program === "provider") {
       expect(clean.program.args.network.subnets.map((s) => s.azId)).toEqual(landingZone.network.regions["eu-west-1"]!.availabilityZoneIds);
+    }
+  });
+});
+
+describe("guardrail gate over HTTP", () => {
+  test("POST answers 422 problem+json with the violations; GET then finds nothing", async () => {
+    const svc = await startTestService({ program: faultyProgram });
+    try {
+      const res = await svc.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("gated-http") });
+      expect(res.statusCode).toBe(422);
+      expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      const problem = res.json() as { code: string; violations: { code: string; message: string; resource: string }[] };
+      expect(problem.code).toBe("GUARDRAIL_VIOLATION");
+      expect(problem.violations).toContainEqual(expect.objectContaining({ code: "SG_OPEN_TO_WORLD", resource: expect.stringMatching(/rogue-open$/) }));
+      expect((await svc.app.inject({ method: "GET", url: "/v1/providers/gated-http" })).statusCode).toBe(404);
+    } finally {
+      await svc.close(1_000);
     }
   });
 });

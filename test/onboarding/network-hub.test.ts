@@ -82,6 +82,12 @@ describe("network hub: 20 concurrent onboardings", () => {
     const [destroy] = await s.db.query<OpRow & { blocked_by: string }>(`SELECT * FROM operations WHERE id = $1`, [destroyId]);
     expect(destroy!.blocked_by).toBe(last.id);
     expect(new Date(destroy!.started_at!).getTime()).toBeGreaterThanOrEqual(new Date(last.finished_at!).getTime());
+    // The API shows the dependency; a hub operation has no provider link.
+    const view = (await s.app.inject({ method: "GET", url: `/v1/operations/${destroyId}` })).json() as { links: Record<string, string> };
+    expect(view.links["blockedBy"]).toBe(`/v1/operations/${last.id}`);
+    const hubView = (await s.app.inject({ method: "GET", url: `/v1/operations/${last.id}` })).json() as { intent: string; links: Record<string, string> };
+    expect(hubView.intent).toBe("hub-update");
+    expect(hubView.links["provider"]).toBeUndefined();
     // Its subnets went back to the pool.
     expect(await s.db.query(`SELECT 1 FROM subnet_allocations WHERE provider = $1`, [names[0]])).toEqual([]);
   }, 120_000);
