@@ -93,6 +93,7 @@ export function loadNotes(): string[] {
   return [
     `${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up (discarded) + ${MEASURE_SECONDS} s measured, a distinct provider name per request`,
     "baseline: the accept transaction (provider upsert; operation row + its operation.queued event in one statement) through the store functions, behind a bare route",
+    "the service also runs the guardrail gate (issue #3): one evaluation of the provider program under mocks per create, serialized per process (see the `program` figure) — the baseline does not",
   ];
 }
 
