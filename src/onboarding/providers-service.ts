@@ -97,6 +97,7 @@ export async function updateProvider(deps: ProvidersDeps, name: string, spec: Pr
     });
   }
   assertNotExpired(spec);
+  // The variant is a best guess from the current lifecycle; the runner checks again with the exact one.
   const current = await providers.getProvider(deps.db, name);
   await assertGuardrails(deps, spec, current?.lifecycle === "revoked" ? "revoked" : "active");
   return accept(deps, idempotency, async (tx, newOperation) => {
@@ -118,26 +119,27 @@ export async function requestAction(
   proposed?: ProviderSpec,
 ): Promise<Accepted> {
   if (proposed) {
+    // The variant is a best guess from the current lifecycle; the runner checks again with the exact one.
     const current = await providers.getProvider(deps.db, name);
     await assertGuardrails(deps, proposed, current?.lifecycle === "revoked" ? "revoked" : "active");
   }
   return accept(deps, idempotency, async (tx, newOperation) => {
-      const { admission, provider } = await admitWith(tx, name, intent);
-      const spec = proposed ? asRecord(proposed) : provider.spec;
-      // The central policy must stop referencing the provider's rule group before it can be deleted:
-      // the destroy waits for a hub update (queued now, or joined) that leaves the group out.
-      const hubUpdate = intent === "decommission" ? await requestHubUpdate(tx, deps.engine, String(provider.spec["region"])) : undefined;
-      const input: OperationInput = {
-        provider: name,
-        intent,
-        kind: KIND_OF[intent],
-        accessState: admission.accessState,
-        spec,
-        specHash: proposed ? specHash(proposed) : provider.spec_hash,
-        ...(hubUpdate ? { blockedBy: hubUpdate.id } : {}),
-      };
-      return newOperation(input);
-    });
+    const { admission, provider } = await admitWith(tx, name, intent);
+    const spec = proposed ? asRecord(proposed) : provider.spec;
+    // The central policy must stop referencing the provider's rule group before it can be deleted:
+    // the destroy waits for a hub update (queued now, or joined) that leaves the group out.
+    const hubUpdate = intent === "decommission" ? await requestHubUpdate(tx, deps.engine, String(provider.spec["region"])) : undefined;
+    const input: OperationInput = {
+      provider: name,
+      intent,
+      kind: KIND_OF[intent],
+      accessState: admission.accessState,
+      spec,
+      specHash: proposed ? specHash(proposed) : provider.spec_hash,
+      ...(hubUpdate ? { blockedBy: hubUpdate.id } : {}),
+    };
+    return newOperation(input);
+  });
 }
 
 async function admitWith(tx: Queryable, name: string, intent: Parameters<typeof admit>[0]) {

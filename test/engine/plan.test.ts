@@ -9,6 +9,7 @@ const res = (name: string, deps: string[] = [], inputs: Record<string, unknown> 
   name,
   parent: null,
   custom: true,
+  retainOnDelete: false,
   inputs,
   outputs: {},
   dependencies: deps.map((d) => `urn:${d}`),
@@ -51,6 +52,14 @@ describe("planDestroy", () => {
     expect(steps.every((s) => s.op === "delete")).toBe(true);
     const key = steps.find((s) => s.name === "key")!;
     expect([...key.after].sort()).toEqual(["urn:alias", "urn:grant"]);
+  });
+
+  it("marks the deletes of retainOnDelete resources as retained, and only those", () => {
+    const steps = planDestroy([{ ...res("bucket"), retainOnDelete: true }, res("policy", ["bucket"])]);
+    expect(steps.map((s) => [s.name, s.retain === true])).toEqual([
+      ["policy", false],
+      ["bucket", true],
+    ]);
   });
 });
 

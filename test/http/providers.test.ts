@@ -165,6 +165,30 @@ describe("errors", () => {
     expect(paths.some((p) => p === "" || p === "/" || p.includes("surprise"))).toBe(true);
   });
 
+  it("decommission deletes everything but the audit evidence, which is reported as kept in AWS", async () => {
+    await onboard("evidence");
+    const res = await svc.app.inject({ method: "DELETE", url: "/v1/providers/evidence" });
+    const op = await waitForStatus(svc, (res.json() as Json).operation.id, ["succeeded", "failed"]);
+    expect(op.status).toBe("succeeded");
+    const events = (await svc.app.inject({ method: "GET", url: `/v1/operations/${op.id}/events?limit=1000` })).json() as Json;
+    const kept = events.items
+      .filter((e: Json) => e.type === "diagnostic" && /stays in AWS/.test(e.message))
+      .map((e: Json) => String(e.message).split(" ")[0])
+      .sort();
+    expect(kept).toEqual(
+      expect.arrayContaining([
+        "aws:cloudtrail/trail:Trail",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+      ]),
+    );
+    // The BYOK key is not among them: it goes to its deletion window.
+    const keptUrns = events.items.filter((e: Json) => e.type === "diagnostic" && /stays in AWS/.test(e.message)).map((e: Json) => e.urn);
+    expect(keptUrns.some((u: string) => u.includes("ByokKey"))).toBe(false);
+    expect(((await svc.app.inject({ method: "GET", url: "/v1/providers/evidence" })).json() as Json).lifecycle).toBe("decommissioned");
+  });
+
   it("every pattern is built: inbound exposure and a CloudHSM key store (globex) onboard, with the manual steps reported", async () => {
     const res = await post("/v1/providers", specNamed("globex", "globex.json"));
     expect(res.statusCode, res.body).toBe(202);

@@ -41,6 +41,7 @@ export function toSimResources(registered: readonly RegisteredResource[]): SimRe
         inputs: jsonClone(r.inputs),
         outputs: jsonClone({ id: r.id, ...r.state }),
         dependencies: [...edges],
+        retainOnDelete: r.options.retainOnDelete,
       };
     });
 }

@@ -13,6 +13,8 @@ export interface SimResource {
   readonly outputs: Record<string, unknown>;
   /** URNs that must exist first: explicit/implicit dependencies, the provider, the parent. */
   readonly dependencies: readonly string[];
+  /** `retainOnDelete`: a delete only removes it from the stack; it stays in the cloud. */
+  readonly retainOnDelete: boolean;
 }
 
 export interface Step {
@@ -26,6 +28,8 @@ export interface Step {
   readonly desired?: SimResource;
   /** URNs this step waits for. */
   readonly after: readonly string[];
+  /** A delete of a `retainOnDelete` resource: no cloud call, the resource stays. */
+  readonly retain?: boolean;
 }
 
 function changeOp(previous: SimResource, desired: SimResource): ResourceOp {
@@ -71,6 +75,7 @@ function planDeletes(doomed: readonly SimResource[]): Step[] {
     name: r.name,
     custom: r.custom,
     after: dependents.get(r.urn) ?? [],
+    ...(r.retainOnDelete ? { retain: true } : {}),
   }));
 }
 

@@ -51,7 +51,8 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     await executeSteps(steps, {
       signal,
       // Components and provider instances are bookkeeping, not cloud calls: they take no time.
-      durationOf: (s) => (s.custom && !s.type.startsWith("pulumi:providers:") ? options.stepMs : 0),
+      // Retained deletes only drop the resource from the stack: no cloud call either.
+      durationOf: (s) => (s.custom && !s.retain && !s.type.startsWith("pulumi:providers:") ? options.stepMs : 0),
       ...(options.faultOf ? { faultOf: options.faultOf } : {}),
       onStarted: (s) => onEvent({ type: "resource.started", ...ref(s) }),
       onCompleted: async (s, durationMs) => {
@@ -59,6 +60,9 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
         if (s.desired) await putResource(db, request.stack, s.desired, position.get(s.urn) ?? 0);
         else await deleteResource(db, request.stack, s.urn);
         await onEvent({ type: "resource.completed", ...ref(s), durationMs });
+        if (s.retain) {
+          await onEvent({ type: "diagnostic", severity: "info", urn: s.urn, message: `${s.type} ${s.name} stays in AWS (retainOnDelete): removed from the stack only` });
+        }
         done += 1;
         await onEvent({ type: "progress", done, total: steps.length });
       },
