@@ -11,7 +11,7 @@ import { preflight, type ProviderProgram } from "./preflight.js";
 import * as providers from "./providers-repo.js";
 import { buildProviderSpecSchema, type ProviderSpec } from "./spec.js";
 import { toNetworkHubArgs, toProviderStackArgs } from "./stack-args.js";
-import { allocateSubnets, releaseSubnets, SubnetPoolExhaustedError } from "./subnet-allocator.js";
+import { allocateSubnets, releaseSubnets, SubnetAllocationConflictError, SubnetPoolExhaustedError } from "./subnet-allocator.js";
 
 export interface RunnerHooksDeps {
   readonly db: Db;
@@ -65,6 +65,8 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
       });
     } catch (err) {
       if (err instanceof SubnetPoolExhaustedError) throw new EngineFailure("SUBNET_POOL_EXHAUSTED", err.message);
+      // Lost the race for a block more times than there were rivals: retrying the operation is safe.
+      if (err instanceof SubnetAllocationConflictError) throw new EngineFailure("SUBNET_ALLOCATION_CONFLICT", `${err.message}; retry the request`);
       throw err;
     }
     const current = await providers.getProvider(db, op.provider);
