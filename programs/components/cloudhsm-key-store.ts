@@ -203,7 +203,9 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
     this.clusterCsr = cluster.clusterCertificates.apply((certs) => certs[0]?.clusterCsr || undefined);
     this.customKeyStoreId = store?.id;
     this.manualSteps = store ? phase2Steps(name) : phase1Steps(name, first.azId, second.azId);
-    for (const step of this.manualSteps) void pulumi.log.warn(step, this);
+    // Reported through the `manualSteps` output, which the provider stack turns into `actionsRequired`
+    // and the service into diagnostic events for every engine. Not `pulumi.log.warn` as well: under the
+    // mock runtime it has no engine and goes to stderr on every evaluation.
 
     this.registerOutputs({
       vpcId: this.vpcId,
