@@ -4,13 +4,13 @@ import { providerStackProgram } from "../../programs/provider-stack.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 import { AppError } from "../../src/errors.js";
 import { createEventHub } from "../../src/operations/event-hub.js";
-import { enqueueOperation } from "../../src/operations/operations-repo.js";
 import { createRunnerHooks } from "../../src/onboarding/runner-hooks.js";
 import { createProvider } from "../../src/onboarding/providers-service.js";
-import { buildProviderSpecSchema, specHash } from "../../src/onboarding/spec.js";
+import { buildProviderSpecSchema } from "../../src/onboarding/spec.js";
 import { createLogger } from "../../src/logger.js";
 import type { PgliteDb } from "../../src/store/pglite.js";
 import { createTestDb } from "../helpers/db.js";
+import { queuedCreate } from "../helpers/operations.js";
 import { landingZone, specNamed, startTestService } from "../helpers/service.js";
 
 /**
@@ -59,22 +59,7 @@ describe("guardrail gate", () => {
   });
 
   test("run: the violations become events and the operation fails before the engine runs", async () => {
-    const spec = schema.parse(specNamed("gated-run"));
-    await db.query(
-      `INSERT INTO providers (name, team, spec, spec_hash, lifecycle, engine) VALUES ($1, 'team', $2, $3, 'provisioning', 'simulated')`,
-      [spec.name, JSON.stringify(spec), specHash(spec)],
-    );
-    const { operation } = await enqueueOperation(db, {
-      id: "00000000-0000-4000-8000-000000000001",
-      provider: spec.name,
-      intent: "create",
-      kind: "up",
-      accessState: "active",
-      engine: "simulated",
-      spec: spec as unknown as Record<string, unknown>,
-      specHash: specHash(spec),
-      programVersion: "test",
-    });
+    const operation = await queuedCreate(db, schema.parse(specNamed("gated-run")));
     const hooks = createRunnerHooks({ db, landingZone, engine: "simulated", program: faultyProgram });
     const prepared = await hooks.prepare(operation);
     expect(prepared.failure?.code).toBe("GUARDRAIL_VIOLATION");
