@@ -5,7 +5,7 @@ import { buildApp } from "./app.js";
 import { OpenStreams } from "./http/streaming.js";
 import type { Config } from "./config.js";
 import type { Engine } from "./engine/engine.js";
-import { createSimulatedEngine } from "./engine/simulated/simulated-engine.js";
+import { prepareEngine, type EngineConfig } from "./engine/factory.js";
 import type { LandingZone } from "./onboarding/landing-zone.js";
 import type { ProviderProgram } from "./onboarding/preflight.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
@@ -14,14 +14,8 @@ import { createEventHub, type EventHub } from "./operations/event-hub.js";
 import { createRunner, type Runner } from "./operations/runner.js";
 import type { Db } from "./store/db.js";
 
-/** A start-up problem with a message for the operator (printed as is, without a stack trace). */
-export class StartupError extends Error {
-  override name = "StartupError";
-}
-
-export type ServiceConfig = Pick<
+export type ServiceConfig = EngineConfig & Pick<
   Config,
-  | "ENGINE"
   | "MAX_CONCURRENT_OPERATIONS"
   | "LEASE_SECONDS"
   | "SSE_KEEPALIVE_SECONDS"
@@ -55,25 +49,10 @@ export interface Service {
   close(graceMs: number): Promise<void>;
 }
 
-/** Refuses an engine this build cannot run, before anything (the data dir, the database) is touched. */
-export function assertEngineAvailable(config: Pick<ServiceConfig, "ENGINE">): void {
-  if (config.ENGINE === "pulumi") {
-    throw new StartupError(
-      "ENGINE=pulumi is not available in this build yet (the Automation API engine is tracked in issue #4). " +
-        "Set ENGINE=simulated to run the real programs under Pulumi mocks; nothing is then created in AWS.",
-    );
-  }
-}
-
-function createEngine(config: ServiceConfig, db: Db): Engine {
-  assertEngineAvailable(config);
-  return createSimulatedEngine({ db, stepMs: config.SIMULATED_STEP_MS });
-}
-
 /** Wires config → store → engine → runner → app. The only place that knows every concrete part. */
 export async function composeService(options: ServiceOptions): Promise<Service> {
   const { config, db, logger, landingZone } = options;
-  const engine = options.engine ?? createEngine(config, db);
+  const engine = options.engine ?? (await prepareEngine(config, logger))(db, logger);
   const hub = await createEventHub(db, logger);
   const program = options.program === undefined ? {} : { program: options.program };
   const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, ...program });
@@ -104,7 +83,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
           return { ok: true, detail: db.description };
         },
       },
-      { name: "engine", check: async () => ({ ok: true, detail: engine.name === "simulated" ? "simulated (nothing is created in AWS)" : engine.name }) },
+      { name: "engine", check: async () => engine.readiness() },
       {
         name: "runner",
         check: async () => ({ ok: started || config.SIMULATED_PAUSED, detail: started ? `claiming as ${runner.owner}` : "paused" }),

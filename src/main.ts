@@ -1,6 +1,7 @@
 import closeWithGrace from "close-with-grace";
-import { assertEngineAvailable, composeService, StartupError } from "./compose.js";
+import { composeService } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { EngineSetupError, prepareEngine } from "./engine/factory.js";
 import { LandingZoneError, loadLandingZone } from "./onboarding/landing-zone.js";
 import { createLogger } from "./logger.js";
 import { openDb } from "./store/open.js";
@@ -9,19 +10,22 @@ import { openDb } from "./store/open.js";
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.LOG_LEVEL);
-  assertEngineAvailable(config);
+  // Before anything is touched: ENGINE=pulumi needs the CLI on PATH and a usable state passphrase.
+  const makeEngine = await prepareEngine(config, logger);
   const landingZone = await loadLandingZone(config.LANDING_ZONE_FILE);
   const db = await openDb({
     dataDir: config.DATA_DIR,
     databaseUrl: config.DATABASE_URL,
     onError: (err) => logger.error({ err }, "store background error"),
   });
-  const service = await composeService({ config, landingZone, db, logger });
+  const service = await composeService({ config, landingZone, db, logger, engine: makeEngine(db, logger) });
   await service.start();
   await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info(
     { database: db.description, engine: service.engine.name, concurrency: config.MAX_CONCURRENT_OPERATIONS },
-    config.ENGINE === "simulated" ? "engine: simulated — programs run under Pulumi mocks, nothing is created in AWS" : "ready",
+    config.ENGINE === "simulated"
+      ? "engine: simulated — programs run under Pulumi mocks, nothing is created in AWS"
+      : "engine: pulumi — /readyz turns ready once the AWS plugin is installed",
   );
 
   closeWithGrace({ delay: (config.SHUTDOWN_GRACE_SECONDS + 5) * 1000 }, async ({ signal, err }) => {
@@ -32,7 +36,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof StartupError || err instanceof LandingZoneError) {
+  if (err instanceof ConfigError || err instanceof EngineSetupError || err instanceof LandingZoneError) {
     for (const line of err.message.split("\n")) console.error(`saas-bridge: ${line}`);
   } else {
     console.error("saas-bridge: start-up failed:", err);

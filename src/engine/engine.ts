@@ -16,6 +16,12 @@ export interface EngineRequest {
   readonly stack: string;
   readonly kind: OperationKind;
   readonly program: StackProgram;
+  /**
+   * Set when an earlier operation on this stack was interrupted (crash, kill, lease lost): before it
+   * runs, the engine clears the stale lock, reports every pending operation that may have left a
+   * resource behind, and reconciles the state (DESIGN §9). Then it calls `onRecovered`.
+   */
+  readonly recover?: { readonly interruptedOperationId: string };
 }
 
 export type EngineEvent = Exclude<EventData, { type: `operation.${string}` }>;
@@ -24,6 +30,8 @@ export interface EngineRunOptions {
   readonly signal: AbortSignal;
   readonly onEvent: (event: EngineEvent) => Promise<void>;
   readonly log: Logger;
+  /** The recovery asked for by `request.recover` is done (the stack is safe to run again). */
+  readonly onRecovered?: () => Promise<void>;
 }
 
 export interface PlannedStep {
@@ -38,19 +46,52 @@ export interface EngineResult {
   readonly summary: ChangeSummary;
   /** Preview only: the planned steps. */
   readonly steps?: readonly PlannedStep[];
+  /** The process the operation ran in, when it had its own (memory is reported per child). */
+  readonly process?: EngineProcessReport;
+}
+
+export interface EngineProcessReport {
+  readonly pid: number;
+  readonly peakRssBytes: number;
+}
+
+export interface EngineReadiness {
+  readonly ok: boolean;
+  readonly detail: string;
 }
 
 export interface Engine {
   readonly name: EngineName;
   run(request: EngineRequest, options: EngineRunOptions): Promise<EngineResult>;
+  /** The stack's current outputs, read from its state (secret values masked). */
+  outputs(stack: string, program: StackProgram): Promise<Record<string, unknown>>;
+  /** Whether the engine can run operations now (the Pulumi engine installs its AWS plugin first). */
+  readiness(): EngineReadiness;
+  /** Resolves once the engine is ready (the runner claims nothing before). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Thrown by an engine that stopped because its signal was aborted (after in-flight steps settled). */
 export class EngineCancelledError extends Error {
-  constructor(message = "operation cancelled") {
+  constructor(
+    message = "operation cancelled",
+    /** The engine process had to be killed after the grace period: the stack may hold pending operations. */
+    readonly forced = false,
+  ) {
     super(message);
     this.name = "EngineCancelledError";
+  }
+}
+
+/**
+ * The process running the operation died (crash, out of memory, killed) or stopped answering. The
+ * operation is `interrupted`, and the stack is recovered before it runs again.
+ */
+export class EngineInterruptedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EngineInterruptedError";
   }
 }
 

@@ -27,6 +27,10 @@ export const OperationDto = z
         outputs: z.record(z.string(), z.unknown()),
         summary: ChangeSummary,
         steps: z.array(z.object({ urn: z.string(), resourceType: z.string(), name: z.string(), op: ResourceOp })).optional(),
+        engineProcess: z
+          .object({ pid: z.number().int(), peakRssBytes: z.number().int().nonnegative() })
+          .optional()
+          .describe("the child process the operation ran in, and its peak resident memory"),
       })
       .nullable(),
     error: OperationError.nullable(),

@@ -3,12 +3,13 @@ import { hostname } from "node:os";
 import { setImmediate } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { StackProgram } from "../../programs/types.js";
-import { EngineFailure, type Engine, type EngineEvent } from "../engine/engine.js";
+import { EngineCancelledError, EngineFailure, EngineInterruptedError, type Engine, type EngineEvent } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
 import type { EventData, OperationEvent } from "./events.js";
 import { LeaseLostError, type Fence, type Operation, type OperationStatus } from "./operation.js";
 import * as ops from "./operations-repo.js";
+import { clearRecovery, getRecovery, markForRecovery } from "./recovery-repo.js";
 
 /** Lifecycle hooks, provided by onboarding (operations does not know about providers). */
 export interface Prepared {
@@ -60,6 +61,8 @@ export function createRunner(options: RunnerOptions): Runner {
   let stopping = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
+  let stopped: () => void = () => undefined;
+  const stopSignal = new Promise<void>((resolve) => (stopped = resolve));
 
   async function emit(q: Queryable, op: Operation, fence: Fence | null, data: EventData): Promise<OperationEvent> {
     const { seq, at } = await ops.appendEvent(q, op.id, fence, data);
@@ -74,10 +77,13 @@ export function createRunner(options: RunnerOptions): Runner {
     outcome: { result?: Record<string, unknown>; error?: { code: string; message: string } },
     terminal: EventData,
     outputs?: Record<string, unknown>,
+    /** Why the stack must be recovered before it runs again (the engine did not finish cleanly). */
+    recovery?: string,
   ): Promise<void> {
     const event = await db.transaction(async (tx) => {
       const ended = await ops.finishRunning(tx, op.id, fence, status, outcome);
       await hooks.onFinish(tx, ended, status, outputs);
+      if (recovery !== undefined) await markForRecovery(tx, { stack: op.provider, operationId: op.id, reason: recovery });
       return emit(tx, op, null, terminal);
     });
     await hub.publish(op.id, event);
@@ -112,8 +118,15 @@ export function createRunner(options: RunnerOptions): Runner {
       const prepared = await hooks.prepare(op);
       for (const finding of prepared.findings) await publishEmit(finding);
       if (prepared.failure) throw prepared.failure;
+      const recovery = await getRecovery(db, op.provider);
       const result = await engine.run(
-        { operationId: op.id, stack: op.provider, kind: op.kind, program: prepared.program },
+        {
+          operationId: op.id,
+          stack: op.provider,
+          kind: op.kind,
+          program: prepared.program,
+          ...(recovery ? { recover: { interruptedOperationId: recovery.operationId } } : {}),
+        },
         {
           signal: controller.signal,
           log: opLog,
@@ -121,6 +134,7 @@ export function createRunner(options: RunnerOptions): Runner {
             await publishEmit(event);
             if (event.type === "progress") await ops.setProgress(db, op.id, fence, event.done, event.total);
           },
+          ...(recovery ? { onRecovered: () => clearRecovery(db, op.provider, recovery.operationId) } : {}),
         },
       );
       const durationMs = Date.now() - started;
@@ -128,23 +142,41 @@ export function createRunner(options: RunnerOptions): Runner {
         op,
         fence,
         "succeeded",
-        { result: { outputs: result.outputs, summary: result.summary, ...(result.steps ? { steps: result.steps } : {}) } },
+        {
+          result: {
+            outputs: result.outputs,
+            summary: result.summary,
+            ...(result.steps ? { steps: result.steps } : {}),
+            ...(result.process ? { engineProcess: result.process } : {}),
+          },
+        },
         { type: "operation.succeeded", summary: result.summary, durationMs },
         op.kind === "preview" ? undefined : result.outputs,
       );
-      opLog.info({ durationMs, summary: result.summary }, "operation succeeded");
+      opLog.info({ durationMs, summary: result.summary, engineProcess: result.process }, "operation succeeded");
     } catch (err) {
       const durationMs = Date.now() - started;
       const reason = controller.signal.aborted ? (controller.signal.reason as StopReason) : undefined;
+      // The engine did not finish cleanly: the stack may hold a stale lock or pending operations.
+      const unclean =
+        err instanceof EngineInterruptedError ? err.message : err instanceof EngineCancelledError && err.forced ? err.message : undefined;
       if (err instanceof LeaseLostError || reason === "lease") {
         opLog.warn({ err }, "lease lost; another worker or the recovery sweep owns this operation now");
       } else if (reason === "cancel") {
-        await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" });
-        opLog.info("operation cancelled");
-      } else if (reason === "shutdown") {
-        const message = "the service shut down before the operation finished";
-        await finish(op, fence, "interrupted", { error: { code: "INTERRUPTED", message } }, { type: "operation.interrupted", reason: message });
-        opLog.warn("operation interrupted by shutdown");
+        await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" }, undefined, unclean);
+        opLog.info({ forced: unclean !== undefined }, "operation cancelled");
+      } else if (reason === "shutdown" || err instanceof EngineInterruptedError) {
+        const message = reason === "shutdown" ? "the service shut down before the operation finished" : (unclean ?? "interrupted");
+        await finish(
+          op,
+          fence,
+          "interrupted",
+          { error: { code: "INTERRUPTED", message } },
+          { type: "operation.interrupted", reason: message },
+          undefined,
+          unclean ?? message,
+        );
+        opLog.warn({ err }, "operation interrupted");
       } else {
         // Engine failures are described to the user; anything else is logged here, once, and kept out of responses.
         const error =
@@ -177,6 +209,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const out: [string, OperationEvent][] = [];
       for (const op of interrupted) {
         await hooks.onFinish(tx, op, "interrupted");
+        await markForRecovery(tx, { stack: op.provider, operationId: op.id, reason: op.error?.message ?? "lease expired" });
         out.push([op.id, await emit(tx, op, null, { type: "operation.interrupted", reason: op.error?.message ?? "lease expired" })]);
       }
       return out;
@@ -220,7 +253,11 @@ export function createRunner(options: RunnerOptions): Runner {
     owner,
     async start() {
       await recoverExpired();
-      loop = claimLoop();
+      // Nothing is claimed before the engine is ready (the Pulumi engine installs its plugin first).
+      loop = Promise.race([engine.ready().then(() => true), stopSignal.then(() => false)]).then(
+        (ready) => (ready ? claimLoop() : undefined),
+        (err: unknown) => log.error({ err }, "the engine did not become ready; this replica claims no operations"),
+      );
     },
     kick: () => wake?.(),
     cancelLocal(operationId) {
@@ -228,6 +265,7 @@ export function createRunner(options: RunnerOptions): Runner {
     },
     async drain(graceMs) {
       stopping = true;
+      stopped();
       wake?.();
       await loop;
       const all = Promise.all([...running.values()].map((r) => r.done));

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
 import { Writable } from "node:stream";
 import { composeService, type Service, type ServiceConfig, type ServiceOptions } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
@@ -39,7 +40,7 @@ export interface TestService extends Service {
 
 export interface TestServiceOptions {
   readonly config?: Partial<ServiceConfig>;
-  readonly engine?: (db: Db) => Engine;
+  readonly engine?: (db: Db, log: Logger) => Engine;
   readonly db?: Db;
   readonly start?: boolean;
   readonly program?: ServiceOptions["program"];
@@ -54,13 +55,14 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       done();
     },
   });
+  const logger = createLogger("info", sink);
   const service = await composeService({
     config: { ...testConfig, ...options.config },
     landingZone,
     db,
-    logger: createLogger("info", sink),
+    logger,
     pollMs: 50,
-    ...(options.engine ? { engine: options.engine(db) } : {}),
+    ...(options.engine ? { engine: options.engine(db, logger) } : {}),
     ...(options.program ? { program: options.program } : {}),
   });
   if (options.start !== false) await service.start();

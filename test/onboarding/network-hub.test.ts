@@ -99,7 +99,7 @@ describe("network hub: a failed hub update stops the destroy", () => {
     s = await startTestService({
       engine: (db) =>
         createSimulatedEngine({
-          db,
+          state: { db },
           stepMs: 0,
           // The hub's policy update fails once a decommission is pending.
           faultOf: (step) => (step.type.includes("firewallPolicy") && step.op === "update" ? "AccessDenied (injected)" : undefined),

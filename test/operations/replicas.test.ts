@@ -31,7 +31,7 @@ beforeAll(async () => {
         return inner.run(req, opts);
       },
     });
-    replicas.push(await startTestService({ db, config: { SIMULATED_STEP_MS: 10 }, engine: (d) => counting(createSimulatedEngine({ db: d, stepMs: 10 })) }));
+    replicas.push(await startTestService({ db, config: { SIMULATED_STEP_MS: 10 }, engine: (d) => counting(createSimulatedEngine({ state: { db: d }, stepMs: 10 })) }));
   }
   // A third replica that runs nothing: whatever it streams live must have come through NOTIFY.
   const db = await openDb({ databaseUrl: scratch.url, dataDir: "unused" });

@@ -147,7 +147,7 @@ describe("runner", () => {
 
   it("a failing resource fails the operation with the engine's message; a failed first provisioning is 'failed'", async () => {
     svc = await startTestService({
-      engine: (db) => createSimulatedEngine({ db, stepMs: 0, faultOf: (step) => (step.type === "aws:ec2/vpcEndpoint:VpcEndpoint" ? "InvalidServiceName" : undefined) }),
+      engine: (db) => createSimulatedEngine({ state: { db }, stepMs: 0, faultOf: (step) => (step.type === "aws:ec2/vpcEndpoint:VpcEndpoint" ? "InvalidServiceName" : undefined) }),
     });
     const s = svc;
     const op = await create(s, "broken");

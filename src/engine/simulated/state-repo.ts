@@ -2,7 +2,29 @@ import { z } from "zod";
 import type { Queryable } from "../../store/db.js";
 import type { SimResource } from "./plan.js";
 
-/** The simulated backend's checkpoint: one row per resource, written as each step completes. */
+/**
+ * The simulated backend's checkpoint: one row per resource, written as each step completes, and the
+ * steps in flight (`pending`), written as each starts. A port, so that an engine running in a child
+ * process keeps its state in the service's database through the parent (src/engine/process).
+ */
+export interface PendingOperation {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  readonly op: string;
+  readonly operationId: string;
+}
+
+export interface SimStateStore {
+  load(stack: string): Promise<SimResource[]>;
+  put(stack: string, resource: SimResource, position: number): Promise<void>;
+  delete(stack: string, urn: string): Promise<void>;
+  markPending(stack: string, pending: PendingOperation): Promise<void>;
+  clearPending(stack: string, urn: string): Promise<void>;
+  /** Returns the stack's pending operations and forgets them (recovery reports each one). */
+  takePending(stack: string): Promise<PendingOperation[]>;
+}
+
 const Row = z.object({
   urn: z.string(),
   type: z.string(),
@@ -15,39 +37,63 @@ const Row = z.object({
   retain_on_delete: z.boolean(),
 }).transform(({ retain_on_delete, ...r }) => ({ ...r, retainOnDelete: retain_on_delete }));
 
-export async function loadState(db: Queryable, stack: string): Promise<SimResource[]> {
-  const rows = await db.query(
-    `SELECT urn, type, name, parent, custom, inputs, outputs, dependencies, retain_on_delete
-       FROM simulated_resources WHERE stack = $1 ORDER BY position`,
-    [stack],
-  );
-  return rows.map((r) => Row.parse(r));
-}
+const PendingRow = z
+  .object({ urn: z.string(), type: z.string(), name: z.string(), op: z.string(), operation_id: z.string() })
+  .transform(({ operation_id, ...p }) => ({ ...p, operationId: operation_id }));
 
-export async function putResource(db: Queryable, stack: string, r: SimResource, position: number): Promise<void> {
-  await db.query(
-    `INSERT INTO simulated_resources (stack, urn, type, name, parent, custom, inputs, outputs, dependencies, position, retain_on_delete)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     ON CONFLICT (stack, urn) DO UPDATE SET
-       type = EXCLUDED.type, name = EXCLUDED.name, parent = EXCLUDED.parent, custom = EXCLUDED.custom,
-       inputs = EXCLUDED.inputs, outputs = EXCLUDED.outputs, dependencies = EXCLUDED.dependencies,
-       position = EXCLUDED.position, retain_on_delete = EXCLUDED.retain_on_delete, updated_at = now()`,
-    [
-      stack,
-      r.urn,
-      r.type,
-      r.name,
-      r.parent,
-      r.custom,
-      JSON.stringify(r.inputs),
-      JSON.stringify(r.outputs),
-      JSON.stringify(r.dependencies),
-      position,
-      r.retainOnDelete,
-    ],
-  );
-}
-
-export async function deleteResource(db: Queryable, stack: string, urn: string): Promise<void> {
-  await db.query(`DELETE FROM simulated_resources WHERE stack = $1 AND urn = $2`, [stack, urn]);
+export function createDbStateStore(db: Queryable): SimStateStore {
+  return {
+    async load(stack) {
+      const rows = await db.query(
+        `SELECT urn, type, name, parent, custom, inputs, outputs, dependencies, retain_on_delete
+           FROM simulated_resources WHERE stack = $1 ORDER BY position`,
+        [stack],
+      );
+      return rows.map((r) => Row.parse(r));
+    },
+    async put(stack, r, position) {
+      await db.query(
+        `INSERT INTO simulated_resources (stack, urn, type, name, parent, custom, inputs, outputs, dependencies, position, retain_on_delete)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (stack, urn) DO UPDATE SET
+           type = EXCLUDED.type, name = EXCLUDED.name, parent = EXCLUDED.parent, custom = EXCLUDED.custom,
+           inputs = EXCLUDED.inputs, outputs = EXCLUDED.outputs, dependencies = EXCLUDED.dependencies,
+           position = EXCLUDED.position, retain_on_delete = EXCLUDED.retain_on_delete, updated_at = now()`,
+        [
+          stack,
+          r.urn,
+          r.type,
+          r.name,
+          r.parent,
+          r.custom,
+          JSON.stringify(r.inputs),
+          JSON.stringify(r.outputs),
+          JSON.stringify(r.dependencies),
+          position,
+          r.retainOnDelete,
+        ],
+      );
+    },
+    async delete(stack, urn) {
+      await db.query(`DELETE FROM simulated_resources WHERE stack = $1 AND urn = $2`, [stack, urn]);
+    },
+    async markPending(stack, p) {
+      await db.query(
+        `INSERT INTO simulated_pending_operations (stack, urn, type, name, op, operation_id) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (stack, urn) DO UPDATE SET op = EXCLUDED.op, operation_id = EXCLUDED.operation_id, started_at = now()`,
+        [stack, p.urn, p.type, p.name, p.op, p.operationId],
+      );
+    },
+    async clearPending(stack, urn) {
+      await db.query(`DELETE FROM simulated_pending_operations WHERE stack = $1 AND urn = $2`, [stack, urn]);
+    },
+    async takePending(stack) {
+      const rows = await db.query(
+        `WITH taken AS (DELETE FROM simulated_pending_operations WHERE stack = $1 RETURNING *)
+         SELECT urn, type, name, op, operation_id FROM taken ORDER BY started_at, urn`,
+        [stack],
+      );
+      return rows.map((r) => PendingRow.parse(r));
+    },
+  };
 }

@@ -1,0 +1,149 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  ConcurrentUpdateError,
+  LocalWorkspace,
+  StackNotFoundError,
+  type EngineEvent,
+  type Stack,
+} from "@pulumi/pulumi/automation/index.js";
+import { inlineProgram, PROJECTS } from "../../../programs/stacks.js";
+import type { StackProgram } from "../../../programs/types.js";
+
+/**
+ * The Automation API adapter: the only module that imports `@pulumi/pulumi/automation` (DESIGN §6).
+ * It runs inside an engine child process (src/engine/process/child-main.ts), never in the service.
+ * The backend (`PULUMI_BACKEND_URL`), the passphrase and `PULUMI_SKIP_UPDATE_CHECK` are in the child's
+ * environment, which every CLI call inherits (research/pulumi-automation.md §1.3, §3.2); nothing here
+ * reads or forwards them.
+ */
+export type { EngineEvent as PulumiEngineEvent, OpMap, OpType } from "@pulumi/pulumi/automation/index.js";
+export type PulumiStack = Stack;
+
+export interface WorkspaceSettings {
+  /** Per-stack work directories: `<workRoot>/<project>/<stack>` (explicit and kept: the SDK would leak temp dirs). */
+  readonly workRoot: string;
+  readonly pulumiHome: string;
+  /** Used when the stack is created (`--secrets-provider`); ignored on select, as in the CLI. */
+  readonly secretsProvider: string;
+  readonly parallel?: number | undefined;
+}
+
+/** Selects the stack (creating it unless `create` is false: then undefined when it does not exist). */
+export async function openStack(
+  stackName: string,
+  program: StackProgram,
+  settings: WorkspaceSettings,
+  create = true,
+): Promise<Stack | undefined> {
+  const projectName = PROJECTS[program.program];
+  const workDir = join(settings.workRoot, projectName, stackName);
+  await mkdir(workDir, { recursive: true });
+  const args = { stackName, projectName, program: inlineProgram(program) };
+  const options = {
+    workDir,
+    pulumiHome: settings.pulumiHome,
+    secretsProvider: settings.secretsProvider,
+    projectSettings: { name: projectName, runtime: "nodejs" as const },
+  };
+  try {
+    const stack = create ? await LocalWorkspace.createOrSelectStack(args, options) : await LocalWorkspace.selectStack(args, options);
+    // The programs use explicit providers; the region also configures any default provider.
+    await stack.setConfig("aws:region", { value: program.args.region });
+    return stack;
+  } catch (err) {
+    if (!create && err instanceof StackNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+export type StackOperation = "preview" | "up" | "previewDestroy" | "destroy" | "previewRefresh" | "refresh";
+
+export interface OperationHandlers {
+  /** Synchronous (the SDK swallows what it throws): push to a queue, never await here. */
+  readonly onEvent: (event: EngineEvent) => void;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Runs one CLI operation with structured events. `runProgram` on destroy and refresh: the providers
+ * are built in code with per-stack assumed roles (research §8.4). `clearPendingCreates` on refresh:
+ * the Automation API is non-interactive, and the caller reports every pending operation first.
+ */
+export async function runOperation(
+  stack: Stack,
+  operation: StackOperation,
+  handlers: OperationHandlers,
+  settings: WorkspaceSettings,
+): Promise<{ outputs: Record<string, unknown> }> {
+  const common = {
+    onEvent: handlers.onEvent,
+    signal: handlers.signal,
+    color: "never" as const,
+    // Progress text is buffered by the SDK (100 MB cap before 3.259, research §1.4); events carry it.
+    suppressProgress: true,
+    ...(settings.parallel === undefined ? {} : { parallel: settings.parallel }),
+  };
+  switch (operation) {
+    case "preview":
+      await stack.preview(common);
+      return { outputs: {} };
+    case "up":
+      return { outputs: maskSecrets((await stack.up({ ...common, suppressOutputs: true })).outputs) };
+    case "previewDestroy":
+      await stack.previewDestroy({ ...common, runProgram: true });
+      return { outputs: {} };
+    case "destroy":
+      await stack.destroy({ ...common, runProgram: true });
+      return { outputs: {} };
+    case "previewRefresh":
+      await stack.previewRefresh({ ...common, runProgram: true });
+      return { outputs: {} };
+    case "refresh":
+      await stack.refresh({ ...common, runProgram: true, clearPendingCreates: true });
+      return { outputs: {} };
+  }
+}
+
+/** Secret outputs are never returned in plain text (the service stores and serves outputs). */
+function maskSecrets(outputs: Record<string, { value: unknown; secret: boolean }>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+}
+
+export async function stackOutputs(stack: Stack): Promise<Record<string, unknown>> {
+  return maskSecrets(await stack.outputs());
+}
+
+/** Removes the stack's lock objects (`pulumi cancel`): only when no process of ours runs on it. */
+export async function clearStackLock(stack: Stack): Promise<void> {
+  await stack.cancel();
+}
+
+export interface PendingOperation {
+  readonly urn: string;
+  readonly type: string;
+  /** creating | updating | deleting | reading | importing */
+  readonly operation: string;
+}
+
+/**
+ * The checkpoint's `pending_operations`: resource operations that started and never finished. The
+ * export holds plaintext secrets, so only the pending list is read from it and nothing else is kept.
+ */
+export async function pendingOperations(stack: Stack): Promise<PendingOperation[]> {
+  const exported = (await stack.exportStack()) as { deployment?: { pending_operations?: unknown } };
+  const pending = exported.deployment?.pending_operations;
+  if (!Array.isArray(pending)) return [];
+  return pending.flatMap((p: unknown) => {
+    const entry = p as { resource?: { urn?: unknown; type?: unknown }; type?: unknown };
+    const urn = entry.resource?.urn;
+    return typeof urn === "string"
+      ? [{ urn, type: String(entry.resource?.type ?? "unknown"), operation: String(entry.type ?? "unknown") }]
+      : [];
+  });
+}
+
+/** Another update holds the stack's lock (the SDK matches the CLI's message; research §3.1). */
+export function isConcurrentUpdate(err: unknown): boolean {
+  return err instanceof ConcurrentUpdateError;
+}

@@ -1,0 +1,182 @@
+import { expect, it } from "vitest";
+import type { Logger } from "pino";
+import type { Engine } from "../../src/engine/engine.js";
+import type { Db } from "../../src/store/db.js";
+import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+
+/**
+ * The engine contract (issue #4): one suite, run against every engine through the whole service
+ * (HTTP → runner → engine), so what is checked is what a user sees. `kill` is given for engines that
+ * run operations in child processes: it SIGKILLs the process of a running operation.
+ */
+export interface ContractSubject {
+  readonly engine: (db: Db, log: Logger) => Engine;
+  /** SIGKILLs the child running this operation (child engines only). */
+  readonly kill?: (engine: Engine, operationId: string) => boolean;
+  /** Per-step delay the engine was built with (the cancel tests need steps that take time). */
+  readonly slow: boolean;
+  readonly timeoutMs: number;
+}
+
+type Json = Record<string, any>;
+
+async function events(s: TestService, id: string): Promise<Json[]> {
+  const res = await s.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` });
+  return (res.json() as Json).items as Json[];
+}
+
+async function accepted(s: TestService, res: { statusCode: number; json: () => unknown; body: string }): Promise<string> {
+  expect(res.statusCode, res.body).toBe(202);
+  return ((res.json() as Json).operation as Json).id as string;
+}
+
+/** Every resource that started completed or failed, seq is gap-free, the stream ends with the terminal event. */
+function expectWellFormed(list: Json[], terminal: string): void {
+  expect(list.map((e) => e.seq)).toEqual(list.map((_, i) => i + 1));
+  expect(list.at(-1)!.type).toBe(terminal);
+  const started = list.filter((e) => e.type === "resource.started").map((e) => `${e.urn}|${e.op}`);
+  const ended = new Set(list.filter((e) => e.type === "resource.completed" || e.type === "resource.failed").map((e) => `${e.urn}|${e.op}`));
+  if (terminal === "operation.succeeded") for (const s of started) expect(ended.has(s), s).toBe(true);
+}
+
+function lastProgress(list: Json[]): Json | undefined {
+  return list.filter((e) => e.type === "progress").at(-1);
+}
+
+export function engineContract(subject: ContractSubject): void {
+  const start = () => startTestService({ engine: subject.engine });
+  const until = (s: TestService, id: string, statuses: string[]) => waitForStatus(s, id, statuses, subject.timeoutMs);
+
+  it("up → same → update → revoke → destroy: each reports the right steps and ends with the stack's true outputs", async () => {
+    const s = await start();
+    try {
+      const spec = specNamed("contract-life");
+      const created = await until(s, await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers", payload: spec })), ["succeeded", "failed"]);
+      expect(created.status, JSON.stringify(created.error)).toBe("succeeded");
+      const summary = created.result.summary as Record<string, number>;
+      expect(summary.create).toBeGreaterThan(20);
+      expect(summary).toMatchObject({ update: 0, delete: 0, replace: 0 });
+      const createdEvents = await events(s, created.id);
+      expectWellFormed(createdEvents, "operation.succeeded");
+      const progress = lastProgress(createdEvents)!;
+      expect(progress.done).toBe(progress.total);
+      expect(created.result.outputs.keyArn).toMatch(/^arn:aws:kms:/);
+
+      const same = await until(s, await accepted(s, await s.app.inject({ method: "PUT", url: "/v1/providers/contract-life", payload: spec })), ["succeeded", "failed"]);
+      expect(same.status).toBe("succeeded");
+      expect(same.result.summary).toMatchObject({ create: 0, update: 0, delete: 0, replace: 0 });
+      expect((await events(s, same.id)).filter((e) => e.type === "resource.started")).toEqual([]);
+
+      const changed = { ...spec, firewall: { allowedDomains: ["api.acme.example", "status.acme.example"] } };
+      const updated = await until(s, await accepted(s, await s.app.inject({ method: "PUT", url: "/v1/providers/contract-life", payload: changed })), ["succeeded", "failed"]);
+      expect(updated.status).toBe("succeeded");
+      expect(updated.result.summary.update).toBeGreaterThan(0);
+      expect(updated.result.summary).toMatchObject({ create: 0, delete: 0, replace: 0 });
+
+      const revoked = await until(s, await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers/contract-life/revoke" })), ["succeeded", "failed"]);
+      expect(revoked.status).toBe("succeeded");
+      expect(revoked.result.summary.delete).toBeGreaterThan(0); // grants, ingress rules
+      expect(revoked.result.summary.create).toBeGreaterThan(0); // deny NACL, quarantine RCP
+      expect(revoked.result.outputs.keyArn).toBe(created.result.outputs.keyArn); // data-bearing resources stay
+      expect(revoked.result.outputs.accessState).toBe("revoked");
+
+      const destroyed = await until(s, await accepted(s, await s.app.inject({ method: "DELETE", url: "/v1/providers/contract-life" })), ["succeeded", "failed"]);
+      expect(destroyed.status, JSON.stringify(destroyed.error)).toBe("succeeded");
+      expect(destroyed.result.summary.delete).toBeGreaterThan(20);
+      expect(destroyed.result.summary.create).toBe(0);
+      expectWellFormed(await events(s, destroyed.id), "operation.succeeded");
+      const provider = (await s.app.inject({ method: "GET", url: "/v1/providers/contract-life" })).json() as Json;
+      expect(provider.lifecycle).toBe("decommissioned");
+      const program = { program: "provider" as const, args: { region: "eu-west-1" } as never };
+      expect(await s.engine.outputs("contract-life", program)).toEqual({});
+    } finally {
+      await s.close(5_000);
+    }
+  });
+
+  it("cancel while running: in-flight steps settle, the operation is cancelled, and the provider can run again", async (ctx) => {
+    if (!subject.slow) ctx.skip();
+    const s = await start();
+    try {
+      const id = await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("contract-cancel") }));
+      await waitForEvent(s, id, "resource.started", subject.timeoutMs);
+      expect((await s.app.inject({ method: "POST", url: `/v1/operations/${id}/cancel` })).statusCode).toBe(202);
+      const ended = await until(s, id, ["cancelled", "succeeded", "failed", "interrupted"]);
+      expect(ended.status).toBe("cancelled");
+      const list = await events(s, id);
+      expect(list.at(-1)!.type).toBe("operation.cancelled");
+      const again = await until(s, await accepted(s, await s.app.inject({ method: "PUT", url: "/v1/providers/contract-cancel", payload: specNamed("contract-cancel") })), ["succeeded", "failed"]);
+      expect(again.status, JSON.stringify(again.error)).toBe("succeeded");
+    } finally {
+      await s.close(5_000);
+    }
+  });
+
+  it("kill the engine process mid-operation: interrupted; the next operation reports what was pending and succeeds", async (ctx) => {
+    if (!subject.kill || !subject.slow) {
+      ctx.skip();
+      return;
+    }
+    const s = await start();
+    try {
+      const id = await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("contract-kill") }));
+      await waitForEvent(s, id, "resource.started", subject.timeoutMs);
+      expect(subject.kill(s.engine, id)).toBe(true);
+      const ended = await until(s, id, ["interrupted", "succeeded", "failed", "cancelled"]);
+      expect(ended.status).toBe("interrupted");
+      expect(ended.error.code).toBe("INTERRUPTED");
+      expect(ended.error.message).toMatch(/engine process ended before the operation finished \(killed by SIGKILL\)/);
+      const before = await events(s, id);
+      expect(before.at(-1)!.type).toBe("operation.interrupted");
+
+      const retry = await until(s, await accepted(s, await s.app.inject({ method: "PUT", url: "/v1/providers/contract-kill", payload: specNamed("contract-kill") })), ["succeeded", "failed"]);
+      expect(retry.status, JSON.stringify(retry.error)).toBe("succeeded");
+      const diagnostics = (await events(s, retry.id)).filter((e) => e.type === "diagnostic");
+      const pending = diagnostics.filter((e) => String(e.message).startsWith(`pending operation from interrupted operation ${id}`));
+      // The kill can land between a step's bookkeeping and its event, so compare sets, not counts.
+      const unfinished = new Set(before.filter((e) => e.type === "resource.started").map((e) => e.urn));
+      for (const e of before.filter((x) => x.type === "resource.completed")) unfinished.delete(e.urn);
+      expect(pending.length, JSON.stringify(diagnostics)).toBeGreaterThan(0);
+      expect(pending.some((e) => unfinished.has(e.urn))).toBe(true);
+      expect(diagnostics.some((e) => String(e.message).startsWith(`recovered the stack after interrupted operation ${id}`))).toBe(true);
+      // Recovered once: the operation after that has nothing to recover.
+      const next = await until(s, await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers/contract-kill/revoke" })), ["succeeded", "failed"]);
+      expect((await events(s, next.id)).some((e) => String(e.message ?? "").startsWith("recovered the stack"))).toBe(false);
+    } finally {
+      await s.close(5_000);
+    }
+  });
+
+  it("concurrent operations on different stacks all succeed, each with its own state", async () => {
+    const s = await start();
+    try {
+      const names = ["contract-par-a", "contract-par-b", "contract-par-c"];
+      const ids = await Promise.all(
+        names.map(async (n) => accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed(n) }))),
+      );
+      const done = await Promise.all(ids.map((id) => until(s, id, ["succeeded", "failed"])));
+      expect(done.map((d) => d.status), JSON.stringify(done.map((d) => d.error))).toEqual(["succeeded", "succeeded", "succeeded"]);
+      const keys = new Set(done.map((d) => d.result.outputs.keyArn));
+      expect(keys.size).toBe(3);
+      if (subject.kill) expect(new Set(done.map((d) => d.result.engineProcess.pid)).size).toBe(3);
+    } finally {
+      await s.close(5_000);
+    }
+  });
+}
+
+export async function waitForEvent(
+  s: TestService,
+  id: string,
+  type: string,
+  timeoutMs: number,
+  where: (event: Json) => boolean = () => true,
+): Promise<Json> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await events(s, id)).find((e) => e.type === type && where(e));
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no ${type} event on ${id} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
