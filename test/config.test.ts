@@ -41,14 +41,6 @@ describe("config", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("ENGINE=pulumi fails at start-up with a clear message until the real engine exists", () => {
-    const r = runMain({ ENGINE: "pulumi", LANDING_ZONE_FILE: "examples/landing-zone.json", DATA_DIR: "/nonexistent/never-created" });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain("ENGINE=pulumi is not available");
-    expect(r.stderr).toContain("ENGINE=simulated");
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
-
   it("a bad landing-zone file is reported by field", () => {
     const r = runMain({ ENGINE: "simulated", LANDING_ZONE_FILE: "examples/acme.json" });
     expect(r.status).toBe(1);

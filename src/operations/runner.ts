@@ -249,15 +249,26 @@ export function createRunner(options: RunnerOptions): Runner {
     }
   }
 
+  /** Nothing is claimed before the engine is ready (the Pulumi engine installs its plugin first); retried until it is. */
+  async function untilEngineReady(): Promise<boolean> {
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        const ready = await Promise.race([engine.ready().then(() => true), stopSignal.then(() => false)]);
+        if (ready) return true;
+      } catch (err) {
+        const retryMs = Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
+        log.error({ err, retryMs }, "the engine is not ready; this replica claims no operations until it is");
+        await Promise.race([new Promise((r) => setTimeout(r, retryMs).unref()), stopSignal]);
+      }
+    }
+    return false;
+  }
+
   return {
     owner,
     async start() {
       await recoverExpired();
-      // Nothing is claimed before the engine is ready (the Pulumi engine installs its plugin first).
-      loop = Promise.race([engine.ready().then(() => true), stopSignal.then(() => false)]).then(
-        (ready) => (ready ? claimLoop() : undefined),
-        (err: unknown) => log.error({ err }, "the engine did not become ready; this replica claims no operations"),
-      );
+      loop = untilEngineReady().then((ready) => (ready ? claimLoop() : undefined));
     },
     kick: () => wake?.(),
     cancelLocal(operationId) {

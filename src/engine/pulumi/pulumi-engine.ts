@@ -10,20 +10,17 @@ import {
   type EngineRunOptions,
 } from "../engine.js";
 import type { ChildSettings } from "../process/protocol.js";
-import {
-  clearStackLock,
-  isConcurrentUpdate,
-  openStack,
-  pendingOperations,
-  runOperation,
-  stackOutputs,
-  type PulumiStack,
-  type StackOperation,
-  type WorkspaceSettings,
-} from "./automation.js";
+import * as automation from "./automation.js";
+import type { PulumiStack, StackOperation, WorkspaceSettings } from "./automation.js";
 import { createEventMapper, type EventMapper, type MapMode } from "./event-map.js";
 
 type PulumiChildSettings = Extract<ChildSettings, { engine: "pulumi" }>;
+
+/** The adapter functions this engine drives (tests replay recorded engine events through a stand-in). */
+export type AutomationAdapter = Pick<
+  typeof automation,
+  "openStack" | "runOperation" | "stackOutputs" | "clearStackLock" | "pendingOperations" | "isConcurrentUpdate"
+>;
 
 /**
  * The Pulumi engine, as it runs inside an engine child process: one stack per provider, the inline
@@ -31,7 +28,11 @@ type PulumiChildSettings = Extract<ChildSettings, { engine: "pulumi" }>;
  * order before the CLI's next event is forwarded. An `up` is previewed first, so its progress has a
  * total (the CLI itself does the same unless `--skip-preview`, which the Automation API always sets).
  */
-export function createPulumiEngine(settings: PulumiChildSettings): Engine & { clearLock(stack: string, program: StackProgram): Promise<void> } {
+export function createPulumiEngine(
+  settings: PulumiChildSettings,
+  adapter: AutomationAdapter = automation,
+): Engine & { clearLock(stack: string, program: StackProgram): Promise<void> } {
+  const { openStack, stackOutputs, clearStackLock, pendingOperations } = adapter;
   const workspace: WorkspaceSettings = {
     workRoot: settings.workRoot,
     pulumiHome: settings.pulumiHome,
@@ -44,7 +45,7 @@ export function createPulumiEngine(settings: PulumiChildSettings): Engine & { cl
     if (!stack) throw new Error(`stack ${request.stack} could not be opened`);
     const forward = createForwarder(onEvent);
     const step = (operation: StackOperation, mode: MapMode, total?: number) =>
-      runMapped({ stack, operation, mapper: createEventMapper({ mode, ...(total === undefined ? {} : { total }) }), forward, signal, log, workspace });
+      runMapped({ stack, operation, mapper: createEventMapper({ mode, ...(total === undefined ? {} : { total }) }), forward, signal, log, workspace, adapter });
 
     if (request.recover) {
       await recover(stack, request.recover.interruptedOperationId, forward, signal, log);
@@ -101,6 +102,7 @@ export function createPulumiEngine(settings: PulumiChildSettings): Engine & { cl
       signal,
       log,
       workspace,
+      adapter,
       keep: (e) => e.type === "diagnostic",
     });
     await forward.send({
@@ -174,6 +176,7 @@ interface MappedRun {
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly workspace: WorkspaceSettings;
+  readonly adapter: AutomationAdapter;
   /** Which mapped events are forwarded (all by default). */
   readonly keep?: (event: EngineEvent) => boolean;
 }
@@ -187,21 +190,32 @@ async function runMapped(run: MappedRun): Promise<{ mapper: EventMapper; outputs
       if (keep(event)) forward.push(event);
     }
   };
+  let outputs: Record<string, unknown> = {};
+  let failure: { error: unknown } | undefined;
   try {
-    const { outputs } = await runOperation(stack, operation, { onEvent, signal }, run.workspace);
-    await forward.flush();
-    return { mapper, outputs };
+    ({ outputs } = await run.adapter.runOperation(stack, operation, { onEvent, signal }, run.workspace));
   } catch (err) {
-    await forward.flush().catch(() => undefined);
-    throw describeFailure(err, operation, mapper, errors, signal, log);
+    failure = { error: err };
   }
+  // First: an event the service could not record (lease lost, database down) is the real failure.
+  await forward.flush();
+  if (failure) throw describeFailure(failure.error, operation, mapper, errors, signal, log, run.adapter.isConcurrentUpdate(failure.error));
+  return { mapper, outputs };
 }
 
 /** What the user is told when a CLI operation fails: resource failures and diagnostics, never CLI output. */
-function describeFailure(err: unknown, operation: StackOperation, mapper: EventMapper, errors: readonly string[], signal: AbortSignal, log: Logger): Error {
+function describeFailure(
+  err: unknown,
+  operation: StackOperation,
+  mapper: EventMapper,
+  errors: readonly string[],
+  signal: AbortSignal,
+  log: Logger,
+  locked: boolean,
+): Error {
   if (err instanceof EngineFailure || err instanceof EngineCancelledError) return err;
   if (signal.aborted) return new EngineCancelledError("cancelled: the engine stopped after in-flight resource operations settled");
-  if (isConcurrentUpdate(err)) {
+  if (locked) {
     return new EngineFailure(
       "STACK_LOCKED",
       "another update holds the stack's lock (a person running the Pulumi CLI, or a process that died): nothing was changed; " +

@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import { EngineCancelledError, EngineFailure, type EngineEvent } from "../../../src/engine/engine.js";
+import type { PendingOperation, StackOperation } from "../../../src/engine/pulumi/automation.js";
+import { createPulumiEngine, type AutomationAdapter } from "../../../src/engine/pulumi/pulumi-engine.js";
+import { createLogger } from "../../../src/logger.js";
+import { destroyEvents, refreshPreviewEvents } from "./fixtures/destroy-refresh.js";
+import { previewEvents } from "./fixtures/preview.js";
+import { ENDPOINT_ERROR, upEvents } from "./fixtures/up.js";
+import { URN } from "./fixtures/wire.js";
+
+/**
+ * The Pulumi engine's orchestration (what it runs, in which order, what it reports and how it fails),
+ * driven by a stand-in adapter that replays the recorded engine events of ./fixtures. This checks OUR
+ * code around the Automation API; the CLI itself is not run here (it cannot be installed): that is
+ * the PULUMI_E2E contract suite's job.
+ */
+const settings = { engine: "pulumi" as const, heartbeatMs: 1_000, workRoot: "/nonexistent", pulumiHome: "/nonexistent", secretsProvider: "passphrase" };
+const program = { program: "provider" as const, args: { region: "eu-west-1" } as never };
+const log = createLogger("silent");
+
+interface Script {
+  readonly events?: Partial<Record<StackOperation, readonly unknown[]>>;
+  readonly fail?: Partial<Record<StackOperation, Error>>;
+  readonly pending?: PendingOperation[];
+  readonly cancelFails?: boolean;
+  readonly locked?: (err: unknown) => boolean;
+}
+
+function standIn(script: Script): { adapter: AutomationAdapter; calls: string[] } {
+  const calls: string[] = [];
+  const stack = { name: "acme" } as never;
+  const adapter: AutomationAdapter = {
+    openStack: async (name) => (calls.push(`open ${name}`), stack),
+    runOperation: async (_stack, operation, handlers) => {
+      calls.push(operation);
+      for (const e of script.events?.[operation] ?? []) handlers.onEvent(e as never);
+      const failure = script.fail?.[operation];
+      if (failure) throw failure;
+      return { outputs: operation === "up" ? { keyArn: "arn:aws:kms:eu-west-1:111111111111:key/k" } : {} };
+    },
+    stackOutputs: async () => ({ keyArn: "arn:aws:kms:eu-west-1:111111111111:key/k", token: "[secret]" }),
+    clearStackLock: async () => {
+      calls.push("cancel");
+      if (script.cancelFails) throw new Error("no lock");
+    },
+    pendingOperations: async () => (calls.push("export"), script.pending ?? []),
+    isConcurrentUpdate: script.locked ?? (() => false),
+  };
+  return { adapter, calls };
+}
+
+async function run(kind: "up" | "preview" | "refresh" | "destroy", script: Script, extra: { recover?: string; signal?: AbortSignal } = {}) {
+  const { adapter, calls } = standIn(script);
+  const events: EngineEvent[] = [];
+  let recovered = 0;
+  const engine = createPulumiEngine(settings, adapter);
+  const result = engine.run(
+    { operationId: "op-1", stack: "acme", kind, program, ...(extra.recover ? { recover: { interruptedOperationId: extra.recover } } : {}) },
+    {
+      signal: extra.signal ?? new AbortController().signal,
+      log,
+      onEvent: async (e) => void events.push(e),
+      onRecovered: async () => void (recovered += 1, calls.push("recovered")),
+    },
+  );
+  return { result, events, calls, recovered: () => recovered };
+}
+
+describe("pulumi engine orchestration (recorded events, stand-in adapter)", () => {
+  it("up previews first: planned steps, then progress from 0 to the planned total, then the applied steps", async () => {
+    const r = await run("up", { events: { preview: previewEvents, up: upEvents.filter((_, i) => i < 13) } });
+    // The recorded up fails its endpoint: here it is cut before the failure to see a clean apply.
+    const result = await r.result.catch((e: unknown) => e);
+    expect(r.calls).toEqual(["open acme", "preview", "up"]);
+    const types = r.events.map((e) => e.type);
+    const firstProgress = types.indexOf("progress");
+    expect(types.slice(0, firstProgress).every((t) => t === "resource.planned" || t === "diagnostic")).toBe(true);
+    expect(r.events[firstProgress]).toEqual({ type: "progress", done: 0, total: 4 });
+    expect(types.slice(firstProgress + 1)).toContain("resource.started");
+    expect(result).toMatchObject({ outputs: { keyArn: expect.stringMatching(/^arn:aws:kms/) } });
+  });
+
+  it("a failed resource fails the operation with its sanitized message, not the CLI's output", async () => {
+    const r = await run("up", { events: { preview: previewEvents, up: upEvents }, fail: { up: new Error("CommandError: code: 255\n stdout: ... stderr: secret-ish CLI text") } });
+    const err = await r.result.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineFailure);
+    expect((err as EngineFailure).code).toBe("RESOURCE_FAILED");
+    expect((err as EngineFailure).message).toContain("aws:ec2/vpcEndpoint:VpcEndpoint");
+    expect((err as EngineFailure).message).toContain("InvalidServiceName");
+    expect((err as EngineFailure).message).not.toContain("<{%");
+    expect((err as EngineFailure).message).not.toContain("secret-ish CLI text");
+    expect(ENDPOINT_ERROR).toContain("<{%reset%}>");
+    expect(r.events.some((e) => e.type === "resource.failed")).toBe(true);
+  });
+
+  it("a locked stack, a cancel, and a failure without diagnostics each map to their own outcome", async () => {
+    const locked = await run("preview", { fail: { preview: new Error("locked") }, locked: () => true });
+    await expect(locked.result).rejects.toMatchObject({ code: "STACK_LOCKED" });
+
+    const controller = new AbortController();
+    controller.abort();
+    const cancelled = await run("up", { fail: { preview: new Error("interrupted") } }, { signal: controller.signal });
+    await expect(cancelled.result).rejects.toBeInstanceOf(EngineCancelledError);
+
+    const bare = await run("destroy", { fail: { previewDestroy: new Error("stderr: internal details") } });
+    const err = (await bare.result.catch((e: unknown) => e)) as EngineFailure;
+    expect(err.code).toBe("ENGINE_COMMAND_FAILED");
+    expect(err.message).toBe("previewDestroy failed without a diagnostic; the service log has the details");
+  });
+
+  it("destroy previews the destroy first; refresh only previews a refresh and reports drift as planned steps", async () => {
+    const destroyed = await run("destroy", { events: { previewDestroy: destroyEvents.map(asPlanning), destroy: destroyEvents } });
+    const d = await destroyed.result;
+    expect(destroyed.calls).toEqual(["open acme", "previewDestroy", "destroy"]);
+    expect(d.outputs).toEqual({});
+    // Pulumi's summary counts the root stack, which the mapper leaves out: sg, rule, endpoint.
+    expect(d.summary.delete).toBe(3);
+
+    const refreshed = await run("refresh", { events: { previewRefresh: refreshPreviewEvents } });
+    const rr = await refreshed.result;
+    expect(refreshed.calls).toEqual(["open acme", "previewRefresh"]);
+    expect(rr.steps?.some((s) => s.op === "update")).toBe(true);
+    expect(refreshed.events.some((e) => e.type === "diagnostic" && e.severity === "warning")).toBe(true);
+  });
+
+  it("after an interruption: clears the lock, reports every pending operation, refreshes, then runs the operation", async () => {
+    const pending: PendingOperation[] = [
+      { urn: URN["endpoint"]!, type: "aws:ec2/vpcEndpoint:VpcEndpoint", operation: "creating" },
+      { urn: URN["rule"]!, type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", operation: "updating" },
+    ];
+    const r = await run("preview", { pending, cancelFails: true, events: { refresh: refreshPreviewEvents, preview: previewEvents } }, { recover: "op-0" });
+    await r.result;
+    expect(r.calls).toEqual(["open acme", "cancel", "export", "refresh", "recovered", "preview"]);
+    expect(r.recovered()).toBe(1);
+    const messages = r.events.filter((e) => e.type === "diagnostic").map((e) => (e as { message: string }).message);
+    const reported = messages.filter((m) => m.startsWith("pending operation from interrupted operation op-0"));
+    expect(reported).toHaveLength(2);
+    expect(reported[0]).toContain("creating aws:ec2/vpcEndpoint:VpcEndpoint");
+    expect(reported[0]).toContain("pulumi import");
+    expect(messages).toContain("recovered the stack after interrupted operation op-0: no lock to clear, 2 pending operation(s) reported, 4 resource(s) refreshed");
+    // The refresh's own steps are bookkeeping: only its diagnostics (drift) are reported.
+    const beforePreview = r.events.slice(0, r.events.findIndex((e) => e.type === "resource.planned"));
+    expect(beforePreview.every((e) => e.type === "diagnostic")).toBe(true);
+  });
+
+  it("an event the service cannot persist fails the run with that error", async () => {
+    const { adapter } = standIn({ events: { preview: previewEvents } });
+    const engine = createPulumiEngine(settings, adapter);
+    const refused = new Error("lease lost");
+    const outcome = engine.run(
+      { operationId: "op-1", stack: "acme", kind: "preview", program },
+      { signal: new AbortController().signal, log, onEvent: async () => Promise.reject(refused) },
+    );
+    await expect(outcome).rejects.toBe(refused);
+  });
+
+  it("outputs come from the stack, with secrets masked by the adapter", async () => {
+    const { adapter } = standIn({});
+    expect(await createPulumiEngine(settings, adapter).outputs("acme", program)).toEqual({ keyArn: "arn:aws:kms:eu-west-1:111111111111:key/k", token: "[secret]" });
+  });
+});
+
+/** The same steps as a preview of a destroy would report them. */
+function asPlanning(e: unknown): unknown {
+  const event = e as Record<string, Record<string, unknown> | undefined>;
+  for (const key of ["resourcePreEvent", "resOutputsEvent"]) if (event[key]) return { ...event, [key]: { ...event[key], planning: true } };
+  return e;
+}
