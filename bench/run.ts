@@ -1,5 +1,6 @@
 import { measureAcceptPostgres } from "./accept-postgres.js";
 import { measureAccept } from "./accept.js";
+import { measureChildOverhead, measureChildRss } from "./child-overhead.js";
 import { measureCriticalPath } from "./critical-path.js";
 import { measureProgramEvaluation } from "./program.js";
 import { formatReport, machine, writeReport, type Figure, type Report, type Skipped } from "./report.js";
@@ -17,6 +18,8 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   program: measureProgramEvaluation,
   rss: measureRss,
   "critical-path": measureCriticalPath,
+  "child-overhead": measureChildOverhead,
+  "child-rss": measureChildRss,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {

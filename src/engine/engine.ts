@@ -26,6 +26,12 @@ export interface EngineRequest {
 
 export type EngineEvent = Exclude<EventData, { type: `operation.${string}` }>;
 
+/**
+ * The abort reason the runner uses when the service shuts down: engines then stop within a short
+ * grace (the process is about to exit), instead of the full cancel grace.
+ */
+export const SHUTDOWN_REASON = "shutdown";
+
 export interface EngineRunOptions {
   readonly signal: AbortSignal;
   readonly onEvent: (event: EngineEvent) => Promise<void>;

@@ -18,6 +18,7 @@ export type EngineConfig = Pick<
   | "PATH"
   | "DATA_DIR"
   | "SIMULATED_STEP_MS"
+  | "LEASE_SECONDS"
   | "ENGINE_PROCESS"
   | "ENGINE_CANCEL_GRACE_SECONDS"
   | "ENGINE_HEARTBEAT_TIMEOUT_SECONDS"
@@ -59,7 +60,7 @@ export async function prepareEngine(config: EngineConfig, log: Logger): Promise<
       createChildEngine({
         ...processOptions(config, engineLog),
         name: "simulated",
-        settings: { engine: "simulated", stepMs: config.SIMULATED_STEP_MS, heartbeatMs: heartbeatMs(config) },
+        settings: { engine: "simulated", stepMs: config.SIMULATED_STEP_MS, ...timing(config) },
         env: buildChildEnv({ ...dirs, path: config.PATH, engine: {}, passthrough: config.ENGINE_PASSTHROUGH_ENV }),
         state: createDbStateStore(db),
       });
@@ -104,7 +105,7 @@ export async function prepareEngine(config: EngineConfig, log: Logger): Promise<
       name: "pulumi",
       settings: {
         engine: "pulumi",
-        heartbeatMs: heartbeatMs(config),
+        ...timing(config),
         workRoot: join(dirs.homeDir, "..", "stacks"),
         pulumiHome,
         secretsProvider: config.PULUMI_SECRETS_PROVIDER,
@@ -122,14 +123,20 @@ export async function prepareEngine(config: EngineConfig, log: Logger): Promise<
     });
 }
 
-function heartbeatMs(config: EngineConfig): number {
-  return Math.max(500, Math.floor((config.ENGINE_HEARTBEAT_TIMEOUT_SECONDS * 1000) / 6));
+function timing(config: EngineConfig): { heartbeatMs: number; orphanGraceMs: number } {
+  return {
+    heartbeatMs: Math.max(500, Math.floor((config.ENGINE_HEARTBEAT_TIMEOUT_SECONDS * 1000) / 6)),
+    // An orphan ends (group killed) before its operation's lease expires and another replica recovers the stack.
+    orphanGraceMs: Math.max(1_000, Math.floor(config.LEASE_SECONDS * 1000 * 0.6)),
+  };
 }
 
 function processOptions(config: EngineConfig, log: Logger) {
   return {
     memoryMb: config.ENGINE_CHILD_MEMORY_MB,
     cancelGraceMs: config.ENGINE_CANCEL_GRACE_SECONDS * 1000,
+    // The service is given SHUTDOWN_GRACE_SECONDS + 5 to exit (main.ts): the children must be gone by then.
+    shutdownGraceMs: 4_000,
     heartbeatTimeoutMs: config.ENGINE_HEARTBEAT_TIMEOUT_SECONDS * 1000,
     warmChildren: config.ENGINE_WARM_CHILDREN,
     log: log.child({ component: "engine" }),

@@ -3,7 +3,14 @@ import { hostname } from "node:os";
 import { setImmediate } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { StackProgram } from "../../programs/types.js";
-import { EngineCancelledError, EngineFailure, EngineInterruptedError, type Engine, type EngineEvent } from "../engine/engine.js";
+import {
+  EngineCancelledError,
+  EngineFailure,
+  EngineInterruptedError,
+  SHUTDOWN_REASON,
+  type Engine,
+  type EngineEvent,
+} from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
 import type { EventData, OperationEvent } from "./events.js";
@@ -51,7 +58,7 @@ export interface Runner {
   drain(graceMs: number): Promise<void>;
 }
 
-type StopReason = "cancel" | "shutdown" | "lease";
+type StopReason = "cancel" | typeof SHUTDOWN_REASON | "lease";
 
 export function createRunner(options: RunnerOptions): Runner {
   const { db, engine, hub, hooks, leaseSeconds } = options;

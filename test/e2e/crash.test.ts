@@ -12,14 +12,23 @@ import { specNamed } from "../helpers/service.js";
 type Json = Record<string, any>;
 const root = new URL("../../", import.meta.url).pathname;
 const children: ChildProcess[] = [];
-let dataDir: string | undefined;
+const dataDirs: string[] = [];
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
 });
 
-async function startServer(dir: string): Promise<{ child: ChildProcess; base: string; output: () => string }> {
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startServer(dir: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; output: () => string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: root,
     env: {
@@ -31,6 +40,7 @@ async function startServer(dir: string): Promise<{ child: ChildProcess; base: st
       HOST: "127.0.0.1",
       LEASE_SECONDS: "5",
       SIMULATED_STEP_MS: "250",
+      ...extraEnv,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -61,24 +71,33 @@ async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what
   }
 }
 
-describe("crash recovery (real process, SIGKILL)", () => {
+describe.each([
+  { where: "in the service process", env: {} },
+  { where: "in engine children", env: { ENGINE_PROCESS: "child" } },
+])("crash recovery (real process, SIGKILL), operations $where", ({ env }) => {
   it("an operation running at SIGKILL becomes interrupted after restart, its events intact, and the provider works again", async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "saas-bridge-crash-"));
-    const first = await startServer(dataDir);
+    const dataDir = await mkdtemp(join(tmpdir(), "saas-bridge-crash-"));
+    dataDirs.push(dataDir);
+    const first = await startServer(dataDir, env);
     const created = (await (
       await fetch(`${first.base}/v1/providers`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(specNamed("crashy")) })
     ).json()) as Json;
     const id = created.operation.id as string;
 
-    // Kill once a few resources have completed.
+    // Kill once a few resources have completed and cloud resources are in flight (components take no time).
     const before = await poll(async () => {
       const page = await getJson(`${first.base}/v1/operations/${id}/events?limit=1000`);
-      return page.items.filter((e: Json) => e.type === "resource.completed").length >= 3 ? (page.items as Json[]) : undefined;
+      const count = (type: string) => page.items.filter((e: Json) => e.type === type).length;
+      return count("resource.completed") >= 3 && count("resource.started") > count("resource.completed") ? (page.items as Json[]) : undefined;
     }, 30_000, "resources to complete");
     first.child.kill("SIGKILL");
     await new Promise((r) => first.child.once("exit", r));
+    // Orphaned engine children stop and kill their process group before the lease expires (5 s here).
+    const childPids = [...first.output().matchAll(/"engineChild":(\d+),"envKeys"/g)].map((m) => Number(m[1]));
+    if ("ENGINE_PROCESS" in env) expect(childPids.length).toBeGreaterThan(0);
+    await poll(async () => (childPids.some(alive) ? undefined : true), 10_000, "orphaned engine children to exit");
 
-    const second = await startServer(dataDir);
+    const second = await startServer(dataDir, env);
     const ended = await poll(async () => {
       const op = await getJson(`${second.base}/v1/operations/${id}`);
       return op.status === "interrupted" ? op : undefined;
@@ -99,6 +118,10 @@ describe("crash recovery (real process, SIGKILL)", () => {
       return ["succeeded", "failed"].includes(op.status) ? op : undefined;
     }, 60_000, "the retry to finish");
     expect(done.status).toBe("succeeded");
+    // The retry recovered the stack first: the steps in flight at the crash are reported, not dropped.
+    const retryEvents = (await getJson(`${second.base}/v1/operations/${retry.operation.id}/events?limit=1000`)).items as Json[];
+    const recovered = retryEvents.filter((e) => e.type === "diagnostic" && String(e.message).includes(`interrupted operation ${id}`));
+    expect(recovered.length, JSON.stringify(retryEvents.filter((e) => e.type === "diagnostic"))).toBeGreaterThan(1);
     second.child.kill("SIGTERM");
   }, 120_000);
 });

@@ -9,7 +9,7 @@ import { BASE_CHILD_ENV_KEYS } from "../../src/engine/process/child-env.js";
 import { createLogger } from "../../src/logger.js";
 import { getRecovery } from "../../src/operations/recovery-repo.js";
 import { specNamed, startTestService, testConfig, waitForStatus, type TestService } from "../helpers/service.js";
-import { waitForEvent } from "./contract.js";
+import { CLOUD_RESOURCE, waitForEvent } from "./contract.js";
 
 /**
  * Child-process isolation (issue #4), with the simulated engine running in the children: what one
@@ -100,7 +100,7 @@ describe("engine children", () => {
     // (the retry below takes a few 3 s steps in sequence)
     const id = await create(s, "iso-forced");
     // A cloud resource (components and providers take no time): its step is in flight when the cancel comes.
-    await waitForEvent(s, id, "resource.started", 60_000, (e) => /^aws:(?!.*providers)/.test(String(e.resourceType)));
+    await waitForEvent(s, id, "resource.started", 60_000, (e) => CLOUD_RESOURCE.test(String(e.resourceType)));
     expect((await s.app.inject({ method: "POST", url: `/v1/operations/${id}/cancel` })).statusCode).toBe(202);
     const ended = await waitForStatus(s, id, ["cancelled", "succeeded", "failed", "interrupted"], 30_000);
     expect(ended.status).toBe("cancelled");

@@ -9,6 +9,7 @@ import { DEVELOPMENT_PASSPHRASE, EngineSetupError, prepareEngine, stateSecrets, 
 import { AWS_PLUGIN_VERSION, MIN_CLI_VERSION, SDK_VERSION } from "../../src/engine/pulumi/cli.js";
 import { createLogger } from "../../src/logger.js";
 import { createTestDb } from "../helpers/db.js";
+import { startTestService, testConfig } from "../helpers/service.js";
 
 /**
  * Start-up checks of ENGINE=pulumi (issue #4). The real CLI cannot be installed here, so the version
@@ -26,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** A stand-in CLI: `version` prints `version`; `plugin ls --json` prints `plugins`; every call is appended to calls.log. */
-async function fakePulumi(name: string, version: string, plugins = "[]", installExit = 0): Promise<string> {
+async function fakePulumi(name: string, version: string, plugins = "[]", installExit = 0, installSeconds = 0): Promise<string> {
   const bin = join(dir, name);
   await rm(bin, { recursive: true, force: true });
   await import("node:fs/promises").then((fs) => fs.mkdir(bin, { recursive: true }));
@@ -36,7 +37,7 @@ env | cut -d= -f1 | sort > "${bin}/env.log"
 case "$1 $2" in
   "version "*) echo "${version}" ;;
   "plugin ls") echo '${plugins}' ;;
-  "plugin install") exit ${installExit} ;;
+  "plugin install") sleep ${installSeconds}; exit ${installExit} ;;
 esac
 `;
   await writeFile(join(bin, "pulumi"), script);
@@ -128,6 +129,26 @@ describe("ENGINE=pulumi start-up", () => {
       await bad.close();
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe("/readyz with ENGINE=pulumi", () => {
+  it("is 503 while the AWS plugin installs, then 200 with the CLI and plugin versions", async () => {
+    const bin = await fakePulumi("slow", `v${SDK_VERSION}`, "[]", 0, 1);
+    const config = { ...testConfig, ...base({ ENGINE: "pulumi", MODE: "development", DATA_DIR: join(dir, "d-ready"), PATH: `${bin}:/usr/bin:/bin` }) };
+    const factory = await prepareEngine(config, silent);
+    const s = await startTestService({ config, engine: (db, log) => factory(db, log) });
+    try {
+      const early = await s.app.inject({ method: "GET", url: "/readyz" });
+      expect(early.statusCode).toBe(503);
+      expect(early.json().checks.engine.ok).toBe(false);
+      await s.engine.ready();
+      const later = await s.app.inject({ method: "GET", url: "/readyz" });
+      expect(later.statusCode, later.body).toBe(200);
+      expect(later.json().checks.engine.detail).toBe(`pulumi CLI v${SDK_VERSION}, aws plugin v${AWS_PLUGIN_VERSION} installed`);
+    } finally {
+      await s.close(2_000);
     }
   });
 });

@@ -9,6 +9,7 @@ import {
   EngineCancelledError,
   EngineFailure,
   EngineInterruptedError,
+  SHUTDOWN_REASON,
   type Engine,
   type EngineEvent,
   type EngineName,
@@ -29,6 +30,8 @@ export interface ChildEngineOptions {
   readonly memoryMb: number;
   /** After the graceful signal, how long the child may take before it is killed. */
   readonly cancelGraceMs: number;
+  /** The same when the service shuts down (it must end before the process is made to exit). */
+  readonly shutdownGraceMs: number;
   /** A child silent for this long is killed and its operation interrupted. */
   readonly heartbeatTimeoutMs: number;
   /** Children started ahead of time (each runs exactly one task). */
@@ -226,13 +229,14 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
 
     const stop = () => {
       if (grace) return;
-      childLog.info("asking the engine child to stop");
+      const graceMs = hooks.signal?.reason === SHUTDOWN_REASON ? Math.min(options.shutdownGraceMs, options.cancelGraceMs) : options.cancelGraceMs;
+      childLog.info({ graceMs }, "asking the engine child to stop");
       child.proc.kill("SIGTERM");
       grace = setTimeout(() => {
         forced = true;
-        childLog.warn({ graceMs: options.cancelGraceMs }, "engine child did not stop within the grace period; killing its process group");
+        childLog.warn({ graceMs }, "engine child did not stop within the grace period; killing its process group");
         killGroup(child, "SIGKILL");
-      }, options.cancelGraceMs);
+      }, graceMs);
     };
     const serve = (id: number, work: () => Promise<unknown>) => {
       chain = chain.then(work).then(
@@ -289,7 +293,7 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
         childLog.error({ error: redact(message, secrets) }, "engine child failed");
         throw new Error("the engine child failed unexpectedly");
       }
-      if (forced) throw new EngineCancelledError(`cancelled: the engine process was killed after ${options.cancelGraceMs / 1000}s`, true);
+      if (forced) throw new EngineCancelledError("cancelled: the engine process did not stop within its grace period and was killed", true);
       const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
       throw new EngineInterruptedError(
         hung

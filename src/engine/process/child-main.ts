@@ -106,6 +106,7 @@ function failureOf(err: unknown): ChildFailure {
 function start(task: ChildTask, settings: ChildSettings): void {
   if (taskStarted) return void finish({ t: "failed", error: { kind: "unexpected", message: "a second task was sent" } }, 70);
   taskStarted = true;
+  orphanGraceMs = settings.orphanGraceMs;
   heartbeat = setInterval(beat, settings.heartbeatMs);
   beat();
   runTask(task, settings).then(
@@ -135,10 +136,18 @@ process.on("message", (raw: unknown) => {
 // Graceful stop (cancel or shutdown): the engine stops starting steps and lets in-flight ones settle.
 process.on("SIGTERM", () => controller.abort("signal"));
 process.on("SIGINT", () => controller.abort("signal"));
-// The service died: stop gracefully; whatever is still running after the grace period is abandoned.
+// The service died: stop gracefully, then kill this process group (the CLI and its plugins with it)
+// before the operation's lease expires, so the replica that recovers the stack finds nothing running.
+let orphanGraceMs = 20_000;
 process.on("disconnect", () => {
   controller.abort("disconnect");
-  setTimeout(() => process.exit(71), 30_000).unref();
+  setTimeout(() => {
+    try {
+      process.kill(-process.pid, "SIGKILL");
+    } finally {
+      process.exit(71);
+    }
+  }, orphanGraceMs).unref();
 });
 // Contained: a stray error ends this operation's process only, never the service or another operation.
 const fatal = (err: unknown) => {

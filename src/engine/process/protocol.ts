@@ -25,11 +25,17 @@ export const EngineRequestWire = z.object({
 });
 
 /** Non-secret settings of the engine that runs inside the child (secrets travel in its environment only). */
+const common = {
+  heartbeatMs: z.number().int().positive(),
+  /** The service died: how long the child may stop gracefully before it kills its own process group. */
+  orphanGraceMs: z.number().int().positive(),
+};
+
 export const ChildSettings = z.discriminatedUnion("engine", [
-  z.object({ engine: z.literal("simulated"), stepMs: z.number().int().nonnegative(), heartbeatMs: z.number().int().positive() }),
+  z.object({ engine: z.literal("simulated"), stepMs: z.number().int().nonnegative(), ...common }),
   z.object({
     engine: z.literal("pulumi"),
-    heartbeatMs: z.number().int().positive(),
+    ...common,
     /** Per-stack work directories live under it (`<workRoot>/<project>/<stack>`). */
     workRoot: z.string(),
     pulumiHome: z.string(),

@@ -14,7 +14,7 @@ import { URN } from "./fixtures/wire.js";
  * code around the Automation API; the CLI itself is not run here (it cannot be installed): that is
  * the PULUMI_E2E contract suite's job.
  */
-const settings = { engine: "pulumi" as const, heartbeatMs: 1_000, workRoot: "/nonexistent", pulumiHome: "/nonexistent", secretsProvider: "passphrase" };
+const settings = { engine: "pulumi" as const, heartbeatMs: 1_000, orphanGraceMs: 1_000, workRoot: "/nonexistent", pulumiHome: "/nonexistent", secretsProvider: "passphrase" };
 const program = { program: "provider" as const, args: { region: "eu-west-1" } as never };
 const log = createLogger("silent");
 
