@@ -15,7 +15,7 @@ import type { Figure } from "./report.js";
 import { baseConfig, benchSpec, landingZone, median, now, sleep, tempDir, within } from "./support.js";
 
 /**
- * Figures `child-overhead` and `child-rss` (issue #4, README §5): the same fresh-stack `up` through the
+ * Figures `child-overhead` and `child-rss` (issue #4, README §5 and §6): the same fresh-stack `up` through the
  * engine port, with the simulated engine in this process vs in an engine child process
  * (ENGINE_PROCESS=child), and the memory of those children. Both figures come from one session of runs
  * (measured once per `npm run bench`, whichever of the two asks first).
@@ -323,6 +323,7 @@ export async function measureChildOverhead(): Promise<Figure> {
         startToHelloMedianMs: ms(coldStart),
         wallMedianMs: ms(median(s.cold.map((c) => c.run.ms))),
         afterHelloMedianMs: ms(afterHello),
+        firstEventAfterHelloMedianMs: ms(median(s.cold.map((c) => c.run.firstEventMs - c.startMs))),
         afterHelloToInProcess: round3(afterHello / wall(real.inline)),
         runs: s.cold.length,
       },
@@ -334,7 +335,8 @@ export async function measureChildOverhead(): Promise<Figure> {
         `so a child's fixed cost weighs less still on AWS. Steps run in dependency waves: an up takes a few critical-path depths × the step time`,
       `where the ${REALISTIC_STEP_MS} ms gap goes: +${ms(first(real.child) - first(real.inline))} ms before the first event, ` +
         `+${ms(rest(real.child) - rest(real.inline))} ms after it; a cold child after its hello (no replacement spare starting next to it) ` +
-        `takes ${ms(afterHello)} ms = ${round3(afterHello / wall(real.inline))} × in-process, so the rest of the gap is the warm spare's replacement starting on the same 2 vCPUs`,
+        `takes ${ms(afterHello)} ms = ${round3(afterHello / wall(real.inline))} × in-process (median of ${s.cold.length}), so ≈ ${ms(wall(real.child) - afterHello)} ms ` +
+        `of the gap is the warm spare's replacement starting (${ms(coldStart)} ms of start-up) on the same 2 vCPUs while the operation evaluates its program`,
       `at 0 ms steps (pure overhead, median of ${zero.child.length} each) the ratio is ${zeroRatio.toFixed(2)} (${zeroRatio <= TARGET_RATIO ? "within" : "over"} ${TARGET_RATIO}; not the figure): ` +
         `+${ms(extraFirst)} ms before the first event (the child evaluates the program for the first time in its life: modules first used there, cold JIT) ` +
         `and +${ms(extraRest)} ms after it (${roundTrips} awaited IPC round trips: ${events} events + ${roundTrips - events} state calls, ` +

@@ -3,11 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import type { Engine } from "../../src/engine/engine.js";
 import { prepareEngine, type EngineFactory } from "../../src/engine/factory.js";
-import type { ChildEngine } from "../../src/engine/process/child-engine.js";
 import { createLogger } from "../../src/logger.js";
-import { engineContract } from "./contract.js";
+import { engineContract, killChildOf } from "./contract.js";
 
 /**
  * The engine contract against the real Pulumi engine: the CLI on PATH, a file backend in a temporary
@@ -42,12 +40,8 @@ describe.runIf(enabled)("engine contract: pulumi (PULUMI_E2E=1)", () => {
 
   engineContract({
     engine: (db, log) => factory!(db, log),
-    kill: (engine: Engine, operationId: string) => {
-      const pid = (engine as ChildEngine).running().get(operationId);
-      if (pid === undefined) return false;
-      process.kill(-pid, "SIGKILL"); // the child's whole group: the CLI and its plugins too
-      return true;
-    },
+    // The child's whole group: the CLI and its plugins too.
+    kill: killChildOf(true),
     slow: true,
     timeoutMs: 45 * 60_000,
   });

@@ -2,13 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe } from "vitest";
-import type { Engine } from "../../src/engine/engine.js";
 import { prepareEngine, type EngineFactory } from "../../src/engine/factory.js";
-import type { ChildEngine } from "../../src/engine/process/child-engine.js";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
 import { createLogger } from "../../src/logger.js";
 import { testConfig } from "../helpers/service.js";
-import { engineContract } from "./contract.js";
+import { engineContract, killChildOf } from "./contract.js";
 
 /** The engine contract against the simulated engine, in the service process and in child processes. */
 describe("engine contract: simulated, in-process", () => {
@@ -29,12 +27,7 @@ describe("engine contract: simulated, one child process per operation", () => {
 
   engineContract({
     engine: (db, log) => factory!(db, log),
-    kill: (engine: Engine, operationId: string) => {
-      const pid = (engine as ChildEngine).running().get(operationId);
-      if (pid === undefined) return false;
-      process.kill(pid, "SIGKILL");
-      return true;
-    },
+    kill: killChildOf(false),
     slow: true,
     timeoutMs: 60_000,
   });

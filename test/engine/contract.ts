@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import type { Logger } from "pino";
 import type { Engine } from "../../src/engine/engine.js";
+import type { ChildEngine } from "../../src/engine/process/child-engine.js";
 import type { Db } from "../../src/store/db.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
@@ -43,6 +44,16 @@ function expectWellFormed(list: Json[], terminal: string): void {
 
 function lastProgress(list: Json[]): Json | undefined {
   return list.filter((e) => e.type === "progress").at(-1);
+}
+
+/** `kill` for child engines: SIGKILLs the child (or, with `group`, its whole process group) of a running operation. */
+export function killChildOf(group: boolean): NonNullable<ContractSubject["kill"]> {
+  return (engine, operationId) => {
+    const pid = (engine as ChildEngine).running().get(operationId);
+    if (pid === undefined) return false;
+    process.kill(group ? -pid : pid, "SIGKILL");
+    return true;
+  };
 }
 
 export function engineContract(subject: ContractSubject): void {

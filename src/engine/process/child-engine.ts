@@ -175,10 +175,20 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
   }
 
   async function take(): Promise<ChildHandle> {
-    const child = warm.shift() ?? spawnChild();
-    child.proc.ref();
-    child.proc.channel?.ref();
+    const spare = warm.shift();
     replenish();
+    if (spare) {
+      spare.proc.ref();
+      spare.proc.channel?.ref();
+      try {
+        await spare.hello;
+        return spare;
+      } catch (err) {
+        // A spare that died while it waited is no reason to fail an operation: start a fresh one.
+        log.warn({ err, engineChild: spare.pid }, "warm engine child was gone; starting another");
+      }
+    }
+    const child = spawnChild();
     await child.hello;
     return child;
   }

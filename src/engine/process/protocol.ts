@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ChangeSummary, EventData } from "../../operations/events.js";
+import { PendingOperationSchema, SimResourceSchema } from "../simulated/state-repo.js";
 
 /**
  * The typed message protocol between the service (parent) and an engine child process. Both sides
@@ -53,26 +54,12 @@ export const ChildTask = z.discriminatedUnion("kind", [
 ]);
 export type ChildTask = z.infer<typeof ChildTask>;
 
-const SimResourceWire = z.object({
-  urn: z.string(),
-  type: z.string(),
-  name: z.string(),
-  parent: z.string().nullable(),
-  custom: z.boolean(),
-  inputs: z.record(z.string(), z.unknown()),
-  outputs: z.record(z.string(), z.unknown()),
-  dependencies: z.array(z.string()),
-  retainOnDelete: z.boolean(),
-});
-
-const PendingWire = z.object({ urn: z.string(), type: z.string(), name: z.string(), op: z.string(), operationId: z.string() });
-
 /** A call on the simulated engine's state store, served by the parent from the service's database. */
 export const StateCall = z.discriminatedUnion("method", [
   z.object({ method: z.literal("load"), stack: z.string() }),
-  z.object({ method: z.literal("put"), stack: z.string(), resource: SimResourceWire, position: z.number().int() }),
+  z.object({ method: z.literal("put"), stack: z.string(), resource: SimResourceSchema, position: z.number().int() }),
   z.object({ method: z.literal("delete"), stack: z.string(), urn: z.string() }),
-  z.object({ method: z.literal("markPending"), stack: z.string(), pending: PendingWire }),
+  z.object({ method: z.literal("markPending"), stack: z.string(), pending: PendingOperationSchema }),
   z.object({ method: z.literal("clearPending"), stack: z.string(), urn: z.string() }),
   z.object({ method: z.literal("takePending"), stack: z.string() }),
 ]);

@@ -27,9 +27,10 @@ export async function executeSteps(steps: readonly Step[], options: ExecuteOptio
   let failure: Error | undefined;
 
   const attempt = async (step: Step): Promise<void> => {
-    const started = Date.now();
     const quiet = step.op === "same";
     if (!quiet) await options.onStarted(step);
+    // The step's own time, not the service's bookkeeping around it.
+    const started = Date.now();
     const ms = quiet ? 0 : options.durationOf(step);
     if (ms > 0) await sleep(ms);
     const fault = options.faultOf?.(step);

@@ -25,7 +25,8 @@ export interface SimStateStore {
   takePending(stack: string): Promise<PendingOperation[]>;
 }
 
-const Row = z.object({
+/** A recorded resource (also what an engine child sends to be stored). */
+export const SimResourceSchema = z.object({
   urn: z.string(),
   type: z.string(),
   name: z.string(),
@@ -34,11 +35,17 @@ const Row = z.object({
   inputs: z.record(z.string(), z.unknown()),
   outputs: z.record(z.string(), z.unknown()),
   dependencies: z.array(z.string()),
-  retain_on_delete: z.boolean(),
-}).transform(({ retain_on_delete, ...r }) => ({ ...r, retainOnDelete: retain_on_delete }));
+  retainOnDelete: z.boolean(),
+});
 
-const PendingRow = z
-  .object({ urn: z.string(), type: z.string(), name: z.string(), op: z.string(), operation_id: z.string() })
+export const PendingOperationSchema = z.object({ urn: z.string(), type: z.string(), name: z.string(), op: z.string(), operationId: z.string() });
+
+const Row = SimResourceSchema.omit({ retainOnDelete: true })
+  .extend({ retain_on_delete: z.boolean() })
+  .transform(({ retain_on_delete, ...r }) => ({ ...r, retainOnDelete: retain_on_delete }));
+
+const PendingRow = PendingOperationSchema.omit({ operationId: true })
+  .extend({ operation_id: z.string() })
   .transform(({ operation_id, ...p }) => ({ ...p, operationId: operation_id }));
 
 export function createDbStateStore(db: Queryable): SimStateStore {
