@@ -176,7 +176,6 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
 
   async function take(): Promise<ChildHandle> {
     const spare = warm.shift();
-    replenish();
     if (spare) {
       spare.proc.ref();
       spare.proc.channel?.ref();
@@ -231,6 +230,14 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
     let forced = false;
     let hung = false;
     let grace: NodeJS.Timeout | undefined;
+    // The replacement spare starts once this child has evaluated its program (its first event) or
+    // ended, not next to it: on a small machine the two would compete for the CPU (bench: child-overhead).
+    let refilled = false;
+    const refill = () => {
+      if (refilled) return;
+      refilled = true;
+      replenish();
+    };
     // Requests are served one at a time, in the order they arrived (events keep their order).
     let chain: Promise<void> = Promise.resolve();
     const reply = (message: ToChild) => {
@@ -265,6 +272,7 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
           peakRssBytes = Math.max(peakRssBytes, message.rss);
           return;
         case "event": {
+          refill();
           const event = message.event;
           // The runner owns the operation lifecycle: a child cannot claim it succeeded or failed.
           if (event.type.startsWith("operation.")) return serve(message.id, () => Promise.reject(new Error(`engine child sent ${event.type}`)));
@@ -311,6 +319,7 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
           : `the engine process ended before the operation finished (${how})`,
       );
     } finally {
+      refill();
       clearInterval(watchdog);
       clearTimeout(grace);
       hooks.signal?.removeEventListener("abort", stop);
@@ -347,15 +356,18 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
 
   function ensureReady(): Promise<void> {
     ready ??= (async () => {
-      if (!options.prepare) return;
-      readiness = { ok: false, detail: "preparing the engine" };
-      try {
-        readiness = { ok: true, detail: await options.prepare() };
-      } catch (err) {
-        readiness = { ok: false, detail: err instanceof Error ? err.message : String(err) };
-        ready = undefined; // the next call tries again
-        throw err;
+      if (options.prepare) {
+        readiness = { ok: false, detail: "preparing the engine" };
+        try {
+          readiness = { ok: true, detail: await options.prepare() };
+        } catch (err) {
+          readiness = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+          ready = undefined; // the next call tries again
+          throw err;
+        }
       }
+      // The first operation should not wait for a child to load either.
+      replenish();
     })();
     return ready;
   }
