@@ -112,6 +112,7 @@ export async function prepareEngine(config: EngineConfig, log: Logger): Promise<
         ...(config.PULUMI_PARALLEL === undefined ? {} : { parallel: config.PULUMI_PARALLEL }),
       },
       env,
+      redact: secrets.redact,
       prepare: async () => {
         try {
           const how = await ensureAwsPlugin(env, config.PULUMI_AWS_PLUGIN_PATH);

@@ -27,6 +27,8 @@ export interface ChildEngineOptions {
   readonly settings: ChildSettings;
   /** The child's whole environment (src/engine/process/child-env.ts). */
   readonly env: Readonly<Record<string, string>>;
+  /** Secret values that are not in the environment (a passphrase read from its file): redacted from child output. */
+  readonly redact?: readonly string[];
   readonly memoryMb: number;
   /** After the graceful signal, how long the child may take before it is killed. */
   readonly cancelGraceMs: number;
@@ -78,7 +80,7 @@ interface ChildHandle {
  */
 export function createChildEngine(options: ChildEngineOptions): ChildEngine {
   const { log } = options;
-  const secrets = secretValuesOf(options.env);
+  const secrets = [...secretValuesOf(options.env), ...(options.redact ?? [])];
   const allowedKeys = new Set(Object.keys(options.env));
   const warm: ChildHandle[] = [];
   const running = new Map<string, number>();
@@ -156,6 +158,7 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
   }
 
   function killGroup(child: ChildHandle, signal: NodeJS.Signals): void {
+    if (child.pid <= 0) return; // never started: there is no group (and -(-1) would be pid 1)
     try {
       process.kill(-child.pid, signal);
     } catch {
