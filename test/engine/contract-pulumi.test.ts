@@ -42,7 +42,6 @@ describe.runIf(enabled)("engine contract: pulumi (PULUMI_E2E=1)", () => {
     engine: (db, log) => factory!(db, log),
     // The child's whole group: the CLI and its plugins too.
     kill: killChildOf(true),
-    slow: true,
     timeoutMs: 45 * 60_000,
   });
 });

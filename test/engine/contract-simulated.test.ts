@@ -10,7 +10,7 @@ import { engineContract, killChildOf } from "./contract.js";
 
 /** The engine contract against the simulated engine, in the service process and in child processes. */
 describe("engine contract: simulated, in-process", () => {
-  engineContract({ engine: (db) => createSimulatedEngine({ state: { db }, stepMs: 40 }), slow: true, timeoutMs: 30_000 });
+  engineContract({ engine: (db) => createSimulatedEngine({ state: { db }, stepMs: 40 }), timeoutMs: 30_000 });
 });
 
 describe("engine contract: simulated, one child process per operation", () => {
@@ -28,7 +28,6 @@ describe("engine contract: simulated, one child process per operation", () => {
   engineContract({
     engine: (db, log) => factory!(db, log),
     kill: killChildOf(false),
-    slow: true,
     timeoutMs: 60_000,
   });
 });
