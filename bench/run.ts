@@ -1,5 +1,6 @@
 import { measureAcceptPostgres } from "./accept-postgres.js";
 import { measureAccept } from "./accept.js";
+import { measureAuditVerify } from "./audit-verify.js";
 import { measureChildOverhead, measureChildRss } from "./child-overhead.js";
 import { measureCriticalPath } from "./critical-path.js";
 import { measureProgramEvaluation } from "./program.js";
@@ -20,6 +21,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "critical-path": measureCriticalPath,
   "child-overhead": measureChildOverhead,
   "child-rss": measureChildRss,
+  "audit-verify": measureAuditVerify,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
