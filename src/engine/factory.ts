@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { Db } from "../store/db.js";
 import type { Engine } from "./engine.js";
-import { buildChildEnv, redact, secretValuesOf } from "./process/child-env.js";
+import { buildChildEnv } from "./process/child-env.js";
 import { createChildEngine } from "./process/child-engine.js";
 import { AWS_PLUGIN_VERSION, checkPulumiCli, ensureAwsPlugin, PulumiCliError } from "./pulumi/cli.js";
 import { createSimulatedEngine } from "./simulated/simulated-engine.js";
@@ -97,7 +97,6 @@ export async function prepareEngine(config: EngineConfig, log: Logger): Promise<
   await mkdir(pulumiHome, { recursive: true });
   if (!config.PULUMI_BACKEND_URL) await mkdir(stateDir, { recursive: true });
   const env = buildChildEnv({ ...dirs, path, engine: engineEnv, passthrough: config.ENGINE_PASSTHROUGH_ENV });
-  const redactions = [...secretValuesOf(env), ...secrets.redact];
 
   return (_db, engineLog) =>
     createChildEngine({
@@ -114,12 +113,8 @@ export async function prepareEngine(config: EngineConfig, log: Logger): Promise<
       env,
       redact: secrets.redact,
       prepare: async () => {
-        try {
-          const how = await ensureAwsPlugin(env, config.PULUMI_AWS_PLUGIN_PATH);
-          return `pulumi CLI ${cli.version}, aws plugin v${AWS_PLUGIN_VERSION} ${how}`;
-        } catch (err) {
-          throw new Error(redact(err instanceof Error ? err.message : String(err), redactions));
-        }
+        const how = await ensureAwsPlugin(env, config.PULUMI_AWS_PLUGIN_PATH);
+        return `pulumi CLI ${cli.version}, aws plugin v${AWS_PLUGIN_VERSION} ${how}`;
       },
     });
 }

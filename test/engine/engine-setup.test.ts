@@ -126,6 +126,10 @@ describe("ENGINE=pulumi start-up", () => {
       await expect(bad.ready()).rejects.toThrow(/could not be installed from get\.pulumi\.com \(set PULUMI_AWS_PLUGIN_PATH/);
       expect(bad.readiness().ok).toBe(false);
       expect(bad.readiness().detail).toContain("PULUMI_AWS_PLUGIN_PATH");
+      // Not remembered as failed: the runner's next try installs again.
+      await expect(bad.ready()).rejects.toThrow(/could not be installed/);
+      const installs = (await readFile(join(failing, "calls.log"), "utf8")).split("\n").filter((l) => l.startsWith("plugin install"));
+      expect(installs).toHaveLength(2);
       await bad.close();
     } finally {
       await db.close();

@@ -41,7 +41,7 @@ export interface ChildEngineOptions {
   readonly log: Logger;
   /** Simulated children keep their checkpoint in the service's database, through this process. */
   readonly state?: SimStateStore;
-  /** Must succeed before operations run (the Pulumi engine: CLI check, AWS plugin); resolves with a detail. */
+  /** Must succeed before operations run (the Pulumi engine: the AWS plugin); resolves with a detail. Its errors are redacted here. */
   readonly prepare?: () => Promise<string>;
 }
 
@@ -364,9 +364,11 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
         try {
           readiness = { ok: true, detail: await options.prepare() };
         } catch (err) {
-          readiness = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+          // What /readyz and the log show: never a secret of the children's environment.
+          const detail = redact(err instanceof Error ? err.message : String(err), secrets);
+          readiness = { ok: false, detail };
           ready = undefined; // the next call tries again
-          throw err;
+          throw new Error(detail);
         }
       }
       // The first operation should not wait for a child to load either.
