@@ -3,7 +3,11 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
+import { registerHardening, serverOptions, type HardeningOptions, type TlsMaterial } from "./http/hardening.js";
+import { registerAuth, type AuthOptions } from "./http/auth.js";
 import { registerProblemHandlers } from "./http/problem.js";
+import apiKeyRoutes, { type ApiKeyRoutesOptions } from "./http/routes/api-keys.js";
+import auditRoutes, { type AuditRoutesOptions } from "./http/routes/audit.js";
 import healthRoutes, { type ReadinessCheck } from "./http/routes/health.js";
 import operationRoutes from "./http/routes/operations.js";
 import providerRoutes from "./http/routes/providers.js";
@@ -12,6 +16,7 @@ import { validatorCompiler } from "./http/validation.js";
 import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "./onboarding/spec.js";
 import type { OperationsDeps } from "./operations/operations-service.js";
+import type { ApprovalsDeps } from "./approvals/approvals-service.js";
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -21,6 +26,15 @@ export interface AppDeps {
   readonly specSchema: ProviderSpecSchema;
   readonly readiness: readonly ReadinessCheck[];
   readonly bodyLimit: number;
+  readonly hardening: HardeningOptions;
+  readonly auth: AuthOptions;
+  readonly approvals: ApprovalsDeps;
+  readonly apiKeys: ApiKeyRoutesOptions;
+  readonly audit: AuditRoutesOptions;
+  /** Stream-ticket HMAC key. */
+  readonly ticketKey: Buffer;
+  /** Certificate and key (loadTls): the server speaks HTTPS only, TLS 1.2 or later. */
+  readonly tls?: TlsMaterial | undefined;
 }
 
 /** Builds the HTTP application from explicit dependencies. Never listens, never reads the environment. */
@@ -30,7 +44,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance,
     bodyLimit: deps.bodyLimit,
-    requestTimeout: 30_000,
+    // Header size, request/keep-alive timeouts, trust proxy, router limits, and HTTPS when TLS is given.
+    ...serverOptions(deps.hardening, deps.tls),
     // On close, after the runner drained and open streams were ended (preClose), drop every remaining
     // connection: idle keep-alive sockets a client pre-opened would otherwise hold server.close() forever.
     forceCloseConnections: true,
@@ -38,6 +53,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);
+  await registerHardening(app, deps.hardening);
+  // Before any route (the docs' too): every route registered from here on needs an auth decision.
+  registerAuth(app, deps.auth);
   // server.close() waits for open connections; streams still open at this point would hold it forever.
   app.addHook("preClose", async () => deps.stream.open.closeAll());
 
@@ -57,7 +75,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(providerRoutes, { deps: deps.providers, stream: deps.stream, specSchema: deps.specSchema });
-  await app.register(operationRoutes, { deps: deps.operations, stream: deps.stream });
+  await app.register(operationRoutes, {
+    deps: deps.operations,
+    approvals: deps.approvals,
+    stream: deps.stream,
+    ticketKey: deps.ticketKey,
+  });
+  await app.register(apiKeyRoutes, deps.apiKeys);
+  await app.register(auditRoutes, deps.audit);
   await app.ready();
   return app;
 }

@@ -1,4 +1,16 @@
 import type { FastifyInstance } from "fastify";
+import type { JWTVerifyGetKey } from "jose";
+import { expireApprovals, type ApprovalsDeps } from "./approvals/approvals-service.js";
+import { createAuditWriter, type AuditWriter } from "./audit/append.js";
+import { startHeadSigner, type HeadSigner } from "./audit/head-signer.js";
+import type { AuditInput } from "./audit/record.js";
+import { createAuthenticator, type Authenticator } from "./auth/authenticator.js";
+import { createFailureLimiter } from "./auth/failure-limiter.js";
+import { createOidcVerifier, type OidcVerifier } from "./auth/oidc.js";
+import type { Role } from "./auth/roles.js";
+import type { SecurityKeys } from "./auth/security-keys.js";
+import { hardeningFromConfig, type TlsMaterial } from "./http/hardening.js";
+import type { Operation, OperationStatus } from "./operations/operation.js";
 import type { Logger } from "pino";
 import { PROGRAM_VERSION } from "../programs/version.js";
 import { buildApp } from "./app.js";
@@ -12,7 +24,7 @@ import { createRunnerHooks } from "./onboarding/runner-hooks.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
 import { createRunner, type Runner } from "./operations/runner.js";
-import type { Db } from "./store/db.js";
+import type { Db, Queryable } from "./store/db.js";
 
 export type ServiceConfig = EngineConfig & Pick<
   Config,
@@ -22,6 +34,26 @@ export type ServiceConfig = EngineConfig & Pick<
   | "BODY_LIMIT_BYTES"
   | "SIMULATED_STEP_MS"
   | "SIMULATED_PAUSED"
+  | "RATE_LIMIT_PER_IP_PER_MINUTE"
+  | "RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE"
+  | "CORS_ORIGINS"
+  | "MAX_HEADER_BYTES"
+  | "REQUEST_TIMEOUT_SECONDS"
+  | "TRUST_PROXY"
+  | "MAX_STREAMS_PER_PRINCIPAL"
+  | "API_KEY_MAX_EXPIRES_DAYS"
+  | "AUTH_FAILURES_PER_IP_PER_MINUTE"
+  | "OIDC_ISSUER"
+  | "OIDC_AUDIENCE"
+  | "OIDC_JWKS_URI"
+  | "OIDC_ALGORITHMS"
+  | "OIDC_ROLES_CLAIM"
+  | "OIDC_TEAMS_CLAIM"
+  | "OIDC_NAME_CLAIM"
+  | "OIDC_ROLE_MAP"
+  | "AUDIT_SIGN_INTERVAL_SECONDS"
+  | "APPROVAL_RULES"
+  | "APPROVAL_TTL_HOURS"
 >;
 
 export interface ServiceOptions {
@@ -35,6 +67,14 @@ export interface ServiceOptions {
   readonly pollMs?: number;
   /** Tests only: the program the guardrail gate checks (a faulty one proves the gate end to end). */
   readonly program?: ProviderProgram;
+  /** Audit and stream-ticket keys (loadSecurityKeys; tests: generateSecurityKeys). */
+  readonly keys: SecurityKeys;
+  /** TLS certificate and key when the service terminates TLS itself (loadTls). */
+  readonly tls?: TlsMaterial | undefined;
+  /** Tests only: OIDC keys instead of the issuer's remote JWKS. */
+  readonly oidcKeys?: JWTVerifyGetKey;
+  /** Benchmarks only: replace the authenticator and the audit writer (the "without" baseline). */
+  readonly securityOverride?: { readonly authenticator: Authenticator; readonly audit: AuditWriter };
 }
 
 export interface Service {
@@ -45,8 +85,30 @@ export interface Service {
   readonly db: Db;
   /** Starts the runner (recovering interrupted operations first) unless the engine is paused. */
   start(): Promise<void>;
+  /** Ends approval requests past their expiry now (start() also does it every 30 s); returns how many. */
+  sweepApprovals(): Promise<number>;
   /** Drains the runner for up to graceMs, then closes the app, the hub, the engine and the database. */
   close(graceMs: number): Promise<void>;
+}
+
+const APPROVAL_SWEEP_MS = 30_000;
+
+function oidcVerifier(config: ServiceConfig, keys: JWTVerifyGetKey | undefined): OidcVerifier | undefined {
+  if (config.OIDC_ISSUER === undefined || config.OIDC_AUDIENCE === undefined) return undefined;
+  const roleMap = Object.fromEntries(config.OIDC_ROLE_MAP.map((entry) => entry.split("=") as [string, string]));
+  return createOidcVerifier(
+    {
+      issuer: config.OIDC_ISSUER,
+      audience: config.OIDC_AUDIENCE,
+      ...(config.OIDC_JWKS_URI === undefined ? {} : { jwksUri: config.OIDC_JWKS_URI }),
+      algorithms: config.OIDC_ALGORITHMS,
+      rolesClaim: config.OIDC_ROLES_CLAIM,
+      teamsClaim: config.OIDC_TEAMS_CLAIM,
+      nameClaim: config.OIDC_NAME_CLAIM,
+      roleMap: roleMap as Record<string, Role>,
+    },
+    keys,
+  );
 }
 
 /** Wires config → store → engine → runner → app. The only place that knows every concrete part. */
@@ -67,14 +129,51 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   let started = false;
-  const stream = { db, hub, keepAliveMs: config.SSE_KEEPALIVE_SECONDS * 1000, open: new OpenStreams() };
+  const stream = { db, hub, keepAliveMs: config.SSE_KEEPALIVE_SECONDS * 1000, open: new OpenStreams(), maxPerOwner: config.MAX_STREAMS_PER_PRINCIPAL };
+  const { keys } = options;
+  const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
+  const authenticator =
+    options.securityOverride?.authenticator ??
+    createAuthenticator({ db, oidc: oidcVerifier(config, options.oidcKeys), ticketKey: keys.ticketKey });
+  const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
+  const onFinish = (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status);
+  const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish };
   const app = await buildApp({
     logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     specSchema: buildProviderSpecSchema(landingZone),
     stream,
-    providers: { db, hub, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, landingZone, ...program },
-    operations: { db, hub, onFinish: (tx, op, status) => hooks.onFinish(tx, op, status), cancelLocal: runner.cancelLocal },
+    hardening: {
+      ...hardeningFromConfig(config),
+      onLimited: (request, scope) =>
+        auditAlone({
+          action: "auth.rate-limited",
+          outcome: "denied",
+          principal: request.principal ? { kind: request.principal.kind, id: request.principal.id, name: request.principal.name } : { kind: "anonymous", id: "anonymous" },
+          resource: { kind: "route", id: `${request.method} ${request.routeOptions.url ?? "(none)"}` },
+          requestId: String(request.id),
+          sourceIp: request.ip,
+          details: { scope },
+        }),
+    },
+    tls: options.tls,
+    auth: { authenticator, failures: createFailureLimiter({ maxPerWindow: config.AUTH_FAILURES_PER_IP_PER_MINUTE }), auditDenial: auditAlone },
+    approvals,
+    apiKeys: { db, audit, maxExpiresInDays: config.API_KEY_MAX_EXPIRES_DAYS },
+    audit: { db, audit, verifyKeys: keys.auditVerify },
+    ticketKey: keys.ticketKey,
+    providers: {
+      db,
+      hub,
+      kick: runner.kick,
+      engine: engine.name,
+      programVersion: PROGRAM_VERSION,
+      landingZone,
+      audit,
+      approvals: { rules: config.APPROVAL_RULES, ttlMs: config.APPROVAL_TTL_HOURS * 3_600_000 },
+      ...program,
+    },
+    operations: { db, hub, onFinish, cancelLocal: runner.cancelLocal, audit },
     readiness: [
       {
         name: "database",
@@ -91,19 +190,30 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     ],
   });
 
+  let signer: HeadSigner | undefined;
+  let expiry: NodeJS.Timeout | undefined;
   return {
     app,
     runner,
     hub,
     engine,
     db,
+    sweepApprovals: () => expireApprovals(approvals),
     async start() {
+      signer = startHeadSigner({ db, key: keys.auditSigning, intervalMs: config.AUDIT_SIGN_INTERVAL_SECONDS * 1000, log: logger });
+      // Approval requests past their expiry end their operations; every replica sweeps (SKIP LOCKED).
+      expiry = setInterval(() => {
+        expireApprovals(approvals).catch((err: unknown) => logger.error({ err }, "approvals: expiry sweep failed"));
+      }, APPROVAL_SWEEP_MS);
+      expiry.unref();
       if (config.SIMULATED_PAUSED) return;
       await runner.start();
       started = true;
     },
     async close(graceMs) {
+      clearInterval(expiry);
       await runner.drain(graceMs);
+      await signer?.stop();
       await app.close();
       await hub.close();
       await engine.close();

@@ -1,4 +1,6 @@
+import { isIP } from "node:net";
 import { z } from "zod";
+import { API_KEY_EXPIRES_DAYS_CEILING } from "./auth/api-keys.js";
 
 /**
  * The only place that reads the environment. Parsed once in main.ts; everything else receives `Config`.
@@ -6,9 +8,33 @@ import { z } from "zod";
  */
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A comma-separated list (blanks dropped), each item checked by `item`. */
+const list = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z
+    .string()
+    .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""))
+    .pipe(z.array(item));
 
 /** Never passed through to engine children: the engine sets these itself, or they would change how Node runs. */
 const RESERVED_ENGINE_ENV = /^(PULUMI_|NODE_|PATH$|HOME$)/;
+
+/** `https://host[:port]` exactly as browsers send it in Origin (lower case, no default port, no path). */
+function isExactOrigin(value: string): boolean {
+  if (!/^https?:\/\/[^/?#@\s]+$/.test(value)) return false;
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function isAddressOrCidr(value: string): boolean {
+  const [address = "", prefix, ...rest] = value.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 const ConfigSchema = z
   .object({
@@ -27,6 +53,44 @@ const ConfigSchema = z
     SHUTDOWN_GRACE_SECONDS: intFrom(0, 3_600).default(25),
     SSE_KEEPALIVE_SECONDS: intFrom(1, 300).default(15),
     BODY_LIMIT_BYTES: intFrom(1_024, 10 * 1024 * 1024).default(64 * 1024),
+    // Hardening (issue 5)
+    /** Requests a minute from one client address, counted before authentication; /healthz and /readyz are exempt. */
+    RATE_LIMIT_PER_IP_PER_MINUTE: intFrom(1, 1_000_000).default(600),
+    /** Requests a minute per authenticated principal (`kind:id`), whatever address it calls from. */
+    RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: intFrom(1, 1_000_000).default(300),
+    /** Largest request line + headers Node accepts; a larger one gets 431 before any route code runs. */
+    MAX_HEADER_BYTES: intFrom(1_024, 65_536).default(16_384),
+    /**
+     * Time to receive a whole request (Node's server.requestTimeout). Node stops the clock once the request
+     * is received, so it never cuts off a long-lived SSE/NDJSON response (test/http/hardening.test.ts).
+     */
+    REQUEST_TIMEOUT_SECONDS: intFrom(1, 3_600).default(30),
+    /** Event streams one principal may hold open at once; one more gets 429 TOO_MANY_STREAMS. */
+    MAX_STREAMS_PER_PRINCIPAL: intFrom(1, 10_000).default(20),
+    /** PEM files; both set: the service serves HTTPS (TLS 1.2+) and sends HSTS. Neither: plain HTTP. */
+    TLS_CERT_FILE: z.string().min(1).optional(),
+    TLS_KEY_FILE: z.string().min(1).optional(),
+    /** Exact browser origins allowed by CORS, e.g. `https://console.example.com`; empty: CORS off. */
+    CORS_ORIGINS: list(
+      z.string().refine(isExactOrigin, "must be a comma-separated list of exact origins: scheme://host[:port], lower case, no path, no default port (e.g. https://console.example.com)"),
+    ).default([]),
+    /**
+     * Whose X-Forwarded-For to believe (Fastify's trustProxy): `false` (request.ip is the socket's peer, so
+     * it cannot be spoofed), `true` (any — only behind a proxy that overwrites the header), or the proxies'
+     * addresses/CIDRs, e.g. `10.0.0.0/8,fd00::/8`.
+     */
+    TRUST_PROXY: z
+      .string()
+      .transform((value, ctx): boolean | string[] => {
+        if (value === "true" || value === "false") return value === "true";
+        const proxies = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+        if (proxies.length === 0 || !proxies.every(isAddressOrCidr)) {
+          ctx.addIssue("must be true, false or a comma-separated list of IP addresses or CIDRs (e.g. 10.0.0.0/8)");
+          return z.NEVER;
+        }
+        return proxies;
+      })
+      .default(false),
     /** Simulated engine: time each resource step takes, so progress is visible in a demo. */
     SIMULATED_STEP_MS: intFrom(0, 60_000).default(0),
     /** Simulated engine: do not start operations (accept-path benchmarks). */
@@ -79,6 +143,40 @@ const ConfigSchema = z
     PULUMI_AWS_PLUGIN_PATH: z.string().optional(),
     /** `--parallel` for up/destroy/refresh (the CLI's default when unset). */
     PULUMI_PARALLEL: intFrom(1, 1_000).optional(),
+
+    // Authentication, approvals and the audit trail (issue 5, DESIGN §10).
+    /** Longest expiry an API key may be given (days); keys default to 90 days, or this when it is lower. */
+    API_KEY_MAX_EXPIRES_DAYS: intFrom(1, API_KEY_EXPIRES_DAYS_CEILING).default(365),
+    /** Failed authentications per source address and minute before it is refused (429) for the rest of the minute. */
+    AUTH_FAILURES_PER_IP_PER_MINUTE: intFrom(1, 10_000).default(20),
+    /** OIDC: the portal identity provider's issuer URL; unset = OIDC off (API keys only). */
+    OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+    OIDC_AUDIENCE: z.string().min(1).optional(),
+    /** Default `<issuer>/.well-known/jwks.json`; use the discovery document's `jwks_uri`. */
+    OIDC_JWKS_URI: z.url({ protocol: /^https?$/ }).optional(),
+    OIDC_ALGORITHMS: list(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"])).default(["RS256", "ES256"]),
+    OIDC_ROLES_CLAIM: z.string().min(1).default("groups"),
+    OIDC_TEAMS_CLAIM: z.string().min(1).default("teams"),
+    OIDC_NAME_CLAIM: z.string().min(1).default("email"),
+    /** `<group>=<role>,…`, e.g. `saas-admins=admin,platform-eng=operator,everyone=viewer`. */
+    OIDC_ROLE_MAP: list(z.string().regex(/^[^=,]+=(viewer|operator|approver|admin|auditor)$/, "must be <group>=<viewer|operator|approver|admin|auditor>")).default([]),
+    /** HMAC key of sensitive audit values (≥ 32 bytes, e.g. `openssl rand -hex 32`); required in production. */
+    AUDIT_HMAC_KEY_FILE: z.string().min(1).optional(),
+    /** Ed25519 private key (PKCS#8 PEM) that signs the audit chain head; required in production. */
+    AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    /** Extra public keys (SPKI PEM, comma-separated) that verify older signed heads after a key rotation. */
+    AUDIT_VERIFY_KEY_FILES: list(z.string().min(1)).default([]),
+    /** How often the chain head is signed (only when it moved). */
+    AUDIT_SIGN_INTERVAL_SECONDS: intFrom(1, 86_400).default(60),
+    /** HMAC key of stream tickets (≥ 32 bytes), the same on every replica; default: derived from the audit HMAC key. */
+    STREAM_TICKET_KEY_FILE: z.string().min(1).optional(),
+    /**
+     * What needs a second person's approval: \`decommission\`, \`restricted\` (any change to a provider whose
+     * data is restricted, before or after the change), \`revoke\`, \`all\` (every change). \`none\` turns approvals off.
+     */
+    APPROVAL_RULES: list(z.enum(["decommission", "restricted", "revoke", "all", "none"])).default(["decommission", "restricted"]),
+    /** An approval request not decided in this time expires, and its operation is cancelled. */
+    APPROVAL_TTL_HOURS: intFrom(1, 24 * 30).default(24),
   })
   .strip();
 
@@ -113,6 +211,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     else if (present[name] === undefined) problems.push(`ENGINE_ENV_PASSTHROUGH: ${name} is not set`);
     else passthrough[name] = present[name];
   }
+  const c = parsed.data;
+  if (c.OIDC_ISSUER !== undefined) {
+    if (c.OIDC_AUDIENCE === undefined) problems.push("OIDC_AUDIENCE: is required when OIDC_ISSUER is set (the audience tokens must be issued for)");
+    if (c.OIDC_ROLE_MAP.length === 0) problems.push("OIDC_ROLE_MAP: is required when OIDC_ISSUER is set (no group would map to a role, so every token would be refused)");
+  } else if (c.OIDC_AUDIENCE !== undefined || c.OIDC_JWKS_URI !== undefined || c.OIDC_ROLE_MAP.length > 0) {
+    problems.push("OIDC_ISSUER: is required when another OIDC_* setting is given");
+  }
+  if (c.APPROVAL_RULES.includes("none") && c.APPROVAL_RULES.length > 1) problems.push("APPROVAL_RULES: none cannot be combined with other rules");
+  if (c.TLS_CERT_FILE !== undefined && c.TLS_KEY_FILE === undefined) problems.push("TLS_KEY_FILE: is required when TLS_CERT_FILE is set (HTTPS needs both, plain HTTP neither)");
+  if (c.TLS_KEY_FILE !== undefined && c.TLS_CERT_FILE === undefined) problems.push("TLS_CERT_FILE: is required when TLS_KEY_FILE is set (HTTPS needs both, plain HTTP neither)");
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({ ...parsed.data, ENGINE_PASSTHROUGH_ENV: Object.freeze(passthrough) });
 }

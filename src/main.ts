@@ -1,7 +1,10 @@
 import closeWithGrace from "close-with-grace";
+import { DevAdminKeyError, ensureDevAdminKey } from "./auth/dev-admin-key.js";
+import { loadSecurityKeys, SecuritySetupError } from "./auth/security-keys.js";
 import { composeService } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { EngineSetupError, prepareEngine } from "./engine/factory.js";
+import { loadTls } from "./http/hardening.js";
 import { LandingZoneError, loadLandingZone } from "./onboarding/landing-zone.js";
 import { createLogger } from "./logger.js";
 import { openDb } from "./store/open.js";
@@ -13,12 +16,22 @@ async function main(): Promise<void> {
   // Before anything is touched: ENGINE=pulumi needs the CLI on PATH and a usable state passphrase.
   const makeEngine = await prepareEngine(config, logger);
   const landingZone = await loadLandingZone(config.LANDING_ZONE_FILE);
+  // Audit and ticket keys live outside the database; production refuses to start without them.
+  const keys = await loadSecurityKeys(config, logger);
+  const tls = config.TLS_CERT_FILE !== undefined && config.TLS_KEY_FILE !== undefined ? loadTls(config.TLS_CERT_FILE, config.TLS_KEY_FILE) : undefined;
   const db = await openDb({
     dataDir: config.DATA_DIR,
     databaseUrl: config.DATABASE_URL,
     onError: (err) => logger.error({ err }, "store background error"),
   });
-  const service = await composeService({ config, landingZone, db, logger, engine: makeEngine(db, logger) });
+  if (config.MODE === "development") {
+    const dev = await ensureDevAdminKey(db, config.DATA_DIR);
+    logger.info(
+      { path: dev.path, keyId: dev.keyId },
+      `development: ${dev.created ? "created an admin API key" : "admin API key"} in ${dev.path}; send it as -H "authorization: Bearer $(cat ${dev.path})"`,
+    );
+  }
+  const service = await composeService({ config, landingZone, db, logger, engine: makeEngine(db, logger), keys, tls });
   await service.start();
   await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info(
@@ -36,7 +49,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof EngineSetupError || err instanceof LandingZoneError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof EngineSetupError ||
+    err instanceof LandingZoneError ||
+    err instanceof SecuritySetupError ||
+    err instanceof DevAdminKeyError
+  ) {
     for (const line of err.message.split("\n")) console.error(`saas-bridge: ${line}`);
   } else {
     console.error("saas-bridge: start-up failed:", err);

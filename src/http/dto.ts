@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { APPROVAL_STATUSES, type Approval } from "../approvals/approvals-repo.js";
 import { Lifecycle } from "../onboarding/lifecycle.js";
 import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
@@ -6,6 +7,34 @@ import { Intent, OperationKind, OperationStatus, AccessStateSchema, type Operati
 
 /** Response bodies. Fastify serializes through these schemas, so a field not listed here never leaks. */
 const links = z.record(z.string(), z.string());
+
+export const ApprovalDto = z.object({
+  rule: z.string().describe("why it needs one: decommission, restricted, revoke or all"),
+  status: z.enum(APPROVAL_STATUSES),
+  specHash: z.string().describe("the approver names this hash: an approval applies to exactly this spec"),
+  programVersion: z.string(),
+  requestedBy: z.string(),
+  requestedAt: z.string(),
+  expiresAt: z.string(),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  comment: z.string().nullable(),
+});
+
+export function toApprovalDto(a: Approval): z.input<typeof ApprovalDto> {
+  return {
+    rule: a.rule,
+    status: a.status,
+    specHash: a.specHash,
+    programVersion: a.programVersion,
+    requestedBy: a.requestedByName,
+    requestedAt: a.requestedAt,
+    expiresAt: a.expiresAt,
+    decidedBy: a.decidedByName,
+    decidedAt: a.decidedAt,
+    comment: a.comment,
+  };
+}
 
 export const OperationDto = z
   .object({
@@ -34,6 +63,7 @@ export const OperationDto = z
       })
       .nullable(),
     error: OperationError.nullable(),
+    approval: ApprovalDto.optional().describe("present when the operation needs (or needed) a second person's approval"),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
@@ -88,7 +118,7 @@ export const opLinks = (id: string, provider: string) => ({
   provider: `/v1/providers/${encodeURIComponent(provider)}`,
 });
 
-export function toOperationDto(op: Operation, queuePosition?: number): z.input<typeof OperationDto> {
+export function toOperationDto(op: Operation, queuePosition?: number, approval?: Approval): z.input<typeof OperationDto> {
   const result = op.result as z.input<typeof OperationDto>["result"];
   return {
     id: op.id,
@@ -106,6 +136,7 @@ export function toOperationDto(op: Operation, queuePosition?: number): z.input<t
     progress: { done: op.progress_done, total: op.progress_total },
     result: result ?? null,
     error: op.error,
+    ...(approval ? { approval: toApprovalDto(approval) } : {}),
     createdAt: op.created_at,
     startedAt: op.started_at,
     finishedAt: op.finished_at,
@@ -120,6 +151,7 @@ function operationLinks(op: Operation): Record<string, string> {
     ...own,
     ...(op.intent === "hub-update" ? {} : { provider }),
     ...(op.blocked_by ? { blockedBy: `/v1/operations/${op.blocked_by}` } : {}),
+    ...(op.status === "awaiting_approval" ? { approve: `/v1/operations/${op.id}/approve`, reject: `/v1/operations/${op.id}/reject` } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { principalRef } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import type { Accepted, Idempotency } from "../onboarding/accept.js";
 import { canonicalJson } from "../onboarding/spec.js";
@@ -29,9 +30,24 @@ export function representationOf(request: FastifyRequest): Representation {
   return rep;
 }
 
+/**
+ * Keys are scoped to the principal: another caller's key is a different key, so a replay can never hand
+ * one caller another's operation (nor tell it that the key was used).
+ */
+/**
+ * representationOf for a request that creates something and may then stream it: a principal already at
+ * its open-stream cap is refused (429) before anything is created, not after.
+ */
+export function streamingRepresentationOf(request: FastifyRequest, deps: StreamDeps): Representation {
+  const rep = representationOf(request);
+  if (rep !== "json" && request.principal) deps.open.reserve(principalRef(request.principal), deps.maxPerOwner);
+  return rep;
+}
+
 export function idempotencyOf(request: FastifyRequest, body: unknown): Idempotency | undefined {
-  const key = (request.headers as { "idempotency-key"?: string })["idempotency-key"];
-  if (key === undefined) return undefined;
+  const presented = (request.headers as { "idempotency-key"?: string })["idempotency-key"];
+  if (presented === undefined) return undefined;
+  const key = `${request.principal ? principalRef(request.principal) : "anonymous"}|${presented}`;
   const path = request.url.split("?")[0] ?? "";
   const fingerprint = createHash("sha256")
     .update(`${request.method} ${path}\n${canonicalJson(body ?? null)}`)
@@ -61,6 +77,7 @@ export function respondAccepted(
     format: representation,
     status: 202,
     headers,
+    ...(request.principal ? { owner: principalRef(request.principal), maxPerOwner: deps.maxPerOwner } : {}),
     textHeader: `${op.intent} ${op.provider} — operation ${op.id} (engine: ${op.engine}${op.engine === "simulated" ? ", nothing is created in AWS" : ""})`,
     log: request.log,
   });

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
+import { AppError } from "../errors.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
 import { followEvents } from "../operations/follow-events.js";
@@ -13,6 +14,8 @@ export interface StreamDeps {
   readonly hub: EventHub;
   readonly keepAliveMs: number;
   readonly open: OpenStreams;
+  /** Open streams one principal may hold at once (MAX_STREAMS_PER_PRINCIPAL). */
+  readonly maxPerOwner: number;
 }
 
 /**
@@ -21,9 +24,34 @@ export interface StreamDeps {
  */
 export class OpenStreams {
   readonly #closers = new Set<() => void>();
-  add(close: () => void): () => void {
+  /** Open streams per owner (a principal's `kind:id`), for the per-owner cap. */
+  readonly #owned = new Map<string, number>();
+  /** Tracks a stream until the returned function is called; `owner` counts it towards that owner's cap. */
+  add(close: () => void, owner?: string): () => void {
     this.#closers.add(close);
-    return () => this.#closers.delete(close);
+    if (owner === undefined) return () => this.#closers.delete(close);
+    this.#owned.set(owner, this.countFor(owner) + 1);
+    let tracked = true;
+    return () => {
+      if (!tracked) return;
+      tracked = false;
+      this.#closers.delete(close);
+      const left = this.countFor(owner) - 1;
+      if (left > 0) this.#owned.set(owner, left);
+      else this.#owned.delete(owner);
+    };
+  }
+  /**
+   * Refuses one more stream for `owner` when it already holds `max` open. Call it, then `add`, in the
+   * same synchronous step, so nothing can open a stream in between.
+   */
+  reserve(owner: string, max: number): void {
+    if (this.countFor(owner) >= max) {
+      throw new AppError("TOO_MANY_STREAMS", `At most ${max} event streams may be open at once; close one before opening another.`);
+    }
+  }
+  countFor(owner: string): number {
+    return this.#owned.get(owner) ?? 0;
   }
   closeAll(): void {
     for (const close of [...this.#closers]) close();
@@ -39,6 +67,9 @@ export interface StreamRequest {
   /** First line of the text view (operation, provider, engine). */
   readonly textHeader: string;
   readonly log: FastifyBaseLogger;
+  /** Whose stream this is (a principal's `kind:id`); with `maxPerOwner`, more open streams are refused with 429. */
+  readonly owner?: string | undefined;
+  readonly maxPerOwner?: number | undefined;
 }
 
 /** SSE: `id` is the event seq (resume with Last-Event-ID); JSON has no raw newlines, so one event is one message. */
@@ -57,6 +88,8 @@ function formatterFor(format: StreamFormat, textHeader: string): (e: OperationEv
  * event comes from the table (or the hub, after commit), so what a client sees is already durable.
  */
 export function streamOperation(reply: FastifyReply, deps: StreamDeps, req: StreamRequest): FastifyReply {
+  // Before any header is sent, so a refused client gets a 429 problem, not a broken stream.
+  if (req.owner !== undefined && req.maxPerOwner !== undefined) deps.open.reserve(req.owner, req.maxPerOwner);
   const out = new PassThrough();
   const abort = new AbortController();
   // Tracked until the response itself closes (flushed or disconnected), not until the pump ends: a
@@ -64,7 +97,7 @@ export function streamOperation(reply: FastifyReply, deps: StreamDeps, req: Stre
   const untrack = deps.open.add(() => {
     abort.abort();
     reply.raw.destroy();
-  });
+  }, req.owner);
   reply.raw.on("close", () => {
     abort.abort();
     untrack();

@@ -47,6 +47,10 @@ export function createTextFormatter(header: string): (event: OperationEvent) => 
     switch (e.type) {
       case "operation.queued":
         return e.position > 0 ? `queued behind ${e.position} operation(s) on this provider\n` : "queued\n";
+      case "approval.requested":
+        return `awaiting approval (${clean(e.rule)}) by someone other than ${clean(e.requestedBy)}, until ${clean(e.expiresAt)}\n`;
+      case "approval.approved":
+        return `approved by ${clean(e.approvedBy)}\n`;
       case "operation.started":
         return `started (attempt ${e.attempt}, engine ${clean(e.engine)})\n`;
       case "resource.planned":

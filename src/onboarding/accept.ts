@@ -1,4 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { insertApproval } from "../approvals/approvals-repo.js";
+import type { ApprovalRule, ApprovalRules } from "../approvals/policy.js";
+import type { AuditWriter } from "../audit/append.js";
+import type { AuditAction } from "../audit/record.js";
+import { auditPrincipalOf, principalRef, type Actor } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
@@ -27,6 +32,16 @@ export interface AcceptDeps {
   readonly kick: () => void;
   readonly engine: string;
   readonly programVersion: string;
+  /** Every accepted change is audited in its own transaction (no record, no change). */
+  readonly audit: AuditWriter;
+  readonly approvals: { readonly rules: ApprovalRules; readonly ttlMs: number };
+}
+
+/** Who asks, what is audited, and the Idempotency-Key if any. */
+export interface AcceptRequest {
+  readonly actor: Actor;
+  readonly action: AuditAction;
+  readonly idempotency?: Idempotency | undefined;
 }
 
 export type Enqueue = (tx: Queryable, newOperation: (input: OperationInput) => Promise<ops.Enqueued>) => Promise<ops.Enqueued>;
@@ -40,22 +55,23 @@ export interface OperationInput {
   readonly specHash: string;
   /** It may only start once this operation has ended. */
   readonly blockedBy?: string;
+  /** Set when the change needs a second person: the operation waits in `awaiting_approval`. */
+  readonly approvalRule?: ApprovalRule | undefined;
 }
 
 /**
- * One transaction: the caller's checks and row changes, the operation row, its `operation.queued` event
- * and the idempotency record commit together or not at all. Events are published only after commit.
+ * One transaction: the caller's checks and row changes, the operation row, its `operation.queued` event,
+ * the approval request if one is needed, the idempotency record and the audit record commit together or
+ * not at all. Events are published only after commit.
  */
-export async function accept(deps: AcceptDeps, idempotency: Idempotency | undefined, enqueue: Enqueue): Promise<Accepted> {
+export async function accept(deps: AcceptDeps, request: AcceptRequest, enqueue: Enqueue): Promise<Accepted> {
   // Two attempts: on PostgreSQL a concurrent request with the same key can win the insert race; the
   // second attempt then finds its record and replays it.
   for (let attempt = 1; ; attempt++) {
     try {
-      const { accepted, event } = await deps.db.transaction((tx) => acceptIn(tx, deps, idempotency, enqueue));
-      if (event) {
-        await deps.hub.publish(accepted.operation.id, event);
-        deps.kick();
-      }
+      const { accepted, events } = await deps.db.transaction((tx) => acceptIn(tx, deps, request, enqueue));
+      for (const event of events) await deps.hub.publish(accepted.operation.id, event);
+      if (events.length > 0) deps.kick();
       return accepted;
     } catch (err) {
       if (attempt < 2 && isUniqueViolation(err, "idempotency_keys_pkey")) continue;
@@ -67,9 +83,10 @@ export async function accept(deps: AcceptDeps, idempotency: Idempotency | undefi
 async function acceptIn(
   tx: Queryable,
   deps: AcceptDeps,
-  idempotency: Idempotency | undefined,
+  request: AcceptRequest,
   enqueue: Enqueue,
-): Promise<{ accepted: Accepted; event?: OperationEvent }> {
+): Promise<{ accepted: Accepted; events: OperationEvent[] }> {
+  const { idempotency, actor } = request;
   if (idempotency) {
     const rows = await tx.query<{ request_hash: string; operation_id: string }>(
       `SELECT request_hash, operation_id FROM idempotency_keys WHERE key = $1`,
@@ -81,13 +98,24 @@ async function acceptIn(
         throw new AppError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request.");
       }
       const operation = (await ops.getOperation(tx, earlier.operation_id))!;
-      return { accepted: { operation, queuePosition: await ops.queuePosition(tx, operation), replayed: true } };
+      // A replay changes nothing, so it writes no audit record.
+      return { accepted: { operation, queuePosition: await ops.queuePosition(tx, operation), replayed: true }, events: [] };
     }
   }
-  const enqueued = await enqueue(tx, (input) =>
-    ops.enqueueOperation(tx, { id: randomUUID(), engine: deps.engine, programVersion: deps.programVersion, ...input }),
-  );
+  let rule: ApprovalRule | undefined;
+  const enqueued = await enqueue(tx, (input) => {
+    rule = input.approvalRule;
+    const { approvalRule, ...rest } = input;
+    return ops.enqueueOperation(tx, {
+      id: randomUUID(),
+      engine: deps.engine,
+      programVersion: deps.programVersion,
+      ...rest,
+      ...(approvalRule === undefined ? {} : { awaitingApproval: true }),
+    });
+  });
   const { operation, queuePosition, event } = enqueued;
+  const events: OperationEvent[] = [event];
   if (idempotency) {
     await tx.query(`INSERT INTO idempotency_keys (key, request_hash, operation_id) VALUES ($1, $2, $3)`, [
       idempotency.key,
@@ -95,5 +123,42 @@ async function acceptIn(
       operation.id,
     ]);
   }
-  return { accepted: { operation, queuePosition, replayed: false }, event };
+  const principal = auditPrincipalOf(actor);
+  const common = { principal, requestId: actor.requestId, sourceIp: actor.sourceIp };
+  const details = {
+    operationId: operation.id,
+    intent: operation.intent,
+    kind: operation.kind,
+    specHash: operation.spec_hash,
+    programVersion: operation.program_version,
+    status: operation.status,
+  };
+  let approvalExpiresAt: string | undefined;
+  if (rule !== undefined) {
+    const approval = await insertApproval(tx, {
+      operationId: operation.id,
+      rule,
+      specHash: operation.spec_hash,
+      programVersion: operation.program_version,
+      requestedBy: principalRef(actor.principal),
+      requestedByName: actor.principal.name,
+      ttlMs: deps.approvals.ttlMs,
+    });
+    approvalExpiresAt = approval.expiresAt;
+    const data = { type: "approval.requested" as const, rule, requestedBy: actor.principal.name, expiresAt: approval.expiresAt };
+    const { seq, at } = await ops.appendEvent(tx, operation.id, null, data);
+    events.push({ ...data, seq, at });
+  }
+  // Last: the audit append holds the chain head's row lock until commit (src/audit/append.ts).
+  await deps.audit.append(tx, { ...common, action: request.action, outcome: "allowed", resource: { kind: "provider", id: operation.provider }, details });
+  if (rule !== undefined) {
+    await deps.audit.append(tx, {
+      ...common,
+      action: "approval.request",
+      outcome: "allowed",
+      resource: { kind: "operation", id: operation.id },
+      details: { ...details, rule, expiresAt: approvalExpiresAt ?? null },
+    });
+  }
+  return { accepted: { operation, queuePosition, replayed: false }, events };
 }

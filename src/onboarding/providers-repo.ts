@@ -29,6 +29,8 @@ export interface ProviderListQuery {
   readonly after?: string | undefined;
   readonly lifecycle?: Lifecycle | undefined;
   readonly team?: string | undefined;
+  /** Only these teams (the caller's); undefined = every team. */
+  readonly teams?: readonly string[] | undefined;
 }
 
 export async function listProviders(q: Queryable, query: ProviderListQuery): Promise<ProviderRecord[]> {
@@ -38,8 +40,9 @@ export async function listProviders(q: Queryable, query: ProviderListQuery): Pro
         WHERE ($1::text IS NULL OR name > $1)
           AND ($2::text IS NULL OR lifecycle = $2)
           AND ($3::text IS NULL OR team = $3)
+          AND ($5::text[] IS NULL OR team = ANY($5::text[]))
         ORDER BY name LIMIT $4`,
-      [query.after ?? null, query.lifecycle ?? null, query.team ?? null, query.limit],
+      [query.after ?? null, query.lifecycle ?? null, query.team ?? null, query.limit, query.teams === undefined ? null : [...query.teams]],
     ),
   );
 }

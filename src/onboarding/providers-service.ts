@@ -1,4 +1,9 @@
+import { approvalRuleFor } from "../approvals/policy.js";
+import type { AuditAction } from "../audit/record.js";
+import { canSeeTeam, visibleTeams, type Actor } from "../auth/actor.js";
+import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
+import { DeniedError } from "../http/auth.js";
 import type { Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";
@@ -23,6 +28,33 @@ const providerLink = (name: string) => `/v1/providers/${encodeURIComponent(name)
 
 function notFound(name: string): AppError {
   return new AppError("NOT_FOUND", `No provider named "${name}".`);
+}
+
+/**
+ * Another team's provider is answered exactly like a missing one (404, same message), so its name cannot
+ * be probed; unlike a missing one, the refusal is audited.
+ */
+function hiddenProvider(name: string, action: AuditAction): DeniedError {
+  return new DeniedError("NOT_FOUND", `No provider named "${name}".`, {
+    action,
+    resource: { kind: "provider", id: name },
+    reason: "the provider belongs to another team",
+  });
+}
+
+function visible(principal: Principal, provider: { team: string } | undefined): boolean {
+  return provider !== undefined && canSeeTeam(principal, provider.team);
+}
+
+/** A caller creates providers for its own teams, and cannot hand one to a team it is not in. */
+function assertOwnTeam(actor: Actor, team: string, action: AuditAction, name: string): void {
+  if (canSeeTeam(actor.principal, team)) return;
+  const teams = actor.principal.teams.length > 0 ? actor.principal.teams.join(", ") : "none";
+  throw new DeniedError("FORBIDDEN", `owner.team "${team}" is not one of the caller's teams (${teams}).`, {
+    action,
+    resource: { kind: "provider", id: name },
+    reason: `owner.team ${team} is not a team of the caller`,
+  });
 }
 
 /** The schema is pure; the clock is checked here. A spec that has already expired is refused. */
@@ -60,11 +92,12 @@ async function assertGuardrails(deps: ProvidersDeps, spec: ProviderSpec, accessS
   }
 }
 
-export async function createProvider(deps: ProvidersDeps, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+export async function createProvider(deps: ProvidersDeps, actor: Actor, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+  assertOwnTeam(actor, spec.owner.team, "provider.create", spec.name);
   assertNotExpired(spec);
   await assertGuardrails(deps, spec, "active");
   const limit = deps.landingZone.firewall.maxRuleGroupsPerPolicy;
-  return accept(deps, idempotency, async (tx, newOperation) => {
+  return accept(deps, { actor, action: "provider.create", idempotency }, async (tx, newOperation) => {
     // Serializes creates per region so two cannot both take the last place in the central policy.
     await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`saas-bridge:region:${spec.region}`]);
     if ((await providersHoldingRuleGroups(tx, spec.region)) >= limit) {
@@ -86,11 +119,12 @@ export async function createProvider(deps: ProvidersDeps, spec: ProviderSpec, id
         links: { provider: providerLink(spec.name) },
       });
     }
-    return newOperation({ provider: spec.name, intent: "create", kind: "up", accessState: "active", spec: asRecord(spec), specHash: hash });
+    const approvalRule = approvalRuleFor(deps.approvals.rules, "create", [asRecord(spec)]);
+    return newOperation({ provider: spec.name, intent: "create", kind: "up", accessState: "active", spec: asRecord(spec), specHash: hash, approvalRule });
   });
 }
 
-export async function updateProvider(deps: ProvidersDeps, name: string, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
+export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: string, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
   if (spec.name !== name) {
     throw new AppError("VALIDATION_FAILED", "The spec's name must match the provider in the path.", {
       errors: [{ path: "/name", message: `must be "${name}" (the provider in the path); a provider cannot be renamed` }],
@@ -99,12 +133,15 @@ export async function updateProvider(deps: ProvidersDeps, name: string, spec: Pr
   assertNotExpired(spec);
   // The variant is a best guess from the current lifecycle; the runner checks again with the exact one.
   const current = await providers.getProvider(deps.db, name);
+  if (current !== undefined && !visible(actor.principal, current)) throw hiddenProvider(name, "provider.update");
+  if (current !== undefined) assertOwnTeam(actor, spec.owner.team, "provider.update", name);
   await assertGuardrails(deps, spec, current?.lifecycle === "revoked" ? "revoked" : "active");
-  return accept(deps, idempotency, async (tx, newOperation) => {
-    const { admission } = await admitWith(tx, name, "update");
+  return accept(deps, { actor, action: "provider.update", idempotency }, async (tx, newOperation) => {
+    const { admission, provider } = await admitWith(tx, actor, name, "update");
     const hash = specHash(spec);
     await providers.updateSpec(tx, name, spec, hash, spec.owner.team);
-    return newOperation({ provider: name, intent: "update", kind: "up", accessState: admission.accessState, spec: asRecord(spec), specHash: hash });
+    const approvalRule = approvalRuleFor(deps.approvals.rules, "update", [provider.spec, asRecord(spec)]);
+    return newOperation({ provider: name, intent: "update", kind: "up", accessState: admission.accessState, spec: asRecord(spec), specHash: hash, approvalRule });
   });
 }
 
@@ -113,22 +150,29 @@ const KIND_OF = { revoke: "up", reinstate: "up", decommission: "destroy", previe
 /** revoke / reinstate / decommission / preview of the provider's current spec (or a proposed one for preview). */
 export async function requestAction(
   deps: ProvidersDeps,
+  actor: Actor,
   name: string,
   intent: keyof typeof KIND_OF,
   idempotency?: Idempotency,
   proposed?: ProviderSpec,
 ): Promise<Accepted> {
+  const action: AuditAction = `provider.${intent}`;
   if (proposed) {
     // The variant is a best guess from the current lifecycle; the runner checks again with the exact one.
     const current = await providers.getProvider(deps.db, name);
+    if (current !== undefined && !visible(actor.principal, current)) throw hiddenProvider(name, action);
     await assertGuardrails(deps, proposed, current?.lifecycle === "revoked" ? "revoked" : "active");
   }
-  return accept(deps, idempotency, async (tx, newOperation) => {
-    const { admission, provider } = await admitWith(tx, name, intent);
+  return accept(deps, { actor, action, idempotency }, async (tx, newOperation) => {
+    const { admission, provider } = await admitWith(tx, actor, name, intent);
     const spec = proposed ? asRecord(proposed) : provider.spec;
+    const approvalRule = approvalRuleFor(deps.approvals.rules, intent, [provider.spec]);
     // The central policy must stop referencing the provider's rule group before it can be deleted:
-    // the destroy waits for a hub update (queued now, or joined) that leaves the group out.
-    const hubUpdate = intent === "decommission" ? await requestHubUpdate(tx, deps.engine, String(provider.spec["region"])) : undefined;
+    // the destroy waits for a hub update (queued now, or joined) that leaves the group out. A
+    // decommission awaiting approval asks for it only once approved (approvals-service.ts): until then
+    // the provider's traffic must keep flowing.
+    const hubUpdate =
+      intent === "decommission" && approvalRule === undefined ? await requestHubUpdate(tx, deps.engine, String(provider.spec["region"])) : undefined;
     const input: OperationInput = {
       provider: name,
       intent,
@@ -137,15 +181,17 @@ export async function requestAction(
       spec,
       specHash: proposed ? specHash(proposed) : provider.spec_hash,
       ...(hubUpdate ? { blockedBy: hubUpdate.id } : {}),
+      approvalRule,
     };
     return newOperation(input);
   });
 }
 
-async function admitWith(tx: Queryable, name: string, intent: Parameters<typeof admit>[0]) {
+async function admitWith(tx: Queryable, actor: Actor, name: string, intent: Parameters<typeof admit>[0]) {
   // FOR UPDATE serializes concurrent requests on one provider so both see each other's queued intent.
   const provider = await providers.getProvider(tx, name, true);
   if (!provider) throw notFound(name);
+  if (!visible(actor.principal, provider)) throw hiddenProvider(name, `provider.${intent}`);
   const pending = (await ops.activeOperations(tx, name)).map((o) => o.intent);
   const admission = admit(intent, provider.lifecycle, pending);
   if (!admission.ok) {
@@ -159,19 +205,23 @@ export interface ProviderView {
   readonly activeOperations: Operation[];
 }
 
-export async function getProvider(deps: Pick<ProvidersDeps, "db">, name: string): Promise<ProviderView> {
+export async function getProvider(deps: Pick<ProvidersDeps, "db">, principal: Principal, name: string): Promise<ProviderView> {
   const provider = await providers.getProvider(deps.db, name);
   if (!provider) throw notFound(name);
+  if (!visible(principal, provider)) throw hiddenProvider(name, "auth.denied");
   return { provider, activeOperations: await ops.activeOperations(deps.db, name) };
 }
 
 export async function listProviders(
   deps: Pick<ProvidersDeps, "db">,
+  principal: Principal,
   query: { limit: number; cursor?: string | undefined; lifecycle?: Lifecycle | undefined; team?: string | undefined },
 ): Promise<{ items: providers.ProviderRecord[]; nextCursor: string | undefined }> {
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   // One extra row tells whether there is a next page without a count query.
-  const rows = await providers.listProviders(deps.db, { limit: query.limit + 1, after, lifecycle: query.lifecycle, team: query.team });
+  // Only the caller's teams: a filter on another team lists nothing rather than refusing (nothing to probe).
+  const teams = visibleTeams(principal);
+  const rows = await providers.listProviders(deps.db, { limit: query.limit + 1, after, lifecycle: query.lifecycle, team: query.team, teams });
   const items = rows.slice(0, query.limit);
   const last = items.at(-1);
   return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last.name) : undefined };

@@ -24,6 +24,9 @@ export type OperationError = z.infer<typeof OperationError>;
 
 export const EventData = z.discriminatedUnion("type", [
   z.object({ type: z.literal("operation.queued"), position: z.number().int().nonnegative() }),
+  /** A second person must approve before it runs (it waits in `awaiting_approval`). */
+  z.object({ type: z.literal("approval.requested"), rule: z.string(), requestedBy: z.string(), expiresAt: z.string() }),
+  z.object({ type: z.literal("approval.approved"), approvedBy: z.string() }),
   z.object({ type: z.literal("operation.started"), attempt: z.number().int().positive(), engine: z.string() }),
   z.object({ type: z.literal("operation.succeeded"), summary: ChangeSummary, durationMs: z.number() }),
   z.object({ type: z.literal("operation.failed"), error: OperationError, durationMs: z.number() }),

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { OperationError } from "./events.js";
 
 /** The operation row, parsed at the store edge. */
-export const OPERATION_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"] as const;
+export const OPERATION_STATUSES = ["awaiting_approval", "queued", "running", "succeeded", "failed", "cancelled", "interrupted"] as const;
 export const OperationStatus = z.enum(OPERATION_STATUSES);
 export type OperationStatus = z.infer<typeof OperationStatus>;
 

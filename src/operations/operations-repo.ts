@@ -16,7 +16,12 @@ export interface NewOperation {
   readonly programVersion: string;
   /** It may only start once this operation has ended. */
   readonly blockedBy?: string;
+  /** Inserted as `awaiting_approval`: the runner leaves it until an approver queues it. */
+  readonly awaitingApproval?: boolean;
 }
+
+/** Statuses of operations that have not ended: they hold their place in the provider's queue. */
+export const ACTIVE_SQL = "('awaiting_approval', 'queued', 'running')";
 
 export interface Enqueued {
   readonly operation: Operation;
@@ -34,16 +39,28 @@ export interface Enqueued {
 export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<Enqueued> {
   const rows = await q.query(
     `WITH ahead AS (
-       SELECT count(*)::int AS n FROM operations WHERE provider = $2 AND status IN ('queued', 'running')),
+       SELECT count(*)::int AS n FROM operations WHERE provider = $2 AND status IN ${ACTIVE_SQL}),
      op AS (
        INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq, blocked_by)
-       VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, 1, $10) RETURNING *),
+       VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 1, $10) RETURNING *),
      ev AS (
        INSERT INTO operation_events (operation_id, seq, type, data)
        SELECT $1, 1, 'operation.queued', jsonb_build_object('type', 'operation.queued', 'position', ahead.n) FROM ahead
        RETURNING at)
      SELECT op.*, ahead.n AS queue_position, ev.at AS event_at FROM op, ahead, ev`,
-    [op.id, op.provider, op.intent, op.kind, op.accessState, op.engine, JSON.stringify(op.spec), op.specHash, op.programVersion, op.blockedBy ?? null],
+    [
+      op.id,
+      op.provider,
+      op.intent,
+      op.kind,
+      op.accessState,
+      op.engine,
+      JSON.stringify(op.spec),
+      op.specHash,
+      op.programVersion,
+      op.blockedBy ?? null,
+      op.awaitingApproval === true ? "awaiting_approval" : "queued",
+    ],
   );
   const row = rows[0] as Record<string, unknown> & { queue_position: number; event_at: Date | string };
   const queuePosition = row.queue_position;
@@ -80,15 +97,15 @@ export async function enqueueCoalesced(q: Queryable, op: NewOperation): Promise<
   throw new Error(`could not queue or join a ${op.intent} of ${op.provider}`);
 }
 
-export async function getOperation(q: Queryable, id: string): Promise<Operation | undefined> {
-  return parse(await q.query(`SELECT * FROM operations WHERE id = $1`, [id]))[0];
+export async function getOperation(q: Queryable, id: string, forUpdate = false): Promise<Operation | undefined> {
+  return parse(await q.query(`SELECT * FROM operations WHERE id = $1${forUpdate ? " FOR UPDATE" : ""}`, [id]))[0];
 }
 
 /** Operations ahead of this one on its provider (0 = next to run). */
 export async function queuePosition(q: Queryable, op: Operation): Promise<number> {
   const rows = await q.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM operations
-      WHERE provider = $1 AND status IN ('queued', 'running') AND queue_seq < $2`,
+      WHERE provider = $1 AND status IN ${ACTIVE_SQL} AND queue_seq < $2`,
     [op.provider, op.queue_seq],
   );
   return rows[0]?.n ?? 0;
@@ -97,7 +114,7 @@ export async function queuePosition(q: Queryable, op: Operation): Promise<number
 /** Queued and running operations of a provider, oldest first. */
 export async function activeOperations(q: Queryable, provider: string): Promise<Operation[]> {
   return parse(
-    await q.query(`SELECT * FROM operations WHERE provider = $1 AND status IN ('queued','running') ORDER BY queue_seq`, [provider]),
+    await q.query(`SELECT * FROM operations WHERE provider = $1 AND status IN ${ACTIVE_SQL} ORDER BY queue_seq`, [provider]),
   );
 }
 
@@ -127,7 +144,7 @@ export async function claimNext(db: Db, owner: string, leaseSeconds: number): Pr
          WHERE o.status = 'queued'
            AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.provider = o.provider AND r.status = 'running')
            AND NOT EXISTS (SELECT 1 FROM operations e
-                            WHERE e.provider = o.provider AND e.status = 'queued' AND e.queue_seq < o.queue_seq)
+                            WHERE e.provider = o.provider AND e.status IN ('queued', 'awaiting_approval') AND e.queue_seq < o.queue_seq)
            AND (o.blocked_by IS NULL OR EXISTS (SELECT 1 FROM operations b
                                                  WHERE b.id = o.blocked_by AND b.status NOT IN ('queued', 'running')))
            AND (o.intent <> 'hub-update'
@@ -190,12 +207,12 @@ export async function finishRunning(
   return op;
 }
 
-/** Cancels a queued operation; undefined when it is no longer queued. */
+/** Cancels a queued (or awaiting approval) operation; undefined when it is no longer waiting. */
 export async function cancelQueued(q: Queryable, id: string): Promise<Operation | undefined> {
   return parse(
     await q.query(
       `UPDATE operations SET status = 'cancelled', finished_at = now(), cancel_requested_at = now()
-        WHERE id = $1 AND status = 'queued' RETURNING *`,
+        WHERE id = $1 AND status IN ('queued', 'awaiting_approval') RETURNING *`,
       [id],
     ),
   )[0];

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -40,6 +40,8 @@ async function startServer(dir: string, extraEnv: Record<string, string> = {}): 
       HOST: "127.0.0.1",
       LEASE_SECONDS: "5",
       SIMULATED_STEP_MS: "250",
+      // Development mode: audit keys and the admin key are created under the data dir (DATA_DIR/admin.key).
+      MODE: "development",
       ...extraEnv,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -51,14 +53,20 @@ async function startServer(dir: string, extraEnv: Record<string, string> = {}): 
   const deadline = Date.now() + 30_000;
   for (;;) {
     const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-    if (m) return { child, base: m[1]!, output: () => output };
+    if (m) {
+      auth.authorization = `Bearer ${(await readFile(join(dir, "admin.key"), "utf8")).trim()}`;
+      return { child, base: m[1]!, output: () => output };
+    }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
+/** The development admin key of the server under test (the same data dir keeps the same key). */
+const auth: Record<string, string> = {};
+
 async function getJson(url: string): Promise<Json> {
-  return (await (await fetch(url)).json()) as Json;
+  return (await (await fetch(url, { headers: auth })).json()) as Json;
 }
 
 async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
@@ -80,7 +88,7 @@ describe.each([
     dataDirs.push(dataDir);
     const first = await startServer(dataDir, env);
     const created = (await (
-      await fetch(`${first.base}/v1/providers`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(specNamed("crashy")) })
+      await fetch(`${first.base}/v1/providers`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify(specNamed("crashy")) })
     ).json()) as Json;
     const id = created.operation.id as string;
 
@@ -111,7 +119,7 @@ describe.each([
     expect(after.at(-1)!.type).toBe("operation.interrupted");
 
     const retry = (await (
-      await fetch(`${second.base}/v1/providers/crashy`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(specNamed("crashy")) })
+      await fetch(`${second.base}/v1/providers/crashy`, { method: "PUT", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify(specNamed("crashy")) })
     ).json()) as Json;
     const done = await poll(async () => {
       const op = await getJson(`${second.base}/v1/operations/${retry.operation.id}`);

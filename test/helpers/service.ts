@@ -1,5 +1,10 @@
 import { readFileSync } from "node:fs";
+import type { InjectOptions, LightMyRequestResponse } from "fastify";
+import type { JWTVerifyGetKey } from "jose";
 import type { Logger } from "pino";
+import { createApiKey } from "../../src/auth/api-keys.js";
+import type { Role } from "../../src/auth/roles.js";
+import { generateSecurityKeys, type SecurityKeys } from "../../src/auth/security-keys.js";
 import { Writable } from "node:stream";
 import { composeService, type Service, type ServiceConfig, type ServiceOptions } from "../../src/compose.js";
 import { loadConfig } from "../../src/config.js";
@@ -30,12 +35,29 @@ export function specNamed(name: string, base = "acme.json"): Record<string, unkn
   return spec;
 }
 
-/** The service's own defaults (parsed by the real config schema), with the simulated engine. */
-export const testConfig: ServiceConfig = loadConfig({ ENGINE: "simulated", LANDING_ZONE_FILE: "examples/landing-zone.json" });
+/**
+ * The service's own defaults (parsed by the real config schema), with the simulated engine. Approvals are
+ * off here so suites about other things can decommission in one step, and rate limits are out of reach
+ * of their polling loops; test/security sets both back.
+ */
+export const testConfig: ServiceConfig = loadConfig({
+  ENGINE: "simulated",
+  LANDING_ZONE_FILE: "examples/landing-zone.json",
+  APPROVAL_RULES: "none",
+  RATE_LIMIT_PER_IP_PER_MINUTE: "1000000",
+  RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: "1000000",
+});
 
 export interface TestService extends Service {
   /** Every log line written, for redaction and error assertions. */
   readonly logs: string[];
+  readonly keys: SecurityKeys;
+  /** The admin key every `app.inject` of this service sends unless the request sets its own authorization header. */
+  readonly adminKey: string;
+  /** `{ authorization: "Bearer <admin key>" }`, for fetch() against a listening service. */
+  readonly authHeaders: Readonly<Record<string, string>>;
+  /** A new API key with this role and teams; returns the secret. */
+  createKey(role: Role, teams?: readonly string[], name?: string): Promise<string>;
 }
 
 export interface TestServiceOptions {
@@ -44,9 +66,12 @@ export interface TestServiceOptions {
   readonly db?: Db;
   readonly start?: boolean;
   readonly program?: ServiceOptions["program"];
+  readonly keys?: SecurityKeys;
+  readonly oidcKeys?: JWTVerifyGetKey;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const keys = options.keys ?? generateSecurityKeys();
   const db = options.db ?? (await createTestDb());
   const logs: string[] = [];
   const sink = new Writable({
@@ -64,9 +89,23 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     pollMs: 50,
     ...(options.engine ? { engine: options.engine(db, logger) } : {}),
     ...(options.program ? { program: options.program } : {}),
+    ...(options.oidcKeys ? { oidcKeys: options.oidcKeys } : {}),
+    keys,
   });
+  const createKey = async (role: Role, teams: readonly string[] = [], name = `test-${role}`) =>
+    (await createApiKey(db, { name, role, teams, maxExpiresInDays: 365, createdBy: "test" })).secret;
+  const adminKey = await createKey("admin", [], "test-admin");
+  // Suites about other things than authentication act as an admin; a request that sets its own
+  // authorization header (the security suites) sends exactly that, and `authorization: ""` sends none.
+  const inject = service.app.inject.bind(service.app) as (opts: InjectOptions) => Promise<LightMyRequestResponse>;
+  (service.app as { inject: unknown }).inject = (opts: InjectOptions) => {
+    const headers = { ...(opts.headers as Record<string, string> | undefined) };
+    if (!("authorization" in headers)) headers["authorization"] = `Bearer ${adminKey}`;
+    else if (headers["authorization"] === "") delete headers["authorization"];
+    return inject({ ...opts, headers });
+  };
   if (options.start !== false) await service.start();
-  return Object.assign(service, { logs });
+  return Object.assign(service, { logs, keys, adminKey, authHeaders: { authorization: `Bearer ${adminKey}` }, createKey });
 }
 
 /** Polls an operation until it reaches one of the statuses (bounded in time). */

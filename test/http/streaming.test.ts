@@ -32,7 +32,7 @@ describe("streaming over a real socket", () => {
   it("POST with Accept: text/plain streams [done/total] progress until the operation ends", async () => {
     const res = await fetch(`${base}/v1/providers`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/plain" },
+      headers: { ...svc.authHeaders, "content-type": "application/json", accept: "text/plain" },
       body: JSON.stringify(specNamed("plain")),
     });
     expect(res.status).toBe(202);
@@ -44,7 +44,7 @@ describe("streaming over a real socket", () => {
   });
 
   it("NDJSON: one JSON event per line, gap-free seqs, ending with the terminal event", async () => {
-    const res = await fetch(`${base}/v1/providers/plain/revoke`, { method: "POST", headers: { accept: "application/x-ndjson" } });
+    const res = await fetch(`${base}/v1/providers/plain/revoke`, { method: "POST", headers: { ...svc.authHeaders, accept: "application/x-ndjson" } });
     expect(res.status).toBe(202);
     const events = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Json);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
@@ -53,13 +53,13 @@ describe("streaming over a real socket", () => {
 
   it("SSE: a client that disconnects and resumes with Last-Event-ID gets exactly the missing events", async () => {
     const created = (await (
-      await fetch(`${base}/v1/providers`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(specNamed("resume")) })
+      await fetch(`${base}/v1/providers`, { method: "POST", headers: { ...svc.authHeaders, "content-type": "application/json" }, body: JSON.stringify(specNamed("resume")) })
     ).json()) as Json;
     const url = `${base}/v1/operations/${created.operation.id}/events`;
 
     // First connection: read a few events, then hang up mid-operation.
     const ac = new AbortController();
-    const first = await fetch(url, { headers: { accept: "text/event-stream" }, signal: ac.signal });
+    const first = await fetch(url, { headers: { ...svc.authHeaders, accept: "text/event-stream" }, signal: ac.signal });
     expect(first.headers.get("content-type")).toContain("text/event-stream");
     const reader = first.body!.getReader();
     let buffered = "";
@@ -70,14 +70,14 @@ describe("streaming over a real socket", () => {
     expect(received.length).toBeGreaterThanOrEqual(5);
     const lastId = received.at(-1)!.id;
 
-    const second = await fetch(url, { headers: { accept: "text/event-stream", "last-event-id": String(lastId) } });
+    const second = await fetch(url, { headers: { ...svc.authHeaders, accept: "text/event-stream", "last-event-id": String(lastId) } });
     const rest = parseSse(await second.text());
     const all = [...received, ...rest].map((e) => e.id);
     expect(all).toEqual(all.map((_, i) => i + 1));
     expect(rest.at(-1)!.type).toBe("operation.succeeded");
 
     // ?after= is the same resume point for clients that cannot set headers.
-    const viaQuery = parseSse(await (await fetch(`${url}?after=${lastId}`, { headers: { accept: "text/event-stream" } })).text());
+    const viaQuery = parseSse(await (await fetch(`${url}?after=${lastId}`, { headers: { ...svc.authHeaders, accept: "text/event-stream" } })).text());
     expect(viaQuery.map((e) => e.id)).toEqual(rest.map((e) => e.id));
 
     // Every stream has ended or hung up: none of them left a listener behind.
@@ -94,7 +94,7 @@ describe("streaming over a real socket", () => {
       const ac = new AbortController();
       const res = await fetch(`http://127.0.0.1:${port}/v1/providers`, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "text/event-stream" },
+        headers: { ...slow.authHeaders, "content-type": "application/json", accept: "text/event-stream" },
         body: JSON.stringify(specNamed("quiet")),
         signal: ac.signal,
       });
@@ -111,10 +111,10 @@ describe("streaming over a real socket", () => {
 
   it("an operation that already ended streams its history and closes", async () => {
     const created = (await (
-      await fetch(`${base}/v1/providers`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(specNamed("ended")) })
+      await fetch(`${base}/v1/providers`, { method: "POST", headers: { ...svc.authHeaders, "content-type": "application/json" }, body: JSON.stringify(specNamed("ended")) })
     ).json()) as Json;
     await waitForStatus(svc, created.operation.id, ["succeeded"]);
-    const events = parseSse(await (await fetch(`${base}/v1/operations/${created.operation.id}/events`, { headers: { accept: "text/event-stream" } })).text());
+    const events = parseSse(await (await fetch(`${base}/v1/operations/${created.operation.id}/events`, { headers: { ...svc.authHeaders, accept: "text/event-stream" } })).text());
     expect(events[0]!.type).toBe("operation.queued");
     expect(events.at(-1)!.type).toBe("operation.succeeded");
   });

@@ -1,4 +1,7 @@
 import * as aws from "@pulumi/aws";
+import { createAuditWriter } from "../../src/audit/append.js";
+import { SYSTEM_ACTOR } from "../../src/auth/actor.js";
+import { generateSecurityKeys } from "../../src/auth/security-keys.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { providerStackProgram } from "../../programs/provider-stack.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
@@ -29,6 +32,10 @@ const faultyProgram = (args: ProviderStackArgs) => {
 };
 
 const schema = buildProviderSpecSchema(landingZone);
+const security = {
+  audit: createAuditWriter({ hmacKey: generateSecurityKeys().auditHmac }),
+  approvals: { rules: ["none" as const], ttlMs: 3_600_000 },
+};
 let db: PgliteDb;
 beforeAll(async () => {
   db = await createTestDb();
@@ -38,8 +45,8 @@ afterAll(() => db.close());
 describe("guardrail gate", () => {
   test("create: 422 GUARDRAIL_VIOLATION listing each violation, and nothing is stored", async () => {
     const hub = await createEventHub(db, createLogger("silent"));
-    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, program: faultyProgram };
-    const error = await createProvider(deps, schema.parse(specNamed("gated"))).catch((e: unknown) => e);
+    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, program: faultyProgram, ...security };
+    const error = await createProvider(deps, SYSTEM_ACTOR, schema.parse(specNamed("gated"))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     const appError = error as AppError;
     expect(appError.code).toBe("GUARDRAIL_VIOLATION");
@@ -53,8 +60,8 @@ describe("guardrail gate", () => {
 
   test("the real program passes the same gate", async () => {
     const hub = await createEventHub(db, createLogger("silent"));
-    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone };
-    const accepted = await createProvider(deps, schema.parse(specNamed("clean")));
+    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, ...security };
+    const accepted = await createProvider(deps, SYSTEM_ACTOR, schema.parse(specNamed("clean")));
     expect(accepted.operation.intent).toBe("create");
   });
 

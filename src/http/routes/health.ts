@@ -19,13 +19,13 @@ const Readiness = z.object({
 const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, { checks }) => {
   app.get(
     "/healthz",
-    { schema: { tags: ["ops"], response: { 200: z.object({ status: z.literal("ok") }) } }, logLevel: "warn" },
+    { config: { auth: { public: true } }, schema: { tags: ["ops"], response: { 200: z.object({ status: z.literal("ok") }) } }, logLevel: "warn" },
     async () => ({ status: "ok" as const }),
   );
 
   app.get(
     "/readyz",
-    { schema: { tags: ["ops"], response: { 200: Readiness, 503: Readiness } }, logLevel: "warn" },
+    { config: { auth: { public: true } }, schema: { tags: ["ops"], response: { 200: Readiness, 503: Readiness } }, logLevel: "warn" },
     async (_request, reply) => {
       const results = await Promise.all(
         checks.map(async (c) => {

@@ -1,41 +1,60 @@
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import * as approvals from "../../approvals/approvals-service.js";
+import { getApproval } from "../../approvals/approvals-repo.js";
+import { principalRef } from "../../auth/actor.js";
+import { issueStreamTicket, DEFAULT_TICKET_SECONDS } from "../../auth/stream-tickets.js";
 import * as service from "../../operations/operations-service.js";
 import { EventListDto, OperationDto, ProblemDto, opLinks, toOperationDto } from "../dto.js";
-import { representationOf } from "../respond.js";
+import { requestActor, type RouteAuth } from "../auth.js";
+import { representationOf, streamingRepresentationOf } from "../respond.js";
 import { streamOperation, type StreamDeps } from "../streaming.js";
 
 export interface OperationRoutesOptions {
   readonly deps: service.OperationsDeps;
+  readonly approvals: approvals.ApprovalsDeps;
   readonly stream: StreamDeps;
+  /** HMAC key of stream tickets. */
+  readonly ticketKey: Buffer;
 }
 
 const Id = z.object({ id: z.string().min(1).max(64) });
 const seq = z.coerce.number().int().min(0).max(2_147_483_647);
+const denied = { 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto };
+const viewer: { auth: RouteAuth } = { auth: { role: "viewer" } };
+const Comment = z.string().max(1000).regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
 
-const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (app, { deps, stream }) => {
+const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (app, { deps, approvals: approvalDeps, stream, ticketKey }) => {
+  const viewerOf = (request: FastifyRequest): service.OperationViewer => ({
+    principal: requestActor(request).principal,
+    ticketOperation: request.ticketOperation,
+  });
+
   app.get(
     "/v1/operations/:id",
-    { schema: { summary: "Get an operation", tags: ["operations"], params: Id, response: { 200: OperationDto, 404: ProblemDto } } },
+    { config: viewer, schema: { summary: "Get an operation", tags: ["operations"], params: Id, response: { 200: OperationDto, ...denied } } },
     async (request) => {
-      const { operation, queuePosition } = await service.getOperation(deps, request.params.id);
-      return toOperationDto(operation, queuePosition);
+      const { operation, queuePosition } = await service.getOperation(deps, viewerOf(request), request.params.id);
+      return toOperationDto(operation, queuePosition, await getApproval(deps.db, operation.id));
     },
   );
 
   app.post(
     "/v1/operations/:id/cancel",
     {
+      config: { auth: { role: "operator", action: "operation.cancel" } },
       schema: {
-        summary: "Cancel a queued or running operation",
+        summary: "Cancel a queued, awaiting or running operation",
         tags: ["operations"],
         params: Id,
-        response: { 202: OperationDto, 404: ProblemDto, 406: ProblemDto, 409: ProblemDto },
+        response: { 202: OperationDto, 406: ProblemDto, 409: ProblemDto, ...denied },
       },
     },
     async (request, reply) => {
-      const rep = representationOf(request);
-      const op = await service.cancelOperation(deps, request.params.id);
+      const rep = streamingRepresentationOf(request, stream);
+      const actor = requestActor(request);
+      const op = await service.cancelOperation(deps, actor, request.params.id);
       if (rep === "json") return reply.code(202).send(toOperationDto(op));
       return streamOperation(reply, stream, {
         operationId: op.id,
@@ -44,6 +63,83 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         status: 202,
         textHeader: `cancel ${op.provider} — operation ${op.id}`,
         log: request.log,
+        owner: principalRef(actor.principal),
+        maxPerOwner: stream.maxPerOwner,
+      });
+    },
+  );
+
+  app.post(
+    "/v1/operations/:id/approve",
+    {
+      config: { auth: { role: "approver", action: "approval.approve" } },
+      schema: {
+        summary: "Approve an operation awaiting approval (a second person; names the spec hash reviewed)",
+        tags: ["approvals"],
+        params: Id,
+        body: z.strictObject({
+          specHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the operation's specHash (64 hex digits)"),
+          comment: Comment.optional(),
+        }),
+        response: { 200: OperationDto, 400: ProblemDto, 409: ProblemDto, ...denied },
+      },
+    },
+    async (request) => {
+      const op = await approvals.approveOperation(approvalDeps, requestActor(request), request.params.id, request.body);
+      return toOperationDto(op, undefined, await getApproval(deps.db, op.id));
+    },
+  );
+
+  app.post(
+    "/v1/operations/:id/reject",
+    {
+      config: { auth: { role: "approver", action: "approval.reject" } },
+      schema: {
+        summary: "Reject an operation awaiting approval (it is cancelled)",
+        tags: ["approvals"],
+        params: Id,
+        body: z.strictObject({ comment: Comment.optional() }).nullish(),
+        response: { 200: OperationDto, 400: ProblemDto, 409: ProblemDto, ...denied },
+      },
+    },
+    async (request) => {
+      const op = await approvals.rejectOperation(approvalDeps, requestActor(request), request.params.id, request.body?.comment);
+      return toOperationDto(op, undefined, await getApproval(deps.db, op.id));
+    },
+  );
+
+  app.post(
+    "/v1/operations/:id/stream-tickets",
+    {
+      config: { auth: { role: "viewer", action: "stream-ticket.create" } },
+      schema: {
+        summary: "A short-lived ticket for this operation's event stream (for EventSource, which cannot set headers)",
+        tags: ["operations"],
+        params: Id,
+        response: {
+          201: z.object({ ticket: z.string(), expiresAt: z.string(), links: z.object({ events: z.string() }) }),
+          ...denied,
+        },
+      },
+    },
+    async (request, reply) => {
+      const actor = requestActor(request);
+      const { operation } = await service.getOperation(deps, { principal: actor.principal }, request.params.id, "stream-ticket.create");
+      const issued = issueStreamTicket(ticketKey, { operationId: operation.id, principal: principalRef(actor.principal) }, Date.now(), DEFAULT_TICKET_SECONDS);
+      await deps.db.transaction((tx) =>
+        deps.audit.append(tx, {
+          action: "stream-ticket.create",
+          outcome: "allowed",
+          principal: { kind: actor.principal.kind, id: actor.principal.id, name: actor.principal.name },
+          resource: { kind: "operation", id: operation.id },
+          requestId: actor.requestId,
+          sourceIp: actor.sourceIp,
+          details: { expiresAt: issued.expiresAt },
+        }),
+      );
+      return reply.code(201).header("cache-control", "no-store").send({
+        ...issued,
+        links: { events: `/v1/operations/${operation.id}/events?ticket=${encodeURIComponent(issued.ticket)}` },
       });
     },
   );
@@ -51,25 +147,31 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
   app.get(
     "/v1/operations/:id/events",
     {
+      config: { auth: { role: "viewer", streamTicket: true } },
       schema: {
         summary: "Operation events: a JSON page, or a live stream (SSE resumable with Last-Event-ID or ?after=, NDJSON, text)",
         tags: ["operations"],
         params: Id,
-        querystring: z.strictObject({ after: seq.optional(), limit: z.coerce.number().int().min(1).max(1000).default(500) }),
+        querystring: z.strictObject({
+          after: seq.optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(500),
+          ticket: z.string().max(512).optional().describe("a stream ticket, instead of the authorization header"),
+        }),
         headers: z.looseObject({ "last-event-id": seq.optional() }),
-        response: { 200: EventListDto, 400: ProblemDto, 404: ProblemDto, 406: ProblemDto },
+        response: { 200: EventListDto, 400: ProblemDto, 406: ProblemDto, ...denied },
       },
     },
     async (request, reply) => {
       const rep = representationOf(request);
       const after = request.query.after ?? request.headers["last-event-id"] ?? 0;
+      const who = viewerOf(request);
       if (rep === "json") {
-        const items = await service.eventPage(deps, request.params.id, after, request.query.limit);
+        const items = await service.eventPage(deps, who, request.params.id, after, request.query.limit);
         const last = items.at(-1)?.seq;
         const self = `/v1/operations/${request.params.id}/events`;
         return { items, links: last !== undefined && items.length === request.query.limit ? { next: `${self}?after=${last}` } : {} };
       }
-      const { operation } = await service.getOperation(deps, request.params.id);
+      const { operation } = await service.getOperation(deps, who, request.params.id);
       return streamOperation(reply, stream, {
         operationId: operation.id,
         after,
@@ -78,6 +180,8 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         headers: { link: `<${opLinks(operation.id, operation.provider).self}>; rel="operation"` },
         textHeader: `${operation.intent} ${operation.provider} — operation ${operation.id} (engine: ${operation.engine})`,
         log: request.log,
+        owner: principalRef(who.principal),
+        maxPerOwner: stream.maxPerOwner,
       });
     },
   );

@@ -1,10 +1,12 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import type { AuditAction } from "../../audit/record.js";
 import { Lifecycle } from "../../onboarding/lifecycle.js";
 import * as service from "../../onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "../../onboarding/spec.js";
 import { AcceptedDto, ProblemDto, ProviderDto, ProviderListDto, toProviderDto, toProviderSummaryDto } from "../dto.js";
-import { idempotencyOf, MutationHeaders, representationOf, respondAccepted } from "../respond.js";
+import { idempotencyOf, MutationHeaders, respondAccepted, streamingRepresentationOf } from "../respond.js";
+import { requestActor, type RouteAuth } from "../auth.js";
 import type { StreamDeps } from "../streaming.js";
 
 export interface ProviderRoutesOptions {
@@ -14,7 +16,7 @@ export interface ProviderRoutesOptions {
 }
 
 const Name = z.object({ name: z.string().min(1).max(64) });
-const problems = { 400: ProblemDto, 404: ProblemDto, 406: ProblemDto, 409: ProblemDto, 413: ProblemDto, 415: ProblemDto, 422: ProblemDto };
+const problems = { 400: ProblemDto, 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto, 406: ProblemDto, 409: ProblemDto, 413: ProblemDto, 415: ProblemDto, 422: ProblemDto };
 const accepted = { 202: AcceptedDto.describe("Accepted; with a streaming Accept header the body is the live progress instead"), ...problems };
 
 /** The next page keeps every filter of this one. */
@@ -25,13 +27,20 @@ function nextPage(query: { limit: number; lifecycle?: string | undefined; team?:
   return `/v1/providers?${params.toString()}`;
 }
 
+const read: { auth: RouteAuth } = { auth: { role: "viewer" } };
+const change = (action: AuditAction): { auth: RouteAuth } => ({ auth: { role: "operator", action } });
+const readProblems = { 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto };
+
 const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app, { deps, stream, specSchema }) => {
   app.post(
     "/v1/providers",
-    { schema: { summary: "Onboard a provider", tags: ["providers"], headers: MutationHeaders, body: specSchema, response: accepted } },
+    {
+      config: change("provider.create"),
+      schema: { summary: "Onboard a provider", tags: ["providers"], headers: MutationHeaders, body: specSchema, response: accepted },
+    },
     async (request, reply) => {
-      const rep = representationOf(request);
-      const result = await service.createProvider(deps, request.body, idempotencyOf(request, request.body));
+      const rep = streamingRepresentationOf(request, stream);
+      const result = await service.createProvider(deps, requestActor(request), request.body, idempotencyOf(request, request.body));
       return respondAccepted(request, reply, stream, result, rep);
     },
   );
@@ -39,8 +48,9 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
   app.get(
     "/v1/providers",
     {
+      config: read,
       schema: {
-        summary: "List providers",
+        summary: "List providers (of the caller's teams)",
         tags: ["providers"],
         querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -48,11 +58,11 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
           lifecycle: Lifecycle.optional(),
           team: z.string().max(64).optional(),
         }),
-        response: { 200: ProviderListDto, 400: ProblemDto },
+        response: { 200: ProviderListDto, 400: ProblemDto, ...readProblems },
       },
     },
     async (request) => {
-      const page = await service.listProviders(deps, request.query);
+      const page = await service.listProviders(deps, requestActor(request).principal, request.query);
       return {
         items: page.items.map(toProviderSummaryDto),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
@@ -63,19 +73,22 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
 
   app.get(
     "/v1/providers/:name",
-    { schema: { summary: "Get a provider", tags: ["providers"], params: Name, response: { 200: ProviderDto, 404: ProblemDto } } },
+    { config: read, schema: { summary: "Get a provider", tags: ["providers"], params: Name, response: { 200: ProviderDto, ...readProblems } } },
     async (request) => {
-      const view = await service.getProvider(deps, request.params.name);
+      const view = await service.getProvider(deps, requestActor(request).principal, request.params.name);
       return toProviderDto(view.provider, view.activeOperations);
     },
   );
 
   app.put(
     "/v1/providers/:name",
-    { schema: { summary: "Change a provider's spec (→ up)", tags: ["providers"], params: Name, headers: MutationHeaders, body: specSchema, response: accepted } },
+    {
+      config: change("provider.update"),
+      schema: { summary: "Change a provider's spec (→ up)", tags: ["providers"], params: Name, headers: MutationHeaders, body: specSchema, response: accepted },
+    },
     async (request, reply) => {
-      const rep = representationOf(request);
-      const result = await service.updateProvider(deps, request.params.name, request.body, idempotencyOf(request, request.body));
+      const rep = streamingRepresentationOf(request, stream);
+      const result = await service.updateProvider(deps, requestActor(request), request.params.name, request.body, idempotencyOf(request, request.body));
       return respondAccepted(request, reply, stream, result, rep);
     },
   );
@@ -83,6 +96,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
   app.post(
     "/v1/providers/:name/preview",
     {
+      config: change("provider.preview"),
       schema: {
         summary: "Plan without changes (current spec, or the proposed spec in the body)",
         tags: ["providers"],
@@ -94,9 +108,9 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
       },
     },
     async (request, reply) => {
-      const rep = representationOf(request);
+      const rep = streamingRepresentationOf(request, stream);
       const proposed = request.body ?? undefined;
-      const result = await service.requestAction(deps, request.params.name, "preview", idempotencyOf(request, proposed ?? null), proposed);
+      const result = await service.requestAction(deps, requestActor(request), request.params.name, "preview", idempotencyOf(request, proposed ?? null), proposed);
       return respondAccepted(request, reply, stream, result, rep);
     },
   );
@@ -107,10 +121,10 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
   ] as const) {
     app.post(
       `/v1/providers/:name/${action}`,
-      { schema: { summary, tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
+      { config: change(`provider.${action}`), schema: { summary, tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
       async (request, reply) => {
-        const rep = representationOf(request);
-        const result = await service.requestAction(deps, request.params.name, action, idempotencyOf(request, null));
+        const rep = streamingRepresentationOf(request, stream);
+        const result = await service.requestAction(deps, requestActor(request), request.params.name, action, idempotencyOf(request, null));
         return respondAccepted(request, reply, stream, result, rep);
       },
     );
@@ -118,10 +132,13 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
 
   app.delete(
     "/v1/providers/:name",
-    { schema: { summary: "Decommission (→ destroy)", tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
+    {
+      config: change("provider.decommission"),
+      schema: { summary: "Decommission (→ destroy; needs an approval by default)", tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted },
+    },
     async (request, reply) => {
-      const rep = representationOf(request);
-      const result = await service.requestAction(deps, request.params.name, "decommission", idempotencyOf(request, null));
+      const rep = streamingRepresentationOf(request, stream);
+      const result = await service.requestAction(deps, requestActor(request), request.params.name, "decommission", idempotencyOf(request, null));
       return respondAccepted(request, reply, stream, result, rep);
     },
   );

@@ -1,0 +1,117 @@
+import type { KeyObject } from "node:crypto";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { auditPrincipalOf } from "../../auth/actor.js";
+import type { AuditWriter } from "../../audit/append.js";
+import { AuditListQuery, listAudit, readAuditHead } from "../../audit/list.js";
+import { verifyAudit } from "../../audit/verify.js";
+import type { Db } from "../../store/db.js";
+import { requestActor, type RouteAuth } from "../auth.js";
+import { ProblemDto } from "../dto.js";
+
+export interface AuditRoutesOptions {
+  readonly db: Db;
+  readonly audit: AuditWriter;
+  /** Public keys that verify signed heads (the current signing key's first). */
+  readonly verifyKeys: readonly KeyObject[];
+}
+
+const json = z.record(z.string(), z.unknown());
+export const AuditRecordDto = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  action: z.string(),
+  outcome: z.string(),
+  principal: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }),
+  resource: z.object({ kind: z.string(), id: z.string() }),
+  requestId: z.string().nullable(),
+  sourceIp: z.string().nullable(),
+  details: json,
+  sensitive: json.describe("values stored only as hmac-sha256 keyed hashes"),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+const auditor: { auth: RouteAuth } = { auth: { role: "auditor" } };
+const denied = { 401: ProblemDto, 403: ProblemDto, 429: ProblemDto };
+
+/** `/v1/audit`: the hash-chained trail (auditor or admin). Reading and verifying it are audited too. */
+const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db, audit, verifyKeys }) => {
+  app.get(
+    "/v1/audit",
+    {
+      config: auditor,
+      schema: {
+        summary: "Audit records (cursor pagination; filters combine with AND)",
+        tags: ["audit"],
+        querystring: AuditListQuery,
+        response: { 200: z.object({ items: z.array(AuditRecordDto), nextCursor: z.string().nullable(), links: z.record(z.string(), z.string()) }), 400: ProblemDto, ...denied },
+      },
+    },
+    async (request) => {
+      const actor = requestActor(request);
+      const page = await listAudit(db, request.query);
+      await db.transaction((tx) =>
+        audit.append(tx, {
+          action: "audit.read",
+          outcome: "allowed",
+          principal: auditPrincipalOf(actor),
+          resource: { kind: "audit", id: "trail" },
+          requestId: actor.requestId,
+          sourceIp: actor.sourceIp,
+          details: { query: JSON.parse(JSON.stringify(request.query)) as Record<string, unknown>, returned: page.records.length },
+        }),
+      );
+      const next = new URLSearchParams(Object.entries(request.query).flatMap(([k, v]): [string, string][] => (v === undefined || k === "after" ? [] : [[k, String(v)]])));
+      if (page.nextCursor !== null) next.set("after", page.nextCursor);
+      return { items: page.records, nextCursor: page.nextCursor, links: page.nextCursor === null ? {} : { next: `/v1/audit?${next.toString()}` } };
+    },
+  );
+
+  app.get(
+    "/v1/audit/verify",
+    {
+      config: auditor,
+      schema: {
+        summary: "Verify the whole chain and the signed heads; reports the first broken link",
+        tags: ["audit"],
+        response: {
+          200: z.object({
+            ok: z.boolean(),
+            records: z.number().int(),
+            lastSeq: z.number().int().optional(),
+            lastHash: z.string().optional(),
+            signedSeq: z.number().int().nullable().optional(),
+            signatures: z.number().int().optional(),
+            firstBroken: z.object({ seq: z.number().int(), reason: z.string(), detail: z.string() }).optional(),
+            head: z.object({ seq: z.number().int(), hash: z.string(), lastSignedSeq: z.number().int().nullable(), lastSignedAt: z.string().nullable() }),
+            durationMs: z.number(),
+          }),
+          ...denied,
+        },
+      },
+    },
+    async (request) => {
+      const actor = requestActor(request);
+      const started = performance.now();
+      const result = await verifyAudit(db, verifyKeys);
+      const head = await readAuditHead(db);
+      const durationMs = Math.round(performance.now() - started);
+      // Recorded after the check, so the record itself is verified next time.
+      await db.transaction((tx) =>
+        audit.append(tx, {
+          action: "audit.verify",
+          outcome: "allowed",
+          principal: auditPrincipalOf(actor),
+          resource: { kind: "audit", id: "trail" },
+          requestId: actor.requestId,
+          sourceIp: actor.sourceIp,
+          details: { ok: result.ok, records: result.records, ...(result.ok ? {} : { firstBroken: { ...result.firstBroken } }) },
+        }),
+      );
+      return { ...result, head, durationMs };
+    },
+  );
+};
+
+export default auditRoutes;

@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+
+/**
+ * Four eyes (issue #5) with the production rules (decommission, restricted): the operation waits in
+ * awaiting_approval; a different approver approves the exact spec hash; every bypass attempt fails and
+ * is audited.
+ */
+type Json = Record<string, any>;
+let svc: TestService;
+let operator = "";
+let approver = "";
+let otherApprover = "";
+let outsider = "";
+
+beforeAll(async () => {
+  svc = await startTestService({ config: { APPROVAL_RULES: ["decommission", "restricted"] } });
+  operator = `Bearer ${await svc.createKey("operator", ["alpha"], "ada")}`;
+  approver = `Bearer ${await svc.createKey("approver", ["alpha"], "grace")}`;
+  otherApprover = `Bearer ${await svc.createKey("approver", ["alpha"], "linus")}`;
+  outsider = `Bearer ${await svc.createKey("approver", ["beta"], "mallory")}`;
+});
+afterAll(() => svc.close(2_000));
+
+const spec = (name: string, extra: Record<string, unknown> = {}) => ({ ...specNamed(name), owner: { team: "alpha", contact: "alpha@example.com" }, ...extra });
+
+async function call(method: "GET" | "POST" | "DELETE" | "PUT", url: string, authorization: string, payload?: unknown) {
+  const res = await svc.app.inject({ method, url, headers: { authorization }, ...(payload === undefined ? {} : { payload: payload as Json }) });
+  return { status: res.statusCode, body: res.json() as Json };
+}
+
+async function onboard(name: string, extra: Record<string, unknown> = {}): Promise<Json> {
+  const created = await call("POST", "/v1/providers", operator, spec(name, extra));
+  expect(created.status).toBe(202);
+  return created.body.operation;
+}
+
+async function audit(action: string, resourceId: string): Promise<Json[]> {
+  const res = await call("GET", `/v1/audit?action=${action}&resourceId=${resourceId}`, `Bearer ${svc.adminKey}`);
+  return res.body.items;
+}
+
+describe("approvals", () => {
+  it("decommission waits for a second person; the provider keeps running until then", async () => {
+    const created = await onboard("ap-decom");
+    await waitForStatus(svc, created.id, ["succeeded"]);
+    const asked = await call("DELETE", "/v1/providers/ap-decom", operator);
+    expect(asked.status).toBe(202);
+    const op = asked.body.operation;
+    expect(op.status).toBe("awaiting_approval");
+    expect(op.links.approve).toBe(`/v1/operations/${op.id}/approve`);
+
+    const seen = await call("GET", `/v1/operations/${op.id}`, operator);
+    expect(seen.body.approval).toMatchObject({ rule: "decommission", status: "pending", requestedBy: "ada", specHash: op.specHash });
+    const events = await call("GET", `/v1/operations/${op.id}/events`, operator);
+    expect(events.body.items.map((e: Json) => e.type)).toEqual(["operation.queued", "approval.requested"]);
+    // Nothing ran: no hub update was queued, the provider is still active.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await call("GET", `/v1/operations/${op.id}`, operator)).body.status).toBe("awaiting_approval");
+    expect((await call("GET", "/v1/providers/ap-decom", operator)).body.lifecycle).toBe("active");
+    expect(await svc.db.query(`SELECT 1 FROM operations WHERE intent = 'hub-update' AND status = 'queued'`)).toEqual([]);
+
+    const approved = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash, comment: "checked with the vendor" });
+    expect(approved.status).toBe(200);
+    expect(approved.body.approval).toMatchObject({ status: "approved", decidedBy: "grace", comment: "checked with the vendor" });
+    const done = await waitForStatus(svc, op.id, ["succeeded", "failed"], 30_000);
+    expect(done.status).toBe("succeeded");
+    expect((await call("GET", "/v1/providers/ap-decom", operator)).body.lifecycle).toBe("decommissioned");
+    const records = await audit("approval.approve", op.id);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: "allowed", principal: { kind: "apikey", name: "grace" } });
+    expect((await audit("approval.request", op.id))[0]).toMatchObject({ outcome: "allowed", principal: { name: "ada" } });
+  });
+
+  it("bypass attempts fail and are audited: the operator role, self-approval, another spec hash, another team, after expiry", async () => {
+    const created = await onboard("ap-bypass");
+    await waitForStatus(svc, created.id, ["succeeded"]);
+    // The approver asks itself this time (approvers hold the operator role).
+    const asked = await call("DELETE", "/v1/providers/ap-bypass", approver);
+    const op = asked.body.operation;
+    expect(op.status).toBe("awaiting_approval");
+
+    const byOperator = await call("POST", `/v1/operations/${op.id}/approve`, operator, { specHash: op.specHash });
+    expect(byOperator.status).toBe(403);
+    const self = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash });
+    expect(self).toMatchObject({ status: 403, body: { code: "FORBIDDEN" } });
+    expect(self.body.detail).toMatch(/second person/);
+    const otherHash = await call("POST", `/v1/operations/${op.id}/approve`, otherApprover, { specHash: "f".repeat(64) });
+    expect(otherHash).toMatchObject({ status: 409, body: { code: "APPROVAL_INVALID" } });
+    const otherTeam = await call("POST", `/v1/operations/${op.id}/approve`, outsider, { specHash: op.specHash });
+    expect(otherTeam.status).toBe(404);
+
+    // The request expires (its clock is moved, not waited for): approving fails, the sweep cancels it.
+    await svc.db.query(`UPDATE approvals SET expires_at = requested_at + interval '1 millisecond' WHERE operation_id = $1`, [op.id]);
+    const late = await call("POST", `/v1/operations/${op.id}/approve`, otherApprover, { specHash: op.specHash });
+    expect(late).toMatchObject({ status: 409, body: { code: "APPROVAL_INVALID" } });
+    expect(late.body.detail).toMatch(/not awaiting approval|expired/);
+    expect(await svc.sweepApprovals()).toBe(1);
+    const ended = await call("GET", `/v1/operations/${op.id}`, approver);
+    expect(ended.body.status).toBe("cancelled");
+    expect(ended.body.approval.status).toBe("expired");
+    expect((await call("GET", "/v1/providers/ap-bypass", approver)).body.lifecycle).toBe("active");
+
+    const denied = (await audit("approval.approve", op.id)).filter((r) => r.outcome === "denied");
+    expect(denied.map((r) => r.details.reason)).toEqual(
+      expect.arrayContaining(["self-approval", "a different spec hash", "the operation belongs to another team"]),
+    );
+    expect(await audit("approval.expire", op.id)).toHaveLength(1);
+  });
+
+  it("an approval is bound to the program version it was requested with", async () => {
+    const created = await onboard("ap-version");
+    await waitForStatus(svc, created.id, ["succeeded"]);
+    const op = (await call("DELETE", "/v1/providers/ap-version", operator)).body.operation;
+    // As if the request had been made before a deploy that changed the programs.
+    await svc.db.query(`UPDATE operations SET program_version = 'older' WHERE id = $1`, [op.id]);
+    await svc.db.query(`UPDATE approvals SET program_version = 'older' WHERE operation_id = $1`, [op.id]);
+    const refused = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash });
+    expect(refused).toMatchObject({ status: 409, body: { code: "APPROVAL_INVALID" } });
+    expect(refused.body.detail).toMatch(/program older/);
+  });
+
+  it("restricted data: creating waits for approval; a reject cancels it; the database refuses a self-approval row", async () => {
+    const op = await onboard("ap-restricted", { dataClassification: "restricted" });
+    expect(op.status).toBe("awaiting_approval");
+    const rejected = await call("POST", `/v1/operations/${op.id}/reject`, approver, { comment: "no DPA signed yet" });
+    expect(rejected.status).toBe(200);
+    expect(rejected.body).toMatchObject({ status: "cancelled", approval: { status: "rejected", decidedBy: "grace", comment: "no DPA signed yet" } });
+    const events = (await call("GET", `/v1/operations/${op.id}/events`, operator)).body.items;
+    expect(events.at(-1)).toMatchObject({ type: "operation.cancelled", reason: "rejected by grace: no DPA signed yet" });
+
+    const again = await onboard("ap-restricted2", { dataClassification: "restricted" });
+    const [row] = await svc.db.query<{ requested_by: string }>(`SELECT requested_by FROM approvals WHERE operation_id = $1`, [again.id]);
+    await expect(
+      svc.db.query(`UPDATE approvals SET status = 'approved', decided_by = requested_by, decided_by_name = 'x', decided_at = now() WHERE operation_id = $1`, [again.id]),
+    ).rejects.toThrow(/approvals_not_self/);
+    expect(row?.requested_by).toMatch(/^apikey:/);
+  });
+
+  it("cancelling an operation that awaits approval withdraws the request", async () => {
+    const op = await onboard("ap-withdraw", { dataClassification: "restricted" });
+    const cancelled = await call("POST", `/v1/operations/${op.id}/cancel`, operator);
+    expect(cancelled.status).toBe(202);
+    const seen = await call("GET", `/v1/operations/${op.id}`, operator);
+    expect(seen.body).toMatchObject({ status: "cancelled", approval: { status: "withdrawn" } });
+    const late = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash });
+    expect(late.status).toBe(409);
+  });
+});
+
