@@ -3,7 +3,10 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { API_KEY_EXPIRES_DAYS_CEILING, apiKeyState, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from "../src/auth/api-keys.js";
 import { ROLES, Role } from "../src/auth/roles.js";
-import type { Db } from "../src/store/db.js";
+import { createAuditWriter, type AuditWriter } from "../src/audit/append.js";
+import { loadAuditHmacKeyOnly } from "../src/auth/security-keys.js";
+import { createLogger } from "../src/logger.js";
+import type { Db, Queryable } from "../src/store/db.js";
 import { openDb } from "../src/store/open.js";
 
 /**
@@ -39,6 +42,9 @@ const KeysEnv = z.object({
     .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
     .optional(),
   API_KEY_MAX_EXPIRES_DAYS: z.coerce.number().int().min(1).max(API_KEY_EXPIRES_DAYS_CEILING).default(365),
+  /** Key events are audited like the API's: with the service's HMAC key (development: its generated one). */
+  MODE: z.enum(["production", "development"]).default("production"),
+  AUDIT_HMAC_KEY_FILE: z.string().min(1).optional(),
 });
 export type KeysEnv = z.output<typeof KeysEnv>;
 
@@ -96,16 +102,33 @@ export function parseKeysCommand(argv: readonly string[]): KeysCommand {
   }
 }
 
-async function run(db: Db, cmd: KeysCommand, env: KeysEnv): Promise<void> {
+/** The command line is audited as `system` (an operator at the database, not a request). */
+function cliAudit(audit: AuditWriter, tx: Queryable, action: "apikey.create" | "apikey.revoke", key: ApiKeyInfo) {
+  return audit.append(tx, {
+    action,
+    outcome: "allowed",
+    principal: { kind: "system", id: cliActor() },
+    resource: { kind: "apikey", id: key.id },
+    requestId: null,
+    sourceIp: null,
+    details: { name: key.name, prefix: key.prefix, role: key.role, teams: [...key.teams], expiresAt: key.expiresAt, via: "npm run keys" },
+  });
+}
+
+async function run(db: Db, cmd: KeysCommand, env: KeysEnv, audit: AuditWriter): Promise<void> {
   switch (cmd.command) {
     case "create": {
-      const { key, secret } = await createApiKey(db, {
-        name: cmd.name,
-        role: cmd.role,
-        teams: cmd.teams,
-        expiresInDays: cmd.expiresInDays,
-        maxExpiresInDays: env.API_KEY_MAX_EXPIRES_DAYS,
-        createdBy: cliActor(),
+      const { key, secret } = await db.transaction(async (tx) => {
+        const made = await createApiKey(tx, {
+          name: cmd.name,
+          role: cmd.role,
+          teams: cmd.teams,
+          expiresInDays: cmd.expiresInDays,
+          maxExpiresInDays: env.API_KEY_MAX_EXPIRES_DAYS,
+          createdBy: cliActor(),
+        });
+        await cliAudit(audit, tx, "apikey.create", made.key);
+        return made;
       });
       process.stdout.write(`${secret}\n`);
       process.stderr.write(
@@ -120,7 +143,11 @@ async function run(db: Db, cmd: KeysCommand, env: KeysEnv): Promise<void> {
       return;
     }
     case "revoke": {
-      const result = await revokeApiKey(db, cmd.id, cliActor());
+      const result = await db.transaction(async (tx) => {
+        const r = await revokeApiKey(tx, cmd.id, cliActor());
+        if (r !== undefined && !r.alreadyRevoked) await cliAudit(audit, tx, "apikey.revoke", r.key);
+        return r;
+      });
       if (result === undefined) throw new Error(`no API key with id ${cmd.id} (see: keys list)`);
       const { key } = result;
       process.stdout.write(
@@ -149,9 +176,11 @@ async function main(): Promise<void> {
   // Arguments and environment first: a typo must not open (or create) a store.
   const cmd = parseKeysCommand(process.argv.slice(2));
   const env = parseKeysEnv(process.env);
+  // Silent: stdout carries the key only, stderr one line (development generates the HMAC key quietly).
+  const hmacKey = await loadAuditHmacKeyOnly(env, createLogger("silent"));
   const db = await openDb({ dataDir: env.DATA_DIR, databaseUrl: env.DATABASE_URL });
   try {
-    await run(db, cmd, env);
+    await run(db, cmd, env, createAuditWriter({ hmacKey }));
   } finally {
     await db.close();
   }

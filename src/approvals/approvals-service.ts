@@ -1,7 +1,7 @@
 import type { AuditWriter } from "../audit/append.js";
 import { auditPrincipalOf, principalRef, SYSTEM_ACTOR, type Actor } from "../auth/actor.js";
 import { AppError } from "../errors.js";
-import { DeniedError } from "../http/auth.js";
+import { DeniedError } from "../auth/denied.js";
 import { requestHubUpdate } from "../onboarding/network-hub.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";

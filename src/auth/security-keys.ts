@@ -50,7 +50,7 @@ export async function loadSecurityKeys(config: SecurityConfig, log: Logger): Pro
     const devDir = join(config.DATA_DIR, DEV_KEY_DIR);
     const auditHmac =
       config.AUDIT_HMAC_KEY_FILE === undefined
-        ? parseAuditHmacKey(await devKey(join(devDir, "audit-hmac.key"), () => `${randomBytes(32).toString("hex")}\n`, log))
+        ? parseAuditHmacKey(await devKey(join(devDir, "audit-hmac.key"), newHmacText, log))
         : await loadAuditHmacKey(config.AUDIT_HMAC_KEY_FILE);
     const auditSigning =
       config.AUDIT_SIGNING_KEY_FILE === undefined
@@ -67,13 +67,25 @@ export async function loadSecurityKeys(config: SecurityConfig, log: Logger): Pro
   }
 }
 
+/**
+ * The audit HMAC key alone, for tools that write audit records but sign nothing (`npm run keys`): the
+ * configured file, or in development the one `npm run dev` generates (the same file, so both agree).
+ */
+export async function loadAuditHmacKeyOnly(config: Pick<SecurityConfig, "MODE" | "DATA_DIR" | "AUDIT_HMAC_KEY_FILE">, log: Logger): Promise<KeyObject> {
+  if (config.AUDIT_HMAC_KEY_FILE !== undefined) return loadAuditHmacKey(config.AUDIT_HMAC_KEY_FILE);
+  if (config.MODE === "production") throw new SecuritySetupError("MODE=production needs AUDIT_HMAC_KEY_FILE (the same file the service uses): key events are audited");
+  return parseAuditHmacKey(await devKey(join(config.DATA_DIR, DEV_KEY_DIR, "audit-hmac.key"), newHmacText, log));
+}
+
 /** Fresh keys in memory: tests and benchmarks. */
 export function generateSecurityKeys(): SecurityKeys {
   // As text, like a key file: raw random bytes could end in what the parser trims as whitespace.
-  const auditHmac = parseAuditHmacKey(Buffer.from(randomBytes(32).toString("hex")));
+  const auditHmac = parseAuditHmacKey(Buffer.from(newHmacText()));
   const auditSigning = parseAuditSigningKey(newSigningPem());
   return { auditHmac, auditSigning, auditVerify: [createPublicKey(auditSigning)], ticketKey: deriveTicketKey(auditHmac) };
 }
+
+const newHmacText = (): string => `${randomBytes(32).toString("hex")}\n`;
 
 function newSigningPem(): string {
   return generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();

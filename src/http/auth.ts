@@ -5,7 +5,8 @@ import type { FailureLimiter } from "../auth/failure-limiter.js";
 import type { Principal } from "../auth/principal.js";
 import { hasRole, type Role } from "../auth/roles.js";
 import type { AuditAction, AuditInput, AuditPrincipal, AuditResource } from "../audit/record.js";
-import { AppError, type ErrorCode } from "../errors.js";
+import { DeniedError } from "../auth/denied.js";
+import { AppError } from "../errors.js";
 
 /**
  * Authentication and the per-route authorization decision (issue #5, DESIGN §10). Deny by default: every
@@ -50,20 +51,6 @@ const FRAMEWORK_ROUTES: readonly { readonly match: (url: string) => boolean; rea
   { match: (url) => url === "/openapi.json" || url === "/docs" || url.startsWith("/docs/"), auth: { role: "viewer" } },
 ];
 
-/**
- * A refusal that is audited: the onError hook below writes its record (its own transaction) before the
- * problem+json goes out. Messages never contain what the caller presented.
- */
-export class DeniedError extends AppError {
-  constructor(
-    code: Extract<ErrorCode, "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED" | "NOT_FOUND" | "APPROVAL_INVALID" | "TOO_MANY_STREAMS">,
-    message: string,
-    readonly audit: { readonly action: AuditAction; readonly resource: AuditResource; readonly reason: string; readonly principal?: AuditPrincipal },
-  ) {
-    super(code, message);
-    this.name = "DeniedError";
-  }
-}
 
 export interface AuthOptions {
   readonly authenticator: Authenticator;

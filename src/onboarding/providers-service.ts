@@ -3,7 +3,7 @@ import type { AuditAction } from "../audit/record.js";
 import { canSeeTeam, visibleTeams, type Actor } from "../auth/actor.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-import { DeniedError } from "../http/auth.js";
+import { DeniedError } from "../auth/denied.js";
 import type { Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";

@@ -4,7 +4,7 @@ import type { AuditAction } from "../audit/record.js";
 import { auditPrincipalOf, canSeeTeam, principalRef, type Actor } from "../auth/actor.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-import { DeniedError } from "../http/auth.js";
+import { DeniedError } from "../auth/denied.js";
 import { getProvider } from "../onboarding/providers-repo.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";

@@ -29,7 +29,8 @@ function keys(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "tools/keys.ts", ...args], {
       cwd: root,
-      env: { PATH: process.env["PATH"] ?? "", DATA_DIR: dataDir, ...env },
+      // Development: the tool uses (or creates) the data dir's audit HMAC key, as `npm run dev` does.
+      env: { PATH: process.env["PATH"] ?? "", DATA_DIR: dataDir, MODE: "development", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -55,6 +56,14 @@ describe("npm run keys", () => {
   let secret: string;
   let id: string;
 
+  test("MODE=production without AUDIT_HMAC_KEY_FILE: exit 1 naming it, nothing created", { timeout: 60_000 }, async () => {
+    const r = await keys(["create", "--name", "no-audit", "--role", "admin"], { MODE: "production" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/AUDIT_HMAC_KEY_FILE/);
+    await withStore(async (db) => expect(await db.query(`SELECT 1 FROM api_keys WHERE name = 'no-audit'`)).toEqual([]));
+  });
+
   test("create prints the key once on stdout, with a warning on stderr; the key authenticates", { timeout: 60_000 }, async () => {
     const r = await keys(["create", "--name", "ops-admin", "--role", "admin", "--team", "payments", "--team", "risk", "--expires-days", "30"]);
     expect(r.code, r.stderr).toBe(0);
@@ -74,6 +83,13 @@ describe("npm run keys", () => {
       const key = await getApiKey(db, id);
       expect((Date.parse(key!.expiresAt) - Date.parse(key!.createdAt)) / 86_400_000).toBe(30);
       expect(key!.createdBy).toMatch(/^cli(:.+)?$/);
+      // Audited in the same transaction, as the operator at the command line.
+      const [record] = await db.query<{ principal_kind: string; principal_id: string; action: string }>(
+        `SELECT principal_kind, principal_id, action FROM audit_log WHERE resource_id = $1`,
+        [id],
+      );
+      expect(record).toMatchObject({ principal_kind: "system", action: "apikey.create" });
+      expect(record?.principal_id).toMatch(/^cli(:.+)?$/);
     });
   });
 
