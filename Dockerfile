@@ -45,6 +45,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY programs ./programs
+# The bootstrap command for the first admin key (node dist/tools/keys.js create …).
+COPY tools/keys.ts ./tools/keys.ts
 RUN npm run build
 
 FROM node:20.20-bookworm-slim AS runtime

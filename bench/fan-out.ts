@@ -37,12 +37,13 @@ async function clockOffset(clients: Clients): Promise<Clock> {
 /**
  * Starts `count` clients on `url` in a child process, waits until every one of them streams, runs `go`
  * (which makes the events) and collects the arrivals once every stream has ended (all bounded in time).
+ * `headers` go with every client's request (the service's `authorization`; the bare server ignores them).
  */
-export async function fanOut(url: string, count: number, go: () => Promise<void>): Promise<FanOut> {
+export async function fanOut(url: string, count: number, go: () => Promise<void>, headers: Readonly<Record<string, string>> = {}): Promise<FanOut> {
   const clients = spawnChild<ClientsRequest, ClientsMessage>("./sse-clients.ts", []);
   try {
     const clock = await clockOffset(clients);
-    clients.send({ type: "connect", url, count });
+    clients.send({ type: "connect", url, count, headers });
     await clients.next("ready", 30_000);
     await go();
     return { arrivals: await clients.next("arrivals", 60_000), clock };

@@ -4,7 +4,17 @@ import { fileURLToPath } from "node:url";
 
 /** One benchmark figure: a ratio against a baseline measured in the same run, and the numbers behind it. */
 export interface Figure {
-  readonly id: "accept" | "accept-postgres" | "stream" | "program" | "rss" | "critical-path" | "child-overhead" | "child-rss" | "audit-verify";
+  readonly id:
+    | "accept"
+    | "accept-postgres"
+    | "accept-security"
+    | "stream"
+    | "program"
+    | "rss"
+    | "critical-path"
+    | "child-overhead"
+    | "child-rss"
+    | "audit-verify";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

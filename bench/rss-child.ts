@@ -1,12 +1,13 @@
+import { generateSecurityKeys } from "../src/auth/security-keys.js";
 import { composeService, type Service } from "../src/compose.js";
 import { openDb } from "../src/store/open.js";
 import { fromParent, toParent } from "./child.js";
-import { baseConfig, benchLogger, benchSpec, landingZone, sleep, tempDir } from "./support.js";
+import { baseConfig, benchAuthorization, benchLogger, benchSpec, landingZone, sleep, tempDir } from "./support.js";
 
 /**
  * Child process (node --expose-gc) for figure 4: runs operations one after another through the real
- * service (app.inject, simulated engine with 0 ms steps, PGlite in a temporary data directory) and
- * reports memory after a forced GC at each checkpoint.
+ * service (app.inject with an admin API key, simulated engine with 0 ms steps, PGlite in a temporary data
+ * directory) and reports memory after a forced GC at each checkpoint.
  */
 export type RssMessage =
   | { type: "sample"; operations: number; rss: number; heapUsed: number; external: number; arrayBuffers: number }
@@ -37,13 +38,14 @@ function* plan(total: number): Generator<OperationRequest> {
 }
 
 /** Requests one operation and polls it until it ends (bounded); returns its final status. */
-async function runOperation(service: Service, request: OperationRequest): Promise<string> {
-  const accepted = await service.app.inject({ ...request });
+async function runOperation(service: Service, authorization: string, request: OperationRequest): Promise<string> {
+  const headers = { authorization };
+  const accepted = await service.app.inject({ ...request, headers });
   if (accepted.statusCode !== 202) throw new Error(`${request.method} ${request.url}: ${accepted.statusCode} ${accepted.body}`);
   const { id } = accepted.json<{ operation: { id: string } }>().operation;
   const deadline = Date.now() + OPERATION_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const { status } = (await service.app.inject({ method: "GET", url: `/v1/operations/${id}` })).json<{ status: string }>();
+    const { status } = (await service.app.inject({ method: "GET", url: `/v1/operations/${id}`, headers })).json<{ status: string }>();
     if (TERMINAL.has(status)) return status;
     await sleep(5);
   }
@@ -61,7 +63,7 @@ function sample(operations: number): void {
 
 const dir = await tempDir();
 const db = await openDb({ dataDir: dir.path });
-const service = await composeService({ config: baseConfig, landingZone, db, logger: benchLogger() });
+const service = await composeService({ config: baseConfig, landingZone, db, logger: benchLogger(), keys: generateSecurityKeys() });
 fromParent(
   () => undefined,
   async () => {
@@ -70,13 +72,14 @@ fromParent(
   },
 );
 await service.start();
+const authorization = await benchAuthorization(db);
 
 const total = CHECKPOINTS.at(-1)!;
 const started = Date.now();
 let operations = 0;
 let failed = 0;
 for (const request of plan(total)) {
-  if ((await runOperation(service, request)) !== "succeeded") failed++;
+  if ((await runOperation(service, authorization, request)) !== "succeeded") failed++;
   operations++;
   if (CHECKPOINTS.includes(operations)) sample(operations);
 }

@@ -1,4 +1,5 @@
 import { measureAcceptPostgres } from "./accept-postgres.js";
+import { measureAcceptSecurity } from "./accept-security.js";
 import { measureAccept } from "./accept.js";
 import { measureAuditVerify } from "./audit-verify.js";
 import { measureChildOverhead, measureChildRss } from "./child-overhead.js";
@@ -15,6 +16,7 @@ import { measureStream } from "./stream.js";
 const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> = {
   accept: measureAccept,
   "accept-postgres": measureAcceptPostgres,
+  "accept-security": measureAcceptSecurity,
   stream: measureStream,
   program: measureProgramEvaluation,
   rss: measureRss,

@@ -7,7 +7,9 @@ import { now } from "./support.js";
  * event loop with the server under test. Records when each event's chunk reached this process (on the
  * same clock as `now()` in the parent; the parent measures the offset with ping/pong first).
  */
-export type ClientsRequest = { type: "ping"; id: number } | { type: "connect"; url: string; count: number };
+export type ClientsRequest =
+  | { type: "ping"; id: number }
+  | { type: "connect"; url: string; count: number; headers: Readonly<Record<string, string>> };
 export type ClientsMessage =
   | { type: "pong"; id: number; at: number }
   /** Every client has received its first event, so the server is streaming to all of them. */
@@ -17,7 +19,7 @@ export type ClientsMessage =
 
 const DEADLINE_MS = 60_000;
 
-function connect(url: string, count: number): void {
+function connect(url: string, count: number, headers: Readonly<Record<string, string>>): void {
   const arrivals: [number, number][][] = Array.from({ length: count }, () => []);
   const errors: string[] = [];
   let ready = 0;
@@ -42,7 +44,7 @@ function connect(url: string, count: number): void {
       finished = true;
       end(error);
     };
-    const request = get(url, { headers: { accept: "text/event-stream" }, agent: false }, (response) => {
+    const request = get(url, { headers: { ...headers, accept: "text/event-stream" }, agent: false }, (response) => {
       if (response.statusCode !== 200) {
         response.resume();
         finish(`status ${String(response.statusCode)}`);
@@ -72,7 +74,7 @@ function connect(url: string, count: number): void {
 fromParent<ClientsRequest>(
   (message) => {
     if (message.type === "ping") toParent<ClientsMessage>({ type: "pong", id: message.id, at: now() });
-    else connect(message.url, message.count);
+    else connect(message.url, message.count, message.headers);
   },
   async () => undefined,
 );

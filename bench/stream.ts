@@ -1,10 +1,11 @@
+import { generateSecurityKeys } from "../src/auth/security-keys.js";
 import { composeService, type Service } from "../src/compose.js";
 import type { OperationEvent } from "../src/operations/events.js";
 import { openDb } from "../src/store/open.js";
 import { startBareSse } from "./bare-sse.js";
 import { fanOut, latencies, type FanOut, type Sent } from "./fan-out.js";
 import type { Figure } from "./report.js";
-import { baseConfig, benchLogger, benchSpec, landingZone, now, percentile, sleep, tempDir } from "./support.js";
+import { baseConfig, benchAuthorization, benchLogger, benchSpec, landingZone, now, percentile, sleep, tempDir } from "./support.js";
 
 /**
  * Figure 2: commit → arrival latency of one operation's events at 100 SSE clients, real service ÷ a bare
@@ -33,7 +34,8 @@ async function serviceRun(): Promise<ServiceRun> {
   const dir = await tempDir();
   try {
     const config = { ...baseConfig, SIMULATED_PAUSED: true, SIMULATED_STEP_MS: STEP_MS };
-    const service = await composeService({ config, landingZone, db: await openDb({ dataDir: dir.path }), logger: benchLogger() });
+    const db = await openDb({ dataDir: dir.path });
+    const service = await composeService({ config, landingZone, db, logger: benchLogger(), keys: generateSecurityKeys() });
     try {
       return await followOneOperation(service);
     } finally {
@@ -44,8 +46,12 @@ async function serviceRun(): Promise<ServiceRun> {
   }
 }
 
-/** One provider created while the runner is paused; the runner starts once all clients follow its operation. */
+/**
+ * One provider created while the runner is paused; the runner starts once all clients follow its operation.
+ * The create and all 100 streams present one admin API key (MAX_STREAMS_PER_PRINCIPAL is raised for them).
+ */
 async function followOneOperation(service: Service): Promise<ServiceRun> {
+  const headers = { authorization: await benchAuthorization(service.db) };
   // hub.publish runs right after each event's transaction committed: the commit time, on this clock.
   const published: Published[] = [];
   const publish = service.hub.publish;
@@ -53,13 +59,13 @@ async function followOneOperation(service: Service): Promise<ServiceRun> {
     published.push({ event, at: now() });
     return publish.call(service.hub, operationId, event);
   };
-  const created = await service.app.inject({ method: "POST", url: "/v1/providers", payload: benchSpec("bench-stream") });
+  const created = await service.app.inject({ method: "POST", url: "/v1/providers", payload: benchSpec("bench-stream"), headers });
   if (created.statusCode !== 202) throw new Error(`stream: create returned ${created.statusCode} ${created.body}`);
   const operationId = created.json<{ operation: { id: string } }>().operation.id;
   const first = published[0]?.event;
   if (!first) throw new Error("stream: the accepted operation published no event");
   const url = `${await service.app.listen({ host: "127.0.0.1", port: 0 })}/v1/operations/${operationId}/events`;
-  const run = await fanOut(url, CLIENTS, () => service.runner.start());
+  const run = await fanOut(url, CLIENTS, () => service.runner.start(), headers);
   const schedule = published.slice(1);
   return { run, sent: new Map(schedule.map((p) => [p.event.seq, p.at])), first, schedule };
 }

@@ -53,9 +53,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);
-  await registerHardening(app, deps.hardening);
-  // Before any route (the docs' too): every route registered from here on needs an auth decision.
+  // Before any route (the docs' and CORS preflights too): every route from here on needs an auth decision.
   registerAuth(app, deps.auth);
+  await registerHardening(app, deps.hardening);
   // server.close() waits for open connections; streams still open at this point would hold it forever.
   app.addHook("preClose", async () => deps.stream.open.closeAll());
 

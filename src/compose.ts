@@ -4,6 +4,7 @@ import { expireApprovals, type ApprovalsDeps } from "./approvals/approvals-servi
 import { createAuditWriter, type AuditWriter } from "./audit/append.js";
 import { startHeadSigner, type HeadSigner } from "./audit/head-signer.js";
 import type { AuditInput } from "./audit/record.js";
+import { auditPrincipal } from "./auth/actor.js";
 import { createAuthenticator, type Authenticator } from "./auth/authenticator.js";
 import { createFailureLimiter } from "./auth/failure-limiter.js";
 import { createOidcVerifier, type OidcVerifier } from "./auth/oidc.js";
@@ -149,7 +150,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
         auditAlone({
           action: "auth.rate-limited",
           outcome: "denied",
-          principal: request.principal ? { kind: request.principal.kind, id: request.principal.id, name: request.principal.name } : { kind: "anonymous", id: "anonymous" },
+          principal: auditPrincipal(request.principal),
           resource: { kind: "route", id: `${request.method} ${request.routeOptions.url ?? "(none)"}` },
           requestId: String(request.id),
           sourceIp: request.ip,

@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { API_KEY_EXPIRES_DAYS_CEILING, apiKeyState, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from "../src/auth/api-keys.js";
+import { API_KEY_EXPIRES_DAYS_CEILING, apiKeyState, createApiKey, keyDetails, listApiKeys, revokeApiKey, type ApiKeyInfo } from "../src/auth/api-keys.js";
 import { ROLES, Role } from "../src/auth/roles.js";
 import { createAuditWriter, type AuditWriter } from "../src/audit/append.js";
 import { loadAuditHmacKeyOnly } from "../src/auth/security-keys.js";
@@ -111,7 +111,7 @@ function cliAudit(audit: AuditWriter, tx: Queryable, action: "apikey.create" | "
     resource: { kind: "apikey", id: key.id },
     requestId: null,
     sourceIp: null,
-    details: { name: key.name, prefix: key.prefix, role: key.role, teams: [...key.teams], expiresAt: key.expiresAt, via: "npm run keys" },
+    details: { ...keyDetails(key), via: "npm run keys" },
   });
 }
 

@@ -1,5 +1,5 @@
 import type { AuditWriter } from "../audit/append.js";
-import { auditPrincipalOf, principalRef, SYSTEM_ACTOR, type Actor } from "../auth/actor.js";
+import { principalRef, recordAllowed, SYSTEM_ACTOR, type Actor } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import { DeniedError } from "../auth/denied.js";
 import { requestHubUpdate } from "../onboarding/network-hub.js";
@@ -130,13 +130,5 @@ async function endAwaiting(deps: ApprovalsDeps, tx: Queryable, id: string, reaso
 }
 
 function audit(deps: ApprovalsDeps, tx: Queryable, actor: Actor, action: "approval.approve" | "approval.reject" | "approval.expire", id: string, details: Record<string, unknown>) {
-  return deps.audit.append(tx, {
-    action,
-    outcome: "allowed",
-    principal: auditPrincipalOf(actor),
-    resource: { kind: "operation", id },
-    requestId: actor.requestId,
-    sourceIp: actor.sourceIp,
-    details,
-  });
+  return recordAllowed(deps.audit, tx, actor, action, { kind: "operation", id }, details);
 }

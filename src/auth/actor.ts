@@ -1,4 +1,6 @@
-import type { AuditPrincipal } from "../audit/record.js";
+import type { AuditWriter } from "../audit/append.js";
+import type { AuditAction, AuditPrincipal, AuditRecord, AuditResource } from "../audit/record.js";
+import type { Queryable } from "../store/db.js";
 import type { Principal } from "./principal.js";
 
 /**
@@ -19,10 +21,17 @@ export const SYSTEM_ACTOR: Actor = {
   sourceIp: null,
 };
 
-export function auditPrincipalOf(actor: Actor): AuditPrincipal {
-  if (actor === SYSTEM_ACTOR) return { kind: "system", id: "saas-bridge" };
-  const { kind, id, name } = actor.principal;
+export const ANONYMOUS: AuditPrincipal = { kind: "anonymous", id: "anonymous" };
+
+/** How the audit trail names a caller: kind, id and display name (never its teams or credentials). */
+export function auditPrincipal(principal: Principal | undefined): AuditPrincipal {
+  if (principal === undefined) return ANONYMOUS;
+  const { kind, id, name } = principal;
   return { kind, id, name };
+}
+
+export function auditPrincipalOf(actor: Actor): AuditPrincipal {
+  return actor === SYSTEM_ACTOR ? { kind: "system", id: "saas-bridge" } : auditPrincipal(actor.principal);
 }
 
 /** `<kind>:<id>`: how approvals, stream tickets, rate limits and stream caps name a principal. */
@@ -42,4 +51,27 @@ export function canSeeTeam(principal: Principal, team: string): boolean {
 /** The teams a list is limited to; undefined = every team (admin). */
 export function visibleTeams(principal: Principal): readonly string[] | undefined {
   return principal.role === "admin" ? undefined : principal.teams;
+}
+
+/**
+ * Appends the record of an allowed act by `actor` in `tx` — the transaction of the change it describes,
+ * last (src/audit/append.ts: the head row lock is then held only until commit).
+ */
+export function recordAllowed(
+  audit: AuditWriter,
+  tx: Queryable,
+  actor: Actor,
+  action: AuditAction,
+  resource: AuditResource,
+  details: Record<string, unknown> = {},
+): Promise<AuditRecord> {
+  return audit.append(tx, {
+    action,
+    outcome: "allowed",
+    principal: auditPrincipalOf(actor),
+    resource,
+    requestId: actor.requestId,
+    sourceIp: actor.sourceIp,
+    details,
+  });
 }

@@ -170,6 +170,11 @@ export async function authenticateApiKey(q: Queryable, presented: string, option
   return { ok: true, principal: { kind: "apikey", id: key.id, name: key.name, role: key.role, teams: key.teams } };
 }
 
+/** What an audit record says of a key: never the secret or its hash. */
+export function keyDetails(key: ApiKeyInfo): Record<string, unknown> {
+  return { name: key.name, prefix: key.prefix, role: key.role, teams: [...key.teams], expiresAt: key.expiresAt };
+}
+
 export function apiKeyState(key: ApiKeyInfo, now: Date = new Date()): ApiKeyState {
   if (key.revokedAt !== null) return "revoked";
   return now.getTime() >= Date.parse(key.expiresAt) ? "expired" : "active";

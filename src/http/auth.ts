@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Actor } from "../auth/actor.js";
+import { ANONYMOUS, auditPrincipal, type Actor } from "../auth/actor.js";
 import type { Authenticator, AuthFailure } from "../auth/authenticator.js";
 import type { FailureLimiter } from "../auth/failure-limiter.js";
 import type { Principal } from "../auth/principal.js";
@@ -46,9 +46,12 @@ export interface RegisteredRoute {
   readonly auth: RouteAuth;
 }
 
-/** Routes other plugins register (the API docs): their decision is stated here, not left to a default. */
-const FRAMEWORK_ROUTES: readonly { readonly match: (url: string) => boolean; readonly auth: RouteAuth }[] = [
-  { match: (url) => url === "/openapi.json" || url === "/docs" || url.startsWith("/docs/"), auth: { role: "viewer" } },
+/** Routes other plugins register: their decision is stated here, not left to a default. */
+const FRAMEWORK_ROUTES: readonly { readonly match: (method: string, url: string) => boolean; readonly auth: RouteAuth }[] = [
+  // The API docs (@fastify/swagger-ui) and the OpenAPI document.
+  { match: (_m, url) => url === "/openapi.json" || url === "/docs" || url.startsWith("/docs/"), auth: { role: "viewer" } },
+  // CORS preflights (@fastify/cors, only when CORS_ORIGINS is set): browsers send them without credentials.
+  { match: (method, url) => method === "OPTIONS" && url === "*", auth: { public: true } },
 ];
 
 
@@ -59,7 +62,6 @@ export interface AuthOptions {
   readonly auditDenial: (input: AuditInput) => Promise<void>;
 }
 
-const ANONYMOUS: AuditPrincipal = { kind: "anonymous", id: "anonymous" };
 
 export function requestActor(request: FastifyRequest): Actor {
   const principal = request.principal;
@@ -96,7 +98,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.addHook("onRoute", (route) => {
     const url = route.url ?? route.path;
     let auth = route.config?.auth;
-    if (auth === undefined) auth = FRAMEWORK_ROUTES.find((r) => r.match(url))?.auth;
+    if (auth === undefined) auth = FRAMEWORK_ROUTES.find((r) => [route.method].flat().every((m) => r.match(m, url)))?.auth;
     if (auth === undefined) throw new Error(`route ${String(route.method)} ${url} has no auth decision (config.auth); see src/http/auth.ts`);
     route.config = { ...route.config, auth };
     for (const method of [route.method].flat()) routes.push({ method, url, auth });
@@ -141,12 +143,11 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     request.principal = check.principal;
     if (typeof ticket === "string") request.ticketOperation = operationId;
     if (!hasRole(check.principal.role, auth.role)) {
-      const { kind, id, name } = check.principal;
       throw new DeniedError("FORBIDDEN", `This needs the ${auth.role} role; the caller has ${check.principal.role}.`, {
         action: auth.action ?? "auth.denied",
         resource: routeResource(request),
         reason: `role ${check.principal.role} < ${auth.role}`,
-        principal: { kind, id, name },
+        principal: auditPrincipal(check.principal),
       });
     }
     return payload;
@@ -154,7 +155,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
 
   app.addHook("onError", async (request, _reply, error) => {
     if (!(error instanceof DeniedError)) return;
-    const principal = error.audit.principal ?? (request.principal ? { kind: request.principal.kind, id: request.principal.id, name: request.principal.name } : ANONYMOUS);
+    const principal = error.audit.principal ?? auditPrincipal(request.principal);
     try {
       await options.auditDenial({
         action: error.audit.action,

@@ -3,7 +3,7 @@ import { insertApproval } from "../approvals/approvals-repo.js";
 import type { ApprovalRule, ApprovalRules } from "../approvals/policy.js";
 import type { AuditWriter } from "../audit/append.js";
 import type { AuditAction } from "../audit/record.js";
-import { auditPrincipalOf, principalRef, type Actor } from "../auth/actor.js";
+import { principalRef, recordAllowed, type Actor } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
@@ -123,8 +123,6 @@ async function acceptIn(
       operation.id,
     ]);
   }
-  const principal = auditPrincipalOf(actor);
-  const common = { principal, requestId: actor.requestId, sourceIp: actor.sourceIp };
   const details = {
     operationId: operation.id,
     intent: operation.intent,
@@ -150,15 +148,9 @@ async function acceptIn(
     events.push({ ...data, seq, at });
   }
   // Last: the audit append holds the chain head's row lock until commit (src/audit/append.ts).
-  await deps.audit.append(tx, { ...common, action: request.action, outcome: "allowed", resource: { kind: "provider", id: operation.provider }, details });
+  await recordAllowed(deps.audit, tx, actor, request.action, { kind: "provider", id: operation.provider }, details);
   if (rule !== undefined) {
-    await deps.audit.append(tx, {
-      ...common,
-      action: "approval.request",
-      outcome: "allowed",
-      resource: { kind: "operation", id: operation.id },
-      details: { ...details, rule, expiresAt: approvalExpiresAt ?? null },
-    });
+    await recordAllowed(deps.audit, tx, actor, "approval.request", { kind: "operation", id: operation.id }, { ...details, rule, expiresAt: approvalExpiresAt ?? null });
   }
   return { accepted: { operation, queuePosition, replayed: false }, events };
 }

@@ -1,7 +1,7 @@
 import { decide } from "../approvals/approvals-repo.js";
 import type { AuditWriter } from "../audit/append.js";
 import type { AuditAction } from "../audit/record.js";
-import { auditPrincipalOf, canSeeTeam, principalRef, type Actor } from "../auth/actor.js";
+import { canSeeTeam, principalRef, recordAllowed, type Actor } from "../auth/actor.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 import { DeniedError } from "../auth/denied.js";
@@ -85,15 +85,8 @@ export async function cancelOperation(deps: OperationsDeps, actor: Actor, id: st
       result = { op: await ops.requestCancel(tx, id), event: undefined };
     }
     if (result.op) {
-      await deps.audit.append(tx, {
-        action: "operation.cancel",
-        outcome: "allowed",
-        principal: auditPrincipalOf(actor),
-        resource: { kind: "operation", id },
-        requestId: actor.requestId,
-        sourceIp: actor.sourceIp,
-        details: { provider: operation.provider, intent: operation.intent, was: operation.status, ended: result.event !== undefined },
-      });
+      const details = { provider: operation.provider, intent: operation.intent, was: operation.status, ended: result.event !== undefined };
+      await recordAllowed(deps.audit, tx, actor, "operation.cancel", { kind: "operation", id }, details);
     }
     return result;
   });

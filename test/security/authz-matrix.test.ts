@@ -219,6 +219,25 @@ describe("authorization matrix", () => {
     expect((probing.json() as { items: unknown[] }).items).toEqual([]);
   });
 
+  it("with CORS on, the only added route is the preflight, public by decision; it answers an allowed origin without credentials", async () => {
+    const cors = await startTestService({ config: { CORS_ORIGINS: ["https://portal.example.com"] }, start: false });
+    try {
+      const extra = cors.app.authRoutes.filter((r) => !(`${r.method} ${r.url}` in EXPECTED) && r.method !== "HEAD");
+      expect(extra).toEqual([{ method: "OPTIONS", url: "*", auth: { public: true } }]);
+      const preflight = await cors.app.inject({
+        method: "OPTIONS",
+        url: "/v1/providers",
+        headers: { authorization: "", origin: "https://portal.example.com", "access-control-request-method": "POST" },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers["access-control-allow-origin"]).toBe("https://portal.example.com");
+      const actual = await cors.app.inject({ method: "GET", url: "/v1/providers", headers: { authorization: "", origin: "https://portal.example.com" } });
+      expect(actual.statusCode).toBe(401);
+    } finally {
+      await cors.close(1_000);
+    }
+  });
+
   it("a route registered without an auth decision stops the app from starting", async () => {
     const app = Fastify();
     registerAuth(app, {

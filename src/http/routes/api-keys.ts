@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { apiKeyState, createApiKey, getApiKey, listApiKeys, NewApiKey, revokeApiKey, type ApiKeyInfo } from "../../auth/api-keys.js";
-import { auditPrincipalOf, principalRef } from "../../auth/actor.js";
+import { apiKeyState, createApiKey, getApiKey, keyDetails, listApiKeys, NewApiKey, revokeApiKey, type ApiKeyInfo } from "../../auth/api-keys.js";
+import { principalRef, recordAllowed } from "../../auth/actor.js";
 import { ROLES } from "../../auth/roles.js";
 import type { AuditWriter } from "../../audit/append.js";
 import { AppError } from "../../errors.js";
@@ -55,15 +55,7 @@ const apiKeyRoutes: FastifyPluginAsyncZod<ApiKeyRoutesOptions> = async (app, { d
       const actor = requestActor(request);
       const created = await db.transaction(async (tx) => {
         const made = await createApiKey(tx, { ...request.body, maxExpiresInDays, createdBy: principalRef(actor.principal) });
-        await audit.append(tx, {
-          action: "apikey.create",
-          outcome: "allowed",
-          principal: auditPrincipalOf(actor),
-          resource: { kind: "apikey", id: made.key.id },
-          requestId: actor.requestId,
-          sourceIp: actor.sourceIp,
-          details: { name: made.key.name, prefix: made.key.prefix, role: made.key.role, teams: [...made.key.teams], expiresAt: made.key.expiresAt },
-        });
+        await recordAllowed(audit, tx, actor, "apikey.create", { kind: "apikey", id: made.key.id }, keyDetails(made.key));
         return made;
       });
       return reply.code(201).header("cache-control", "no-store").send({ key: toDto(created.key), secret: created.secret });
@@ -96,15 +88,7 @@ const apiKeyRoutes: FastifyPluginAsyncZod<ApiKeyRoutesOptions> = async (app, { d
         if (r === undefined) throw notFound(request.params.id);
         // Revoking again changes nothing, so it is not a record of its own.
         if (!r.alreadyRevoked) {
-          await audit.append(tx, {
-            action: "apikey.revoke",
-            outcome: "allowed",
-            principal: auditPrincipalOf(actor),
-            resource: { kind: "apikey", id: r.key.id },
-            requestId: actor.requestId,
-            sourceIp: actor.sourceIp,
-            details: { name: r.key.name, prefix: r.key.prefix, role: r.key.role },
-          });
+          await recordAllowed(audit, tx, actor, "apikey.revoke", { kind: "apikey", id: r.key.id }, keyDetails(r.key));
         }
         return r;
       });

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { auditPrincipalOf } from "../../auth/actor.js";
+import { recordAllowed } from "../../auth/actor.js";
 import type { AuditWriter } from "../../audit/append.js";
 import { AuditListQuery, listAudit, readAuditHead } from "../../audit/list.js";
 import { verifyAudit } from "../../audit/verify.js";
@@ -32,6 +32,7 @@ export const AuditRecordDto = z.object({
   hash: z.string(),
 });
 
+const TRAIL = { kind: "audit", id: "trail" } as const;
 const auditor: { auth: RouteAuth } = { auth: { role: "auditor" } };
 const denied = { 401: ProblemDto, 403: ProblemDto, 429: ProblemDto };
 
@@ -51,17 +52,8 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
     async (request) => {
       const actor = requestActor(request);
       const page = await listAudit(db, request.query);
-      await db.transaction((tx) =>
-        audit.append(tx, {
-          action: "audit.read",
-          outcome: "allowed",
-          principal: auditPrincipalOf(actor),
-          resource: { kind: "audit", id: "trail" },
-          requestId: actor.requestId,
-          sourceIp: actor.sourceIp,
-          details: { query: JSON.parse(JSON.stringify(request.query)) as Record<string, unknown>, returned: page.records.length },
-        }),
-      );
+      const query = JSON.parse(JSON.stringify(request.query)) as Record<string, unknown>;
+      await db.transaction((tx) => recordAllowed(audit, tx, actor, "audit.read", TRAIL, { query, returned: page.records.length }));
       const next = new URLSearchParams(Object.entries(request.query).flatMap(([k, v]): [string, string][] => (v === undefined || k === "after" ? [] : [[k, String(v)]])));
       if (page.nextCursor !== null) next.set("after", page.nextCursor);
       return { items: page.records, nextCursor: page.nextCursor, links: page.nextCursor === null ? {} : { next: `/v1/audit?${next.toString()}` } };
@@ -98,17 +90,8 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
       const head = await readAuditHead(db);
       const durationMs = Math.round(performance.now() - started);
       // Recorded after the check, so the record itself is verified next time.
-      await db.transaction((tx) =>
-        audit.append(tx, {
-          action: "audit.verify",
-          outcome: "allowed",
-          principal: auditPrincipalOf(actor),
-          resource: { kind: "audit", id: "trail" },
-          requestId: actor.requestId,
-          sourceIp: actor.sourceIp,
-          details: { ok: result.ok, records: result.records, ...(result.ok ? {} : { firstBroken: { ...result.firstBroken } }) },
-        }),
-      );
+      const details = { ok: result.ok, records: result.records, ...(result.ok ? {} : { firstBroken: { ...result.firstBroken } }) };
+      await db.transaction((tx) => recordAllowed(audit, tx, actor, "audit.verify", TRAIL, details));
       return { ...result, head, durationMs };
     },
   );

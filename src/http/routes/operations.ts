@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import * as approvals from "../../approvals/approvals-service.js";
 import { getApproval } from "../../approvals/approvals-repo.js";
-import { principalRef } from "../../auth/actor.js";
+import { principalRef, recordAllowed } from "../../auth/actor.js";
 import { issueStreamTicket, DEFAULT_TICKET_SECONDS } from "../../auth/stream-tickets.js";
 import * as service from "../../operations/operations-service.js";
 import { EventListDto, OperationDto, ProblemDto, opLinks, toOperationDto } from "../dto.js";
@@ -127,15 +127,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
       const { operation } = await service.getOperation(deps, { principal: actor.principal }, request.params.id, "stream-ticket.create");
       const issued = issueStreamTicket(ticketKey, { operationId: operation.id, principal: principalRef(actor.principal) }, Date.now(), DEFAULT_TICKET_SECONDS);
       await deps.db.transaction((tx) =>
-        deps.audit.append(tx, {
-          action: "stream-ticket.create",
-          outcome: "allowed",
-          principal: { kind: actor.principal.kind, id: actor.principal.id, name: actor.principal.name },
-          resource: { kind: "operation", id: operation.id },
-          requestId: actor.requestId,
-          sourceIp: actor.sourceIp,
-          details: { expiresAt: issued.expiresAt },
-        }),
+        recordAllowed(deps.audit, tx, actor, "stream-ticket.create", { kind: "operation", id: operation.id }, { expiresAt: issued.expiresAt }),
       );
       return reply.code(201).header("cache-control", "no-store").send({
         ...issued,
