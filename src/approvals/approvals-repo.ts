@@ -98,3 +98,33 @@ export async function expireDue(q: Queryable, limit = 100): Promise<Approval[]> 
   );
   return rows.map((r) => ApprovalRow.parse(r));
 }
+
+export interface ApprovalListQuery {
+  readonly status: ApprovalStatus;
+  /** Only providers of these teams; undefined = every team (admins; hub updates never need approval). */
+  readonly teams: readonly string[] | undefined;
+  readonly limit: number;
+  /** Keyset: the operation id of the last item of the previous page (ordered by request time, then id). */
+  readonly after?: string | undefined;
+}
+
+export interface ApprovalListItem {
+  readonly approval: Approval;
+  readonly provider: string;
+  readonly intent: string;
+}
+
+/** Approval requests with their operation's provider, oldest first. */
+export async function listApprovals(q: Queryable, query: ApprovalListQuery): Promise<ApprovalListItem[]> {
+  const rows = await q.query(
+    `SELECT a.*, o.provider AS op_provider, o.intent AS op_intent
+       FROM approvals a JOIN operations o ON o.id = a.operation_id JOIN providers p ON p.name = o.provider
+      WHERE a.status = $1
+        AND ($2::text[] IS NULL OR p.team = ANY($2::text[]))
+        AND ($3::uuid IS NULL OR (a.requested_at, a.operation_id) > (SELECT requested_at, operation_id FROM approvals WHERE operation_id = $3))
+      ORDER BY a.requested_at, a.operation_id
+      LIMIT $4`,
+    [query.status, query.teams === undefined ? null : [...query.teams], query.after ?? null, query.limit],
+  );
+  return rows.map((r) => ({ approval: ApprovalRow.parse(r), provider: String(r["op_provider"]), intent: String(r["op_intent"]) }));
+}

@@ -54,15 +54,25 @@ describe("approvals", () => {
     expect(seen.body.approval).toMatchObject({ rule: "decommission", status: "pending", requestedBy: "ada", specHash: op.specHash });
     const events = await call("GET", `/v1/operations/${op.id}/events`, operator);
     expect(events.body.items.map((e: Json) => e.type)).toEqual(["operation.queued", "approval.requested"]);
-    // Nothing ran: no hub update was queued, the provider is still active.
+    // Nothing ran, the provider is still active, and its rule group stays in the central policy: the hub
+    // update that drops it is asked for only once the decommission is approved.
     await new Promise((r) => setTimeout(r, 300));
-    expect((await call("GET", `/v1/operations/${op.id}`, operator)).body.status).toBe("awaiting_approval");
+    const waiting = (await call("GET", `/v1/operations/${op.id}`, operator)).body;
+    expect(waiting.status).toBe("awaiting_approval");
+    expect(waiting.links.blockedBy).toBeUndefined();
     expect((await call("GET", "/v1/providers/ap-decom", operator)).body.lifecycle).toBe("active");
-    expect(await svc.db.query(`SELECT 1 FROM operations WHERE intent = 'hub-update' AND status = 'queued'`)).toEqual([]);
+
+    // The approver finds it in its teams' pending requests; another team's approver does not.
+    const pending = await call("GET", "/v1/approvals", approver);
+    expect(pending.body.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ operationId: op.id, provider: "ap-decom", intent: "decommission", links: expect.objectContaining({ approve: `/v1/operations/${op.id}/approve` }) })]),
+    );
+    expect((await call("GET", "/v1/approvals", outsider)).body.items.map((i: Json) => i.operationId)).not.toContain(op.id);
 
     const approved = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash, comment: "checked with the vendor" });
     expect(approved.status).toBe(200);
     expect(approved.body.approval).toMatchObject({ status: "approved", decidedBy: "grace", comment: "checked with the vendor" });
+    expect(approved.body.links.blockedBy).toMatch(/^\/v1\/operations\//);
     const done = await waitForStatus(svc, op.id, ["succeeded", "failed"], 30_000);
     expect(done.status).toBe("succeeded");
     expect((await call("GET", "/v1/providers/ap-decom", operator)).body.lifecycle).toBe("decommissioned");
@@ -70,6 +80,8 @@ describe("approvals", () => {
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ outcome: "allowed", principal: { kind: "apikey", name: "grace" } });
     expect((await audit("approval.request", op.id))[0]).toMatchObject({ outcome: "allowed", principal: { name: "ada" } });
+    const decided = (await call("GET", "/v1/approvals?status=approved", approver)).body.items;
+    expect(decided.map((i: Json) => i.operationId)).toContain(op.id);
   });
 
   it("bypass attempts fail and are audited: the operator role, self-approval, another spec hash, another team, after expiry", async () => {
@@ -90,12 +102,12 @@ describe("approvals", () => {
     const otherTeam = await call("POST", `/v1/operations/${op.id}/approve`, outsider, { specHash: op.specHash });
     expect(otherTeam.status).toBe(404);
 
-    // The request expires (its clock is moved, not waited for): approving fails, the sweep cancels it.
+    // The request expires (its clock is moved, not waited for): approving fails, and the operation ends
+    // (an approve or reject sweeps expired requests first).
     await svc.db.query(`UPDATE approvals SET expires_at = requested_at + interval '1 millisecond' WHERE operation_id = $1`, [op.id]);
     const late = await call("POST", `/v1/operations/${op.id}/approve`, otherApprover, { specHash: op.specHash });
     expect(late).toMatchObject({ status: 409, body: { code: "APPROVAL_INVALID" } });
-    expect(late.body.detail).toMatch(/not awaiting approval|expired/);
-    expect(await svc.sweepApprovals()).toBe(1);
+    expect(late.body.detail).toMatch(/it is expired/);
     const ended = await call("GET", `/v1/operations/${op.id}`, approver);
     expect(ended.body.status).toBe("cancelled");
     expect(ended.body.approval.status).toBe("expired");
@@ -106,6 +118,18 @@ describe("approvals", () => {
       expect.arrayContaining(["self-approval", "a different spec hash", "the operation belongs to another team"]),
     );
     expect(await audit("approval.expire", op.id)).toHaveLength(1);
+  });
+
+  it("the periodic sweep ends an expired request that nobody touched", async () => {
+    const op = await onboard("ap-sweep", { dataClassification: "restricted" });
+    expect(await svc.sweepApprovals()).toBe(0);
+    await svc.db.query(`UPDATE approvals SET expires_at = requested_at + interval '1 millisecond' WHERE operation_id = $1`, [op.id]);
+    expect(await svc.sweepApprovals()).toBe(1);
+    const ended = (await call("GET", `/v1/operations/${op.id}`, operator)).body;
+    expect(ended).toMatchObject({ status: "cancelled", approval: { status: "expired" } });
+    const events = (await call("GET", `/v1/operations/${op.id}/events`, operator)).body.items;
+    expect(events.at(-1)).toMatchObject({ type: "operation.cancelled", reason: expect.stringMatching(/^the approval request expired at /) });
+    expect((await audit("approval.expire", op.id))[0]).toMatchObject({ principal: { kind: "system" } });
   });
 
   it("an approval is bound to the program version it was requested with", async () => {

@@ -40,6 +40,7 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "POST /v1/operations/:id/approve": { need: "approver", owned: true },
   "POST /v1/operations/:id/reject": { need: "approver", owned: true },
   "POST /v1/operations/:id/stream-tickets": { need: "viewer", owned: true },
+  "GET /v1/approvals": { need: "viewer", owned: false },
   "GET /v1/operations/:id/events": { need: "viewer", owned: true },
   "POST /v1/api-keys": { need: "admin", owned: false },
   "GET /v1/api-keys": { need: "admin", owned: false },

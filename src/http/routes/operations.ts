@@ -2,11 +2,11 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import * as approvals from "../../approvals/approvals-service.js";
-import { getApproval } from "../../approvals/approvals-repo.js";
-import { principalRef, recordAllowed } from "../../auth/actor.js";
+import { APPROVAL_STATUSES, getApproval, listApprovals } from "../../approvals/approvals-repo.js";
+import { principalRef, recordAllowed, visibleTeams } from "../../auth/actor.js";
 import { issueStreamTicket, DEFAULT_TICKET_SECONDS } from "../../auth/stream-tickets.js";
 import * as service from "../../operations/operations-service.js";
-import { EventListDto, OperationDto, ProblemDto, opLinks, toOperationDto } from "../dto.js";
+import { ApprovalDto, EventListDto, OperationDto, ProblemDto, opLinks, toApprovalDto, toOperationDto } from "../dto.js";
 import { requestActor, type RouteAuth } from "../auth.js";
 import { representationOf, streamingRepresentationOf } from "../respond.js";
 import { streamOperation, type StreamDeps } from "../streaming.js";
@@ -105,6 +105,42 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
     async (request) => {
       const op = await approvals.rejectOperation(approvalDeps, requestActor(request), request.params.id, request.body?.comment);
       return toOperationDto(op, undefined, await getApproval(deps.db, op.id));
+    },
+  );
+
+  app.get(
+    "/v1/approvals",
+    {
+      config: viewer,
+      schema: {
+        summary: "Approval requests of the caller's teams (pending by default), oldest first",
+        tags: ["approvals"],
+        querystring: z.strictObject({
+          status: z.enum(APPROVAL_STATUSES).default("pending"),
+          limit: z.coerce.number().int().min(1).max(100).default(50),
+          after: z.uuid().optional().describe("the operationId of the last item of the previous page"),
+        }),
+        response: {
+          200: z.object({
+            items: z.array(z.object({ operationId: z.uuid(), provider: z.string(), intent: z.string(), approval: ApprovalDto, links: z.record(z.string(), z.string()) })),
+            links: z.record(z.string(), z.string()),
+          }),
+          400: ProblemDto,
+          ...denied,
+        },
+      },
+    },
+    async (request) => {
+      const { status, limit, after } = request.query;
+      const rows = await listApprovals(deps.db, { status, limit, after, teams: visibleTeams(requestActor(request).principal) });
+      const items = rows.map((r) => {
+        const self = `/v1/operations/${r.approval.operationId}`;
+        const decide = r.approval.status === "pending" ? { approve: `${self}/approve`, reject: `${self}/reject` } : {};
+        return { operationId: r.approval.operationId, provider: r.provider, intent: r.intent, approval: toApprovalDto(r.approval), links: { operation: self, ...decide } };
+      });
+      const last = items.at(-1);
+      const next = last !== undefined && items.length === limit ? { next: `/v1/approvals?${new URLSearchParams({ status, limit: String(limit), after: last.operationId }).toString()}` } : {};
+      return { items, links: next };
     },
   );
 
