@@ -64,6 +64,8 @@ export function recordAllowed(
   action: AuditAction,
   resource: AuditResource,
   details: Record<string, unknown> = {},
+  /** JSON pointers into `details` stored only as keyed hashes (AuditInput.sensitivePaths). */
+  sensitivePaths: readonly string[] = [],
 ): Promise<AuditRecord> {
   return audit.append(tx, {
     action,
@@ -73,5 +75,6 @@ export function recordAllowed(
     requestId: actor.requestId,
     sourceIp: actor.sourceIp,
     details,
+    sensitivePaths: [...sensitivePaths],
   });
 }

@@ -59,6 +59,9 @@ export interface OperationInput {
   readonly approvalRule?: ApprovalRule | undefined;
 }
 
+/** Parts of a spec the audit trail keeps only as keyed hashes. */
+const SPEC_SENSITIVE_PATHS = ["/spec/owner/contact"] as const;
+
 /**
  * One transaction: the caller's checks and row changes, the operation row, its `operation.queued` event,
  * the approval request if one is needed, the idempotency record and the audit record commit together or
@@ -148,7 +151,10 @@ async function acceptIn(
     events.push({ ...data, seq, at });
   }
   // Last: the audit append holds the chain head's row lock until commit (src/audit/append.ts).
-  await recordAllowed(deps.audit, tx, actor, request.action, { kind: "provider", id: operation.provider }, details);
+  // A create or update records the spec itself, so the trail — not only the mutable tables — says what was
+  // asked for; the contact address (personal data) only as a keyed hash, which an admin can match.
+  const withSpec = operation.intent === "create" || operation.intent === "update" ? { ...details, spec: operation.spec } : details;
+  await recordAllowed(deps.audit, tx, actor, request.action, { kind: "provider", id: operation.provider }, withSpec, SPEC_SENSITIVE_PATHS);
   if (rule !== undefined) {
     await recordAllowed(deps.audit, tx, actor, "approval.request", { kind: "operation", id: operation.id }, { ...details, rule, expiresAt: approvalExpiresAt ?? null });
   }

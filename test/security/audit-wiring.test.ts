@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuditWriter } from "../../src/audit/append.js";
 import { specNamed, startTestService, type TestService } from "../helpers/service.js";
 
 /**
@@ -30,6 +31,11 @@ describe("audit wiring", () => {
       requestId: expect.any(String),
       details: { operationId: op.id, intent: "create", specHash: op.specHash, status: "queued" },
     });
+    // The spec is in the record, its contact address only as a keyed hash the admin can reproduce.
+    const spec = specNamed("aw-one") as { owner: { contact: string }; region: string };
+    expect(record!.details.spec.region).toBe(spec.region);
+    expect(record!.details.spec.owner.contact).toBe(createAuditWriter({ hmacKey: svc.keys.auditHmac }).hash(spec.owner.contact));
+    expect(JSON.stringify(record)).not.toContain(spec.owner.contact);
   });
 
   it("an audit insert that fails fails the change: 500, and no provider, operation, event or idempotency row", async () => {
