@@ -3,6 +3,7 @@ import { principalRef, recordAllowed, SYSTEM_ACTOR, type Actor } from "../auth/a
 import { AppError } from "../errors.js";
 import { DeniedError } from "../auth/denied.js";
 import { requestHubUpdate } from "../onboarding/network-hub.js";
+import { updateSpec } from "../onboarding/providers-repo.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
 import type { Operation, OperationStatus } from "../operations/operation.js";
@@ -71,6 +72,11 @@ export async function approveOperation(deps: ApprovalsDeps, actor: Actor, id: st
       );
     }
     await decide(tx, id, { status: "approved", by: principalRef(actor.principal), byName: actor.principal.name, comment: request.comment });
+    // An approved update becomes the provider's spec now (it was held back while it waited).
+    if (operation.intent === "update") {
+      const owner = operation.spec["owner"] as { team?: unknown } | undefined;
+      await updateSpec(tx, operation.provider, operation.spec, operation.spec_hash, String(owner?.team));
+    }
     // A decommission asks for the hub update that drops its rule group only now (see requestAction).
     const hub = operation.intent === "decommission" ? await requestHubUpdate(tx, deps.engine, String(operation.spec["region"])) : undefined;
     const [queued] = await tx.query(

@@ -139,8 +139,10 @@ export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: st
   return accept(deps, { actor, action: "provider.update", idempotency }, async (tx, newOperation) => {
     const { admission, provider } = await admitWith(tx, actor, name, "update");
     const hash = specHash(spec);
-    await providers.updateSpec(tx, name, spec, hash, spec.owner.team);
     const approvalRule = approvalRuleFor(deps.approvals.rules, "update", [provider.spec, asRecord(spec)]);
+    // An update awaiting approval becomes the provider's spec only once approved (approvals-service.ts):
+    // until then revoke, reinstate and the rest act on the spec that was last accepted without one.
+    if (approvalRule === undefined) await providers.updateSpec(tx, name, spec, hash, spec.owner.team);
     return newOperation({ provider: name, intent: "update", kind: "up", accessState: admission.accessState, spec: asRecord(spec), specHash: hash, approvalRule });
   });
 }
@@ -192,7 +194,16 @@ async function admitWith(tx: Queryable, actor: Actor, name: string, intent: Para
   const provider = await providers.getProvider(tx, name, true);
   if (!provider) throw notFound(name);
   if (!visible(actor.principal, provider)) throw hiddenProvider(name, `provider.${intent}`);
-  const pending = (await ops.activeOperations(tx, name)).map((o) => o.intent);
+  const active = await ops.activeOperations(tx, name);
+  // Nothing joins the queue behind a change that waits for a second person: it is decided (or cancelled)
+  // first, so no later request can act on a spec or state that has not been approved.
+  const awaiting = active.find((o) => o.status === "awaiting_approval");
+  if (awaiting) {
+    throw new AppError("INVALID_STATE", `Cannot ${intent} "${name}": operation ${awaiting.id} (${awaiting.intent}) awaits approval; approve, reject or cancel it first.`, {
+      links: { provider: providerLink(name), awaiting: `/v1/operations/${awaiting.id}` },
+    });
+  }
+  const pending = active.map((o) => o.intent);
   const admission = admit(intent, provider.lifecycle, pending);
   if (!admission.ok) {
     throw new AppError("INVALID_STATE", `Cannot ${intent} "${name}": ${admission.reason}.`, { links: { provider: providerLink(name) } });

@@ -161,6 +161,34 @@ describe("approvals", () => {
     expect(row?.requested_by).toMatch(/^apikey:/);
   });
 
+  it("an unapproved change cannot be reached around: its spec is not the provider's until approved, and nothing queues behind it", async () => {
+    const created = await onboard("ap-around", { dataClassification: "restricted" });
+    await call("POST", `/v1/operations/${created.id}/approve`, approver, { specHash: created.specHash });
+    await waitForStatus(svc, created.id, ["succeeded"]);
+    // Declassifying a restricted provider needs an approval as much as the reverse.
+    const declassify = await call("PUT", "/v1/providers/ap-around", operator, spec("ap-around", { dataClassification: "confidential" }));
+    expect(declassify.body.operation.status).toBe("awaiting_approval");
+    const provider = (await call("GET", "/v1/providers/ap-around", operator)).body;
+    expect(provider.spec.dataClassification).toBe("restricted");
+    expect(provider.specHash).toBe(created.specHash);
+    // A revoke would otherwise act on the unapproved (now unrestricted) spec without an approval of its own.
+    const around = await call("POST", "/v1/providers/ap-around/revoke", operator);
+    expect(around).toMatchObject({ status: 409, body: { code: "INVALID_STATE" } });
+    expect(around.body.detail).toMatch(/awaits approval/);
+    expect((await call("PUT", "/v1/providers/ap-around", operator, spec("ap-around"))).status).toBe(409);
+
+    await call("POST", `/v1/operations/${declassify.body.operation.id}/reject`, approver, { comment: "stays restricted" });
+    expect((await call("GET", "/v1/providers/ap-around", operator)).body.spec.dataClassification).toBe("restricted");
+    const revoke = await call("POST", "/v1/providers/ap-around/revoke", operator);
+    expect(revoke.body.operation).toMatchObject({ status: "awaiting_approval", specHash: created.specHash });
+
+    // Approved, an update does become the provider's spec.
+    await call("POST", `/v1/operations/${revoke.body.operation.id}/cancel`, operator);
+    const again = (await call("PUT", "/v1/providers/ap-around", operator, spec("ap-around", { dataClassification: "confidential" }))).body.operation;
+    expect((await call("POST", `/v1/operations/${again.id}/approve`, approver, { specHash: again.specHash })).status).toBe(200);
+    expect((await call("GET", "/v1/providers/ap-around", operator)).body).toMatchObject({ specHash: again.specHash, spec: { dataClassification: "confidential" } });
+  });
+
   it("cancelling an operation that awaits approval withdraws the request", async () => {
     const op = await onboard("ap-withdraw", { dataClassification: "restricted" });
     const cancelled = await call("POST", `/v1/operations/${op.id}/cancel`, operator);
