@@ -123,7 +123,9 @@ describe("audit wiring", () => {
     expect(fromIp.filter((r) => r.action === "auth.rate-limited")).toHaveLength(1);
   });
 
-  it("verify: ok, then a changed record is reported as the first broken link", async () => {
+  it("verify: ok, then a changed record is reported as the first broken link; one verification at a time", async () => {
+    const [one, two] = await Promise.all([svc.app.inject({ method: "GET", url: "/v1/audit/verify" }), svc.app.inject({ method: "GET", url: "/v1/audit/verify" })]);
+    expect([one.statusCode, two.statusCode].sort()).toEqual([200, 429]);
     const ok = await asAdmin("/v1/audit/verify");
     expect(ok).toMatchObject({ ok: true });
     expect(ok.records).toBeGreaterThan(5);

@@ -6,6 +6,7 @@ import type { AuditWriter } from "../../audit/append.js";
 import { AuditListQuery, listAudit, readAuditHead } from "../../audit/list.js";
 import { verifyAudit } from "../../audit/verify.js";
 import type { Db } from "../../store/db.js";
+import { AppError } from "../../errors.js";
 import { requestActor, type RouteAuth } from "../auth.js";
 import { ProblemDto } from "../dto.js";
 
@@ -38,6 +39,9 @@ const denied = { 401: ProblemDto, 403: ProblemDto, 429: ProblemDto };
 
 /** `/v1/audit`: the hash-chained trail (auditor or admin). Reading and verifying it are audited too. */
 const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db, audit, verifyKeys }) => {
+  // A verification reads the whole trail (seconds for 100,000 records): one at a time per replica.
+  let verifying = false;
+
   app.get(
     "/v1/audit",
     {
@@ -85,9 +89,17 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
     },
     async (request) => {
       const actor = requestActor(request);
+      if (verifying) throw new AppError("RATE_LIMITED", "A verification of the audit trail is already running; try again when it has finished.");
+      verifying = true;
       const started = performance.now();
-      const result = await verifyAudit(db, verifyKeys);
-      const head = await readAuditHead(db);
+      let result: Awaited<ReturnType<typeof verifyAudit>>;
+      let head: Awaited<ReturnType<typeof readAuditHead>>;
+      try {
+        result = await verifyAudit(db, verifyKeys);
+        head = await readAuditHead(db);
+      } finally {
+        verifying = false;
+      }
       const durationMs = Math.round(performance.now() - started);
       // Recorded after the check, so the record itself is verified next time.
       const details = { ok: result.ok, records: result.records, ...(result.ok ? {} : { firstBroken: { ...result.firstBroken } }) };
