@@ -23,6 +23,8 @@ export const AuditListQuery = z.strictObject({
   resourceId: z.string().min(1).max(1024).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
+  /** Records carrying this keyed hash anywhere in `details` or `sensitive` (from `POST /v1/audit/hash`). */
+  hash: z.string().regex(/^hmac-sha256:[0-9a-f]{64}$/, "must be a keyed hash from POST /v1/audit/hash").optional(),
 });
 export type AuditListQuery = z.input<typeof AuditListQuery>;
 
@@ -46,6 +48,7 @@ export async function listAudit(db: Queryable, query: AuditListQuery): Promise<A
         AND ($6::text IS NULL OR resource_id = $6)
         AND ($7::timestamptz IS NULL OR at >= $7)
         AND ($8::timestamptz IS NULL OR at < $8)
+        AND ($10::text IS NULL OR strpos(details::text, $10) > 0 OR strpos(sensitive::text, $10) > 0)
       ORDER BY seq ${asc ? "ASC" : "DESC"} LIMIT $9`,
     [
       q.after ?? null,
@@ -57,6 +60,7 @@ export async function listAudit(db: Queryable, query: AuditListQuery): Promise<A
       q.since ?? null,
       q.until ?? null,
       q.limit + 1,
+      q.hash ?? null,
     ],
   );
   const records = rows.slice(0, q.limit).map((r) => parseAuditRecord(r));

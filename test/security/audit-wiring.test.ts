@@ -36,6 +36,14 @@ describe("audit wiring", () => {
     expect(record!.details.spec.region).toBe(spec.region);
     expect(record!.details.spec.owner.contact).toBe(createAuditWriter({ hmacKey: svc.keys.auditHmac }).hash(spec.owner.contact));
     expect(JSON.stringify(record)).not.toContain(spec.owner.contact);
+    // An auditor who knows the address finds the records carrying it; the look-up is recorded, hashed too.
+    const lookup = await svc.app.inject({ method: "POST", url: "/v1/audit/hash", payload: { value: spec.owner.contact } });
+    const { hash, links } = lookup.json() as Json;
+    expect(hash).toBe(record!.details.spec.owner.contact);
+    const found = (await asAdmin(links.records)).items as Json[];
+    expect(found.map((r) => r.action)).toEqual(["provider.create", "audit.hash"]);
+    expect(JSON.stringify(found)).not.toContain(spec.owner.contact);
+    expect((await records("hash=hmac-sha256:" + "0".repeat(64))).length).toBe(0);
   });
 
   it("an audit insert that fails fails the change: 500, and no provider, operation, event or idempotency row", async () => {

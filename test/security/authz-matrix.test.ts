@@ -48,6 +48,7 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "DELETE /v1/api-keys/:id": { need: "admin", owned: false },
   "GET /v1/audit": { need: "auditor", owned: false },
   "GET /v1/audit/verify": { need: "auditor", owned: false },
+  "POST /v1/audit/hash": { need: "auditor", owned: false },
 };
 
 type Decision = "allowed" | "unauthenticated" | "forbidden" | "hidden";
@@ -141,6 +142,7 @@ function bodyFor(method: string, url: string): unknown {
   if (url === "/v1/providers/:name" && method === "PUT") return spec;
   if (url.endsWith("/approve")) return { specHash: "0".repeat(64) };
   if (url === "/v1/api-keys" && method === "POST") return { name: "made-by-matrix", role: "viewer", teams: [] };
+  if (url === "/v1/audit/hash") return { value: "someone@example.com" };
   return undefined;
 }
 

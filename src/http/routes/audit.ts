@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { recordAllowed } from "../../auth/actor.js";
+import { auditPrincipalOf, recordAllowed } from "../../auth/actor.js";
 import type { AuditWriter } from "../../audit/append.js";
 import { AuditListQuery, listAudit, readAuditHead } from "../../audit/list.js";
 import { verifyAudit } from "../../audit/verify.js";
@@ -61,6 +61,36 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
       const next = new URLSearchParams(Object.entries(request.query).flatMap(([k, v]): [string, string][] => (v === undefined || k === "after" ? [] : [[k, String(v)]])));
       if (page.nextCursor !== null) next.set("after", page.nextCursor);
       return { items: page.records, nextCursor: page.nextCursor, links: page.nextCursor === null ? {} : { next: `/v1/audit?${next.toString()}` } };
+    },
+  );
+
+  app.post(
+    "/v1/audit/hash",
+    {
+      config: { auth: { role: "auditor", action: "audit.hash" } },
+      schema: {
+        summary: "The keyed hash a sensitive value is stored as, to find the records that carry it (?hash=)",
+        tags: ["audit"],
+        body: z.strictObject({ value: z.string().min(1).max(1024) }),
+        response: { 200: z.object({ hash: z.string(), links: z.object({ records: z.string() }) }), 400: ProblemDto, ...denied },
+      },
+    },
+    async (request, reply) => {
+      const actor = requestActor(request);
+      const hash = audit.hash(request.body.value);
+      // The looked-up value is itself recorded only as its hash.
+      await db.transaction((tx) =>
+        audit.append(tx, {
+          action: "audit.hash",
+          outcome: "allowed",
+          principal: auditPrincipalOf(actor),
+          resource: TRAIL,
+          requestId: actor.requestId,
+          sourceIp: actor.sourceIp,
+          sensitive: { value: request.body.value },
+        }),
+      );
+      return reply.header("cache-control", "no-store").send({ hash, links: { records: `/v1/audit?hash=${encodeURIComponent(hash)}` } });
     },
   );
 
