@@ -165,6 +165,19 @@ describe("authorization matrix", () => {
   it("every registered route has an expected decision here, and every entry here is a route", () => {
     const registered = [...new Set(svc.app.authRoutes.filter((r) => r.method !== "HEAD").map((r) => `${r.method} ${r.url}`))].sort();
     expect(registered).toEqual(Object.keys(EXPECTED).sort());
+    // Fastify's automatic HEAD routes carry their GET's decision.
+    const heads = svc.app.authRoutes.filter((r) => r.method === "HEAD");
+    expect(heads.length).toBeGreaterThan(0);
+    for (const head of heads) {
+      const get = svc.app.authRoutes.find((r) => r.method === "GET" && r.url === head.url);
+      // swagger-ui registers `HEAD /docs/` without a GET twin: it has the docs' decision.
+      expect(head.auth, `HEAD ${head.url}`).toEqual(get?.auth ?? (head.url === "/docs/" ? { role: "viewer" } : "a GET twin"));
+    }
+  });
+
+  it("a HEAD request is refused like its GET", async () => {
+    const res = await svc.app.inject({ method: "HEAD", url: "/v1/providers", headers: { authorization: "" } });
+    expect(res.statusCode).toBe(401);
   });
 
   it("routes × callers: zero mismatches", async () => {
