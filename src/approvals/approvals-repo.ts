@@ -87,12 +87,20 @@ export async function decide(q: Queryable, operationId: string, d: Decision): Pr
   return rows[0] === undefined ? undefined : ApprovalRow.parse(rows[0]);
 }
 
-/** Marks due pending approvals expired (at most `limit`, oldest first, rows others hold skipped). */
+/**
+ * Marks due pending approvals expired (at most `limit`, oldest first). The operation rows are locked first
+ * (SKIP LOCKED), then the approvals: the order every decision takes (operation, then approval), so a sweep
+ * and an approve of the same operation never deadlock, and a sweep skips what a decision holds.
+ */
 export async function expireDue(q: Queryable, limit = 100): Promise<Approval[]> {
   const rows = await q.query(
-    `UPDATE approvals SET status = 'expired'
-      WHERE operation_id IN (SELECT operation_id FROM approvals WHERE status = 'pending' AND expires_at <= now()
-                              ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+    `WITH due AS (
+       SELECT o.id FROM operations o JOIN approvals a ON a.operation_id = o.id
+        WHERE a.status = 'pending' AND a.expires_at <= now()
+        ORDER BY a.expires_at LIMIT $1
+        FOR UPDATE OF o SKIP LOCKED)
+     UPDATE approvals SET status = 'expired'
+      WHERE operation_id IN (SELECT id FROM due) AND status = 'pending'
       RETURNING *`,
     [limit],
   );
