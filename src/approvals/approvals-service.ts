@@ -83,10 +83,12 @@ export async function approveOperation(deps: ApprovalsDeps, actor: Actor, id: st
       `UPDATE operations SET status = 'queued', blocked_by = coalesce($2, blocked_by) WHERE id = $1 AND status = 'awaiting_approval' RETURNING *`,
       [id, hub?.id ?? null],
     );
+    // Unreachable while the row is locked (pendingFor), kept as the statement's own guard.
     if (queued === undefined) throw new AppError("INVALID_STATE", `Operation ${id} changed while it was being approved; try again.`);
     const data = { type: "approval.approved" as const, approvedBy: actor.principal.name };
     const { seq, at } = await ops.appendEvent(tx, id, null, data);
     await audit(deps, tx, actor, action, id, { provider: operation.provider, intent: operation.intent, specHash: approval.specHash, programVersion: approval.programVersion, rule: approval.rule, comment: request.comment ?? null });
+    // last_seq moved with the event: the row as it is now, not as the UPDATE returned it.
     return { operation: (await ops.getOperation(tx, id))!, events: [{ ...data, seq, at } as OperationEvent] };
   });
   for (const e of events) await deps.hub.publish(id, e);

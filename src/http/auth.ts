@@ -107,12 +107,8 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   // preParsing: after the per-IP limit (onRequest), before a body is read for anyone unauthenticated.
   app.addHook("preParsing", async (request, reply, payload) => {
     const auth = request.routeOptions.config.auth;
-    // No route matched: the 404 handler answers, and nothing is reachable through it.
-    if (auth === undefined) {
-      if (request.routeOptions.url === undefined) return payload;
-      throw new AppError("INTERNAL", "route without an auth decision");
-    }
-    if ("public" in auth) return payload;
+    // Every route has a decision (onRoute above), so none means no route matched: the 404 handler answers.
+    if (auth === undefined || "public" in auth) return payload;
 
     const limited = options.failures.blocked(request.ip);
     if (limited.blocked) {

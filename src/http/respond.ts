@@ -77,7 +77,9 @@ export function respondAccepted(
     format: representation,
     status: 202,
     headers,
-    ...(request.principal ? { owner: principalRef(request.principal), maxPerOwner: deps.maxPerOwner } : {}),
+    // Counted towards the caller's cap, not checked again: streamingRepresentationOf admitted it before the
+    // operation was created, and refusing now would answer 429 for a change that was made.
+    ...(request.principal ? { owner: principalRef(request.principal) } : {}),
     textHeader: `${op.intent} ${op.provider} — operation ${op.id} (engine: ${op.engine}${op.engine === "simulated" ? ", nothing is created in AWS" : ""})`,
     log: request.log,
   });

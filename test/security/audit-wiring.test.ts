@@ -131,6 +131,28 @@ describe("audit wiring", () => {
     expect(fromIp.filter((r) => r.action === "auth.rate-limited")).toHaveLength(1);
   });
 
+  it("rate limits: a caller past its per-principal limit gets 429, and one auth.rate-limited record per window", async () => {
+    const limited = await startTestService({ config: { RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: 3 }, start: false });
+    try {
+      const key = `Bearer ${await limited.createKey("viewer", [], "chatty")}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await limited.app.inject({ method: "GET", url: "/v1/providers", headers: { authorization: key } })).statusCode);
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
+      // Recorded after the 429 is sent (onResponse): poll briefly, bounded.
+      const deadline = Date.now() + 5_000;
+      let found: Json[] = [];
+      while (Date.now() < deadline) {
+        found = ((await limited.app.inject({ method: "GET", url: "/v1/audit?action=auth.rate-limited" })).json() as Json).items;
+        if (found.length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({ outcome: "denied", principal: { name: "chatty" }, details: { scope: "principal" } });
+    } finally {
+      await limited.close(1_000);
+    }
+  });
+
   it("verify: ok, then a changed record is reported as the first broken link; one verification at a time", async () => {
     const [one, two] = await Promise.all([svc.app.inject({ method: "GET", url: "/v1/audit/verify" }), svc.app.inject({ method: "GET", url: "/v1/audit/verify" })]);
     expect([one.statusCode, two.statusCode].sort()).toEqual([200, 429]);
