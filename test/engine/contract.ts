@@ -105,7 +105,7 @@ export function engineContract(subject: ContractSubject): void {
     } finally {
       await s.close(5_000);
     }
-  });
+  }, subject.timeoutMs);
 
   it("cancel while running: in-flight steps settle, the operation is cancelled, and the provider can run again", async () => {
     const s = await start();
@@ -122,7 +122,7 @@ export function engineContract(subject: ContractSubject): void {
     } finally {
       await s.close(5_000);
     }
-  });
+  }, subject.timeoutMs);
 
   const kill = subject.kill;
   if (kill) it("kill the engine process mid-operation: interrupted; the next operation reports what was pending and succeeds", async () => {
@@ -155,7 +155,7 @@ export function engineContract(subject: ContractSubject): void {
     } finally {
       await s.close(5_000);
     }
-  });
+  }, subject.timeoutMs);
 
   it("concurrent operations on different stacks all succeed, each with its own state", async () => {
     const s = await start();
@@ -172,7 +172,7 @@ export function engineContract(subject: ContractSubject): void {
     } finally {
       await s.close(5_000);
     }
-  });
+  }, subject.timeoutMs);
 }
 
 export async function waitForEvent(
