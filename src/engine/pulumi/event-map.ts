@@ -27,6 +27,12 @@ export type MapMode = "preview" | "apply" | "drift";
 
 export interface EventMapperOptions {
   readonly mode: MapMode;
+  /**
+   * Leave `same` steps out (steps, events, summary). A destroy with `--run-program` runs the program
+   * first, and the real CLI reports every registration as a `same` step before the deletes: bookkeeping,
+   * not a change to the stack.
+   */
+  readonly omitSame?: boolean;
   /** Expected number of steps (from a preview); progress totals never drop below the done count. */
   readonly total?: number;
   readonly now?: () => number;
@@ -49,6 +55,8 @@ export interface EventMapper {
   maybeCorrupt(): boolean;
   /** The cancelEvent arrived: the CLI sends it last, after success, failure and cancellation alike. */
   ended(): boolean;
+  /** Resource plugins (by package name) that exited in the middle of the operation. */
+  crashedPlugins(): string[];
 }
 
 const OPS = new Map<string, ResourceOp>(Object.entries({
@@ -61,12 +69,19 @@ const OPS = new Map<string, ResourceOp>(Object.entries({
 // orders create-replacement, replace, …, delete-replaced (last), or for delete-before-replace
 // delete-replaced, replace, create-replacement.
 const REPLACEMENT_MADE = new Set<string>(["create-replacement", "import-replacement"] satisfies OpType[]);
+const REPLACING = new Set<string>(["create-replacement", "import-replacement", "replace"] satisfies OpType[]);
 const COUNTED = ["create", "update", "delete", "replace", "same"] as const satisfies readonly (keyof OpMap & ResourceOp)[];
 const SEVERITY = new Map([["error", "error"], ["warning", "warning"], ["info", "info"], ["info#err", "info"]] as const);
 const ROOT_TYPE = "pulumi:pulumi:Stack";
+const PROVIDER_PREFIX = "pulumi:providers:";
+const DEFAULT_PROVIDER = /^pulumi:providers:[^:]+::default(_\d+_\d+_\d+.*)?$/;
 const CORRUPT =
   "Pulumi reports that the stack state may be corrupt: a resource operation ended in an unknown state. " +
   "Refresh the stack before the next update.";
+
+// The CLI's words when a plugin process dies (pkg/resource/plugin/plugin.go), followed by the plugin's
+// path under PULUMI_HOME and a dump of its output: neither is for users.
+const PLUGIN_EXITED = /Detected that \S*pulumi-resource-([A-Za-z0-9_-]{1,64}) exited prematurely/;
 
 const MAX_TEXT = 4000;
 const TRUNCATED = "…(truncated)";
@@ -113,6 +128,12 @@ function readStep(payload: unknown): Step | undefined {
   const op = typeof pulumiOp === "string" ? OPS.get(pulumiOp) : undefined;
   if (!meta || !urn || !resourceType || !op) return undefined;
   return { urn, resourceType, name: nameOf(urn), op, pulumiOp: pulumiOp as string, meta };
+}
+
+/** A step's state says the resource is not custom (a component): `custom` is true on every cloud resource's state. */
+function isComponent(meta: Obj): boolean {
+  const state = obj(own(meta, "old")) ?? obj(own(meta, "new"));
+  return state !== undefined && own(state, "custom") !== true;
 }
 
 const ref = (s: PlannedStep): PlannedStep => ({ urn: s.urn, resourceType: s.resourceType, name: s.name, op: s.op });
@@ -176,9 +197,11 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
   const failed = new Map<string, PlannedStep>();
   let done = 0;
   let changes: Obj | undefined;
-  let rootOp: ResourceOp | undefined;
+  const rootOps = new Set<ResourceOp>();
   let corrupt = false;
   let finished = false;
+  const crashed = new Set<string>();
+  const replacing = new Set<string>(); // URNs this operation replaces (create-replacement/replace seen)
 
   const key = (s: PlannedStep) => `${s.urn}\u0000${s.op}`;
   const progress = (): EngineEvent => ({ type: "progress", done, total: Math.max(expected, done) });
@@ -194,9 +217,24 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
     const s = readStep(payload);
     if (!s) return undefined;
     if (s.resourceType === ROOT_TYPE) {
-      rootOp ??= s.op;
+      rootOps.add(s.op);
       return undefined;
     }
+    // Default providers (the ambient-credentials provider Pulumi makes for resources that name none):
+    // the real CLI reports their steps, and leaves them out of resourceChanges (isInternalStep). Neither
+    // a cloud change nor one of the program's resources, so they are not reported as steps either.
+    if (DEFAULT_PROVIDER.test(s.resourceType + "::" + s.name)) return undefined;
+    // A copy left over from a replacement that an earlier, failed operation began (seen with the real
+    // CLI): this operation only deletes it. Its replacement is not part of this run, so it is a delete.
+    if (s.pulumiOp === "delete-replaced" && !replacing.has(s.urn) && own(obj(own(s.meta, "old")), "delete") === true) {
+      return { ...s, op: "delete" };
+    }
+    if (REPLACING.has(s.pulumiOp)) replacing.add(s.urn);
+    if (options.omitSame && s.op === "same") return undefined;
+    // Drift comes from refresh steps of cloud resources. The real CLI also reports, with `--run-program`,
+    // the program's registrations (logical `same` steps), and refresh steps of providers and components
+    // as `update` (neither is read from the cloud): none of these is drift.
+    if (mode === "drift" && (own(s.meta, "logical") === true || s.resourceType.startsWith(PROVIDER_PREFIX) || isComponent(s.meta))) return undefined;
     types.set(s.urn, s.resourceType);
     return s;
   };
@@ -254,8 +292,13 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
   function onDiagnostic(payload: unknown): EngineEvent[] {
     const d = obj(payload);
     const severity = SEVERITY.get(own(d, "severity") as "error");
-    const message = sanitizeText(own(d, "message"));
+    let message = sanitizeText(own(d, "message"));
     if (!severity || !message || own(d, "ephemeral") === true) return [];
+    const plugin = PLUGIN_EXITED.exec(message)?.[1];
+    if (plugin) {
+      crashed.add(plugin);
+      message = `the ${plugin} resource plugin exited in the middle of the operation (it crashed or was killed); the resource operations it had in flight failed`;
+    }
     const urn = ident(own(d, "urn"));
     // Program output and "update failed" carry the root stack's URN: forward them, not as a resource.
     if (!urn || typeOf(urn) === ROOT_TYPE) return [{ type: "diagnostic", severity, message }];
@@ -327,7 +370,9 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
           const n = own(changes, op);
           out[op] = typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), Number.MAX_SAFE_INTEGER) : 0;
         }
-        if (rootOp && out[rootOp] > 0) out[rootOp] -= 1;
+        // The root stack is counted once for each op it had (a destroy: same, then delete).
+        for (const op of rootOps) if (out[op] > 0) out[op] -= 1;
+        if (options.omitSame) out.same = 0;
       } else {
         for (const s of recorded) out[s.op] += 1;
       }
@@ -336,5 +381,6 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
     failures: () => [...failed.values()].map((s) => ({ urn: s.urn, resourceType: s.resourceType, name: s.name, message: failureMessage(s) })),
     maybeCorrupt: () => corrupt,
     ended: () => finished,
+    crashedPlugins: () => [...crashed],
   };
 }

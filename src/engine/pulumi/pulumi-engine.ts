@@ -45,7 +45,16 @@ export function createPulumiEngine(
     if (!stack) throw new Error(`stack ${request.stack} could not be opened`);
     const forward = createForwarder(onEvent);
     const step = (operation: StackOperation, mode: MapMode, total?: number) =>
-      runMapped({ stack, operation, mapper: createEventMapper({ mode, ...(total === undefined ? {} : { total }) }), forward, signal, log, workspace, adapter });
+      runMapped({
+        stack,
+        operation,
+        mapper: createEventMapper({ mode, omitSame: operation === "destroy" || operation === "previewDestroy", ...(total === undefined ? {} : { total }) }),
+        forward,
+        signal,
+        log,
+        workspace,
+        adapter,
+      });
 
     if (request.recover) {
       await recover(stack, request.recover.interruptedOperationId, forward, signal, log);
@@ -223,6 +232,11 @@ function describeFailure(
     );
   }
   const failures = mapper.failures();
+  const crashed = mapper.crashedPlugins();
+  if (crashed.length > 0) {
+    const inFlight = failures.length > 0 ? `; ${failures.length} resource operation(s) in flight failed with it (${failures.map((f) => `${f.resourceType} ${f.name}`).slice(0, 5).join(", ")}${failures.length > 5 ? ", …" : ""})` : "";
+    return new EngineFailure("PLUGIN_CRASHED", `the ${crashed.join(", ")} resource plugin exited during ${operation}${inFlight}; retry the operation`);
+  }
   if (failures.length > 0) {
     const [first] = failures;
     const more = failures.length > 1 ? ` (+${failures.length - 1} more; see the operation's events)` : "";

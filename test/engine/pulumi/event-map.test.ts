@@ -4,11 +4,9 @@ import type { EngineEvent } from "../../../src/engine/engine.js";
 import type { OpType } from "../../../src/engine/pulumi/automation.js";
 import { createEventMapper, sanitizeText, type EventMapperOptions, type MapMode } from "../../../src/engine/pulumi/event-map.js";
 import { ChangeSummary, EventData, type ResourceOp } from "../../../src/operations/events.js";
-import { destroyEvents, refreshPreviewEvents } from "./fixtures/destroy-refresh.js";
 import { garbage, policyEvents, unknownKindEvents } from "./fixtures/odd.js";
-import { previewEvents } from "./fixtures/preview.js";
-import { upEvents } from "./fixtures/up.js";
-import { CONFIG, NAMES, TYPES, URN, diagnostic, event, failed, outputs, pre, summary, type Res } from "./fixtures/wire.js";
+import { recorded } from "./fixtures/recorded.js";
+import { NAMES, TYPES, URN, diagnostic, event, failed, outputs, pre, state, summary, type Res } from "./fixtures/wire.js";
 
 /** Maps a log with the clock at each event's timestamp; every produced event must satisfy the schema. */
 function run(mode: MapMode, events: readonly unknown[], options: Omit<EventMapperOptions, "mode" | "now"> = {}) {
@@ -28,38 +26,36 @@ const ref = (res: Res, op: ResourceOp) => ({ urn: URN[res], resourceType: TYPES[
 const planned = (res: Res, op: ResourceOp): EngineEvent => ({ type: "resource.planned", ...ref(res, op) });
 const progress = (done: number, total: number): EngineEvent => ({ type: "progress", done, total });
 const zero = { create: 0, update: 0, delete: 0, replace: 0, same: 0 };
-const ENDPOINT_MESSAGE =
-  "creating EC2 VPC Endpoint (com.amazonaws.eu-west-1.s3x): operation error EC2: CreateVpcEndpoint, https response error " +
-  "StatusCode: 400, api error InvalidServiceName: The Vpc Endpoint Service 'com.amazonaws.eu-west-1.s3x' does not exist";
+/** The AWS error of the recorded failed up (the stand-in plugin words it as the AWS provider does). */
+const ENDPOINT_MESSAGE = expect.stringMatching(
+  /^creating VpcEndpoint: operation error VpcEndpoint: https response error StatusCode: 400, RequestID: [0-9a-f-]{36}, api error InvalidServiceName: The Vpc Endpoint Service 'com\.amazonaws\.vpce\.eu-west-1\.vpce-svc-0fedcba9876543210' does not exist$/,
+) as unknown as string;
+const completed = (res: Res, op: ResourceOp): EngineEvent => ({ type: "resource.completed", ...ref(res, op), durationMs: 0 });
+const started = (res: Res, op: ResourceOp): EngineEvent => ({ type: "resource.started", ...ref(res, op) });
 
-describe("preview", () => {
-  it("plans every resource but the root stack, once, and forwards cleaned diagnostics", () => {
-    const { mapper, out } = run("preview", previewEvents);
-    expect(out).toEqual([
-      planned("provider", "create"),
-      planned("sg", "create"),
-      planned("rule", "create"),
-      planned("endpoint", "create"),
-      {
-        type: "diagnostic",
-        severity: "warning",
-        urn: URN.endpoint,
-        message: "aws:ec2/vpcEndpoint:VpcEndpoint resource 'acme-endpoint' has a problem: policy is deprecated",
-      },
-      { type: "diagnostic", severity: "info", message: "planning provider acme with 3 resources" },
-      { type: "diagnostic", severity: "info", message: "Resolving plugins" },
-    ]);
-    expect(mapper.steps()).toEqual(["provider", "sg", "rule", "endpoint"].map((r) => ref(r as Res, "create")));
-    // resourceChanges {create: 4} counts the root stack (taken off) and not the default provider.
-    expect(mapper.summary()).toEqual({ ...zero, create: 3 });
+describe("preview (recorded)", () => {
+  it("plans every resource once, but not the root stack nor the default provider; debug diagnostics stay out", () => {
+    const { mapper, out } = run("preview", recorded("preview-create"));
+    // The recorded order: the CLI plans as the program registers.
+    expect(out).toEqual([planned("provider", "create"), planned("sg", "create"), planned("scp", "create"), planned("rule", "create"), planned("endpoint", "create")]);
+    expect(mapper.steps()).toEqual((["provider", "sg", "scp", "rule", "endpoint"] as const).map((r) => ref(r, "create")));
+    // resourceChanges {create: 6} counts the root stack (taken off), not the default provider.
+    expect(mapper.summary()).toEqual({ ...zero, create: 5 });
     expect(mapper.failures()).toEqual([]);
     expect([mapper.ended(), mapper.maybeCorrupt()]).toEqual([true, false]);
-    for (const value of Object.values(CONFIG)) expect(JSON.stringify(out)).not.toContain(value);
   });
 
   it("counts steps when no summaryEvent arrived", () => {
-    const { mapper } = run("preview", previewEvents.filter((e) => !("summaryEvent" in e)));
-    expect(mapper.summary()).toEqual({ ...zero, create: 4 });
+    const { mapper } = run("preview", recorded("preview-create").filter((e) => !("summaryEvent" in e)));
+    expect(mapper.summary()).toEqual({ ...zero, create: 5 });
+  });
+
+  it("a destroy preview (with the program run) plans the deletes and leaves the program's registrations out", () => {
+    const { mapper, out } = run("preview", recorded("preview-destroy"), { omitSame: true });
+    expect(out).toEqual([planned("rule", "delete"), planned("endpoint", "delete"), planned("sg", "delete"), planned("provider", "delete")]);
+    expect(mapper.summary()).toEqual({ ...zero, delete: 4 });
+    // Without omitSame every registration of the program would be a step.
+    expect(run("preview", recorded("preview-destroy")).mapper.steps().filter((s) => s.op === "same")).toHaveLength(5);
   });
 
   it("maps every Pulumi op, and one replace (create-replacement/replace/delete-replaced) is one step", () => {
@@ -90,33 +86,79 @@ describe("preview", () => {
   });
 });
 
-describe("apply", () => {
-  it("reports an up with a replace and a failure: started, completed with durations, failed, progress", () => {
-    const { mapper, out } = run("apply", upEvents, { total: 4 });
+describe("apply (recorded)", () => {
+  it("reports a create: each resource started, then completed, with progress up to the planned total", () => {
+    const { mapper, out } = run("apply", recorded("up-create"), { total: 5 });
     expect(out).toEqual([
-      { type: "resource.completed", ...ref("provider", "same"), durationMs: 1000 },
-      progress(1, 4),
-      { type: "resource.started", ...ref("sg", "replace") },
-      { type: "resource.completed", ...ref("sg", "replace"), durationMs: 3000 },
-      progress(2, 4),
-      { type: "resource.started", ...ref("rule", "update") },
-      { type: "resource.started", ...ref("endpoint", "create") },
-      { type: "resource.completed", ...ref("rule", "update"), durationMs: 3000 },
-      progress(3, 4),
+      started("provider", "create"),
+      started("scp", "create"),
+      completed("provider", "create"),
+      progress(1, 5),
+      completed("scp", "create"),
+      progress(2, 5),
+      started("sg", "create"),
+      completed("sg", "create"),
+      progress(3, 5),
+      started("rule", "create"),
+      started("endpoint", "create"),
+      completed("endpoint", "create"),
+      progress(4, 5),
+      completed("rule", "create"),
+      progress(5, 5),
+    ]);
+    expect(mapper.summary()).toEqual({ ...zero, create: 5 });
+  });
+
+  it("reports an up with replacements and a failed create: the group and rule replaced, the endpoint's replacement failed", () => {
+    const { mapper, out } = run("apply", recorded("up-replace-fail"), { total: 5 });
+    expect(out).toEqual([
+      completed("provider", "same"),
+      progress(1, 5),
+      started("sg", "replace"),
+      completed("sg", "replace"),
+      progress(2, 5),
+      completed("scp", "same"),
+      progress(3, 5),
+      started("rule", "replace"),
+      completed("rule", "replace"),
+      progress(4, 5),
+      started("endpoint", "replace"),
+      // The CLI names the resource in its error diagnostic, then sends resOpFailedEvent (op create-replacement).
       { type: "diagnostic", severity: "error", urn: URN.endpoint, message: ENDPOINT_MESSAGE },
-      { type: "resource.failed", ...ref("endpoint", "create"), durationMs: 3000, message: ENDPOINT_MESSAGE },
-      progress(4, 4),
+      { type: "resource.failed", ...ref("endpoint", "replace"), durationMs: 0, message: ENDPOINT_MESSAGE },
+      progress(5, 5),
+      // "update failed" has no URN in the real stream.
       { type: "diagnostic", severity: "error", message: "update failed" },
     ]);
-    expect(mapper.steps()).toEqual([ref("provider", "same"), ref("sg", "replace"), ref("rule", "update")]);
-    expect(mapper.summary()).toEqual({ ...zero, update: 1, replace: 1 });
+    expect(mapper.steps()).toEqual([ref("provider", "same"), ref("sg", "replace"), ref("scp", "same"), ref("rule", "replace")]);
+    // resourceChanges {replace: 2, same: 3}: the root stack is one of the three.
+    expect(mapper.summary()).toEqual({ ...zero, replace: 2, same: 2 });
     expect(mapper.failures()).toEqual([{ urn: URN.endpoint, resourceType: TYPES.endpoint, name: NAMES.endpoint, message: ENDPOINT_MESSAGE }]);
   });
 
+  it("the next up replaces the endpoint and deletes the copies the failed one left: every started step completes", () => {
+    const { mapper, out } = run("apply", recorded("up-replace"));
+    expect(out.filter((e) => e.type !== "progress")).toEqual([
+      completed("provider", "same"),
+      completed("sg", "same"),
+      completed("scp", "same"),
+      completed("rule", "same"),
+      started("endpoint", "replace"),
+      completed("endpoint", "replace"),
+      // Old copies of the group and the rule, replaced by the failed up: deletes now (delete-replaced, old.delete).
+      started("rule", "delete"),
+      completed("rule", "delete"),
+      started("sg", "delete"),
+      completed("sg", "delete"),
+    ]);
+    expect(mapper.steps().map((s) => `${s.op} ${s.name}`)).toEqual(["same network", "same acme-sg", "same acme-scp", "same acme-sg-https", "replace acme-endpoint", "delete acme-sg-https", "delete acme-sg"]);
+    expect(mapper.summary()).toEqual({ ...zero, replace: 1, same: 4 });
+  });
+
   it("without a total, progress counts up to what is done", () => {
-    const totals = run("apply", upEvents).out.flatMap((e) => (e.type === "progress" ? [[e.done, e.total]] : []));
-    expect(totals).toEqual([[1, 1], [2, 2], [3, 3], [4, 4]]);
-    expect(run("apply", upEvents, { total: 2 }).out.filter((e) => e.type === "progress").at(-1)).toEqual(progress(4, 4));
+    const totals = run("apply", recorded("up-replace-fail")).out.flatMap((e) => (e.type === "progress" ? [[e.done, e.total]] : []));
+    expect(totals).toEqual([[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]);
+    expect(run("apply", recorded("up-replace-fail"), { total: 2 }).out.filter((e) => e.type === "progress").at(-1)).toEqual(progress(5, 5));
   });
 
   it("completes a delete-before-replace when the replacement exists, timed from the delete", () => {
@@ -135,27 +177,30 @@ describe("apply", () => {
     ]);
   });
 
-  it("reports a destroy; deletes of the default provider count, the root stack does not", () => {
-    const { mapper, out } = run("apply", destroyEvents);
+  it("reports a destroy: only the deletes (not the program's registrations, the default provider or the root stack)", () => {
+    const { mapper, out } = run("apply", recorded("destroy"), { omitSame: true, total: 4 });
     expect(out).toEqual([
-      { type: "resource.started", ...ref("endpoint", "delete") },
-      { type: "resource.started", ...ref("rule", "delete") },
-      { type: "resource.completed", ...ref("rule", "delete"), durationMs: 3000 },
-      progress(1, 1),
-      { type: "resource.completed", ...ref("endpoint", "delete"), durationMs: 5000 },
-      progress(2, 2),
-      { type: "resource.started", ...ref("sg", "delete") },
-      { type: "resource.completed", ...ref("sg", "delete"), durationMs: 1000 },
-      progress(3, 3),
-      { type: "resource.started", ...ref("provider", "delete") },
-      { type: "resource.completed", ...ref("provider", "delete"), durationMs: 0 },
+      // A --run-program destroy: the program ran, and one of its outputs is gone with the SCP.
+      { type: "diagnostic", severity: "warning", message: "Undefined value (scpArn) will not show as a stack output." },
+      started("rule", "delete"),
+      started("endpoint", "delete"),
+      completed("rule", "delete"),
+      progress(1, 4),
+      completed("endpoint", "delete"),
+      progress(2, 4),
+      started("sg", "delete"),
+      completed("sg", "delete"),
+      progress(3, 4),
+      started("provider", "delete"),
+      completed("provider", "delete"),
       progress(4, 4),
     ]);
-    expect(mapper.summary()).toEqual({ ...zero, delete: 3 });
+    // resourceChanges {delete: 5, same: 6}: the root stack is in both.
+    expect(mapper.summary()).toEqual({ ...zero, delete: 4 });
   });
 
   it("ignores planning events and gives a generic message when no error diagnostic named the resource", () => {
-    expect(run("apply", previewEvents).out.every((e) => e.type === "diagnostic")).toBe(true);
+    expect(run("apply", recorded("preview-create")).out).toEqual([]);
     const { mapper, out } = run("apply", [failed(1, 0, "create", "endpoint", 0)]);
     const message = "aws:ec2/vpcEndpoint:VpcEndpoint acme-endpoint: create failed (the engine gave no error message)";
     expect(out).toEqual([{ type: "resource.failed", ...ref("endpoint", "create"), durationMs: 0, message }, progress(1, 1)]);
@@ -170,34 +215,44 @@ describe("apply", () => {
   });
 });
 
-describe("drift (previewRefresh)", () => {
-  it("plans each refreshed resource from its outputs event, warning with the changed keys only", () => {
-    const { mapper, out } = run("drift", refreshPreviewEvents);
+describe("drift (previewRefresh, recorded)", () => {
+  it("plans each refreshed resource from its refresh step, warning with the changed keys only; providers and the program's registrations are not drift", () => {
+    // Recorded after the rule's tags and description were edited in the cloud and the SCP deleted there.
+    const { mapper, out } = run("drift", recorded("refresh-preview-drift"));
     expect(out).toEqual([
-      planned("provider", "same"),
-      planned("sg", "update"),
-      {
-        type: "diagnostic",
-        severity: "warning",
-        urn: URN.sg,
-        message: "Drift: aws:ec2/securityGroup:SecurityGroup acme-sg changed outside Pulumi (changed: egress, tags, tagsAll)",
-      },
-      planned("rule", "delete"),
+      planned("sg", "same"),
+      planned("scp", "delete"),
+      { type: "diagnostic", severity: "warning", urn: URN.scp, message: "Drift: aws:organizations/policy:Policy acme-scp no longer exists in the cloud (deleted outside Pulumi)" },
+      planned("rule", "update"),
       {
         type: "diagnostic",
         severity: "warning",
         urn: URN.rule,
-        message: "Drift: aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule acme-sg-https no longer exists in the cloud (deleted outside Pulumi)",
+        message: "Drift: aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule acme-sg-https changed outside Pulumi (changed: description, tags)",
       },
       planned("endpoint", "same"),
     ]);
-    expect(JSON.stringify(out)).not.toMatch(/platform|0\.0\.0\.0|sg-0bbb2222/);
+    // Keys, never values.
+    expect(JSON.stringify(out)).not.toMatch(/by-hand|edited in the console/);
     expect(mapper.summary()).toEqual({ ...zero, same: 2, update: 1, delete: 1 });
-    expect(mapper.steps().map((s) => s.op)).toEqual(["same", "update", "delete", "same"]);
+  });
+
+  it("a refresh's update of a provider or a component, and the program's own registrations, are not drift", () => {
+    const component = "urn:pulumi:acme::saas-bridge::saas-bridge:kms:ByokKey::acme";
+    const componentState = { type: "saas-bridge:kms:ByokKey", urn: component, id: "", parent: URN.stack, inputs: {}, outputs: {}, provider: "" };
+    const events = [
+      outputs(1, 0, "update", "provider", { old: state("provider"), new: state("provider") }),
+      event(2, 0, { resOutputsEvent: { metadata: { op: "update", urn: component, type: "saas-bridge:kms:ByokKey", old: componentState, new: componentState } } }),
+      // A refresh step's outputs event is not logical (the real stream's shape).
+      event(3, 0, { resOutputsEvent: { metadata: { op: "same", urn: URN.sg, type: TYPES.sg, old: state("sg"), new: state("sg"), detailedDiff: null } } }),
+    ];
+    expect(run("drift", events).out).toEqual([planned("sg", "same")]);
+    // The logical same of the security group (the program's registration) is left out like the rest.
+    expect(run("drift", [...events.slice(0, 2), outputs(3, 0, "same", "sg", { old: state("sg"), new: state("sg") })]).out).toEqual([]);
   });
 
   it("takes drift from diffs alone, and from the engine's verdict when states are missing", () => {
-    const sg = { type: TYPES.sg, urn: URN.sg, id: "sg-1", outputs: { a: 1 } };
+    const sg = { type: TYPES.sg, urn: URN.sg, custom: true, id: "sg-1", outputs: { a: 1 } };
     const only = (meta: Record<string, unknown>) => run("drift", [event(1, 0, { resOutputsEvent: { metadata: { urn: URN.sg, type: TYPES.sg, ...meta } } })]).out[0];
     expect(only({ op: "same", old: sg, new: sg, diffs: ["ingress[0].cidrBlocks"] })).toEqual(planned("sg", "update"));
     expect(only({ op: "same", old: sg, new: sg, detailedDiff: {} })).toEqual(planned("sg", "same"));
@@ -279,7 +334,7 @@ describe("map never throws", () => {
       o["again"] = o;
       return o;
     };
-    const drifting = { op: "same", urn: URN.sg, type: TYPES.sg, old: { outputs: loop() }, new: { outputs: loop() } };
+    const drifting = { op: "same", urn: URN.sg, type: TYPES.sg, old: { custom: true, outputs: loop() }, new: { custom: true, outputs: loop() } };
     const throwing = Object.defineProperty({}, "resourcePreEvent", { enumerable: true, get: () => { throw new Error("boom"); } });
     const proxy = new Proxy({}, { get: () => { throw new Error("get"); }, has: () => { throw new Error("has"); }, ownKeys: () => { throw new Error("keys"); } });
     for (const mode of ["preview", "apply", "drift"] as const) {
