@@ -150,11 +150,25 @@ process.on("disconnect", () => {
   }, orphanGraceMs).unref();
 });
 // Contained: a stray error ends this operation's process only, never the service or another operation.
+// Two kinds are not stray, and the CLI's own result reports them (seen with the real CLI, issue #11):
+// - while the inline program runs, the SDK's language server has its own handler: it reports the
+//   program's error to the engine, and the update fails with it;
+// - when the engine aborts an update (a failed step, a crashed plugin), it closes the resource monitor,
+//   and the program's pending calls reject with UNAVAILABLE ("Resource monitor is terminating").
+const GRPC_UNAVAILABLE = 14;
+const reportedByTheCli = (err: unknown): boolean =>
+  process.listenerCount("unhandledRejection") > ownListeners ||
+  (err instanceof Error && ((err as { code?: unknown }).code === GRPC_UNAVAILABLE || err.message === "Resource monitor is terminating"));
 const fatal = (err: unknown) => {
+  if (reportedByTheCli(err)) {
+    log.warn({ err }, "error in the inline program while the engine ran it (the operation's result reports it)");
+    return;
+  }
   log.fatal({ err }, "uncaught error in the engine child");
   void finish({ t: "failed", error: { kind: "unexpected", message: `uncaught: ${err instanceof Error ? err.message : String(err)}` } }, 70);
 };
 process.on("uncaughtException", fatal);
 process.on("unhandledRejection", fatal);
+const ownListeners = process.listenerCount("unhandledRejection");
 
 void send({ t: "hello", pid: process.pid, envKeys: Object.keys(process.env).sort() });
