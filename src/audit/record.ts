@@ -13,6 +13,7 @@ export const AuditAction = z.enum([
   "provider.reinstate",
   "provider.decommission",
   "provider.preview",
+  "provider.drift-check",
   "operation.cancel",
   "approval.request",
   "approval.approve",

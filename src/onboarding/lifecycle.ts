@@ -42,6 +42,7 @@ export function project(lifecycle: Lifecycle, pending: readonly Intent[]): Proje
       case "update":
         return state === "failed" ? "active" : state;
       case "preview":
+      case "drift-check":
       case "hub-update":
         return state;
     }
@@ -63,6 +64,7 @@ export function admit(intent: Exclude<Intent, "create" | "hub-update">, lifecycl
     case "update":
       return state === "gone" ? refuse("the provider is decommissioned or being decommissioned") : { ok: true, accessState: variant };
     case "preview":
+    case "drift-check":
       return state === "gone" ? refuse("the provider is decommissioned or being decommissioned") : { ok: true, accessState: variant };
     case "revoke":
       return state === "active" ? { ok: true, accessState: "revoked" } : refuse(`cannot revoke: the provider will be ${state}`);
@@ -84,7 +86,7 @@ export function onStart(intent: Intent, current: Lifecycle): Lifecycle {
 
 /** Lifecycle when an operation ends. */
 export function onFinish(intent: Intent, status: OperationStatus, accessState: AccessState, current: Lifecycle): Lifecycle {
-  if (intent === "preview") return current;
+  if (intent === "preview" || intent === "drift-check") return current;
   if (intent === "decommission") return status === "succeeded" ? "decommissioned" : current;
   if (status === "succeeded") return accessState;
   return current === "provisioning" || current === "failed" ? "failed" : current;

@@ -158,7 +158,8 @@ export function createRunner(options: RunnerOptions): Runner {
           },
         },
         { type: "operation.succeeded", summary: result.summary, durationMs },
-        op.kind === "preview" ? undefined : result.outputs,
+        // A preview and a drift check (refresh preview) change nothing: the provider keeps its outputs.
+        op.kind === "preview" || op.kind === "refresh" ? undefined : result.outputs,
       );
       opLog.info({ durationMs, summary: result.summary, engineProcess: result.process }, "operation succeeded");
     } catch (err) {

@@ -34,6 +34,7 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "POST /v1/providers/:name/preview": { need: "operator", owned: true },
   "POST /v1/providers/:name/revoke": { need: "operator", owned: true },
   "POST /v1/providers/:name/reinstate": { need: "operator", owned: true },
+  "POST /v1/providers/:name/drift-check": { need: "operator", owned: true },
   "DELETE /v1/providers/:name": { need: "operator", owned: true },
   "GET /v1/operations/:id": { need: "viewer", owned: true },
   "POST /v1/operations/:id/cancel": { need: "operator", owned: true },

@@ -118,6 +118,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
   for (const [action, summary] of [
     ["revoke", "Cut the provider's access now, keep all data (→ up of the revoked variant)"],
     ["reinstate", "Restore a revoked provider's access (→ up of the active variant)"],
+    ["drift-check", "Detect drift: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported; nothing is changed"],
   ] as const) {
     app.post(
       `/v1/providers/:name/${action}`,
