@@ -65,7 +65,7 @@ function configuredFrom(args: Props, fallbackAccount: string): Configured {
 
 /** The AWS provider's own wording for an API error, so the service's messages are tested against it. */
 function awsError(type: string, op: string, fault: Extract<Fault["action"], { kind: "error" }>): Error {
-  const kind = type.split("/").at(-1)?.split(":")[0] ?? type;
+  const kind = type.split(":").at(-1) ?? type;
   const request = createHash("sha256").update(`${type}${Date.now()}`).digest("hex");
   const rid = `${request.slice(0, 8)}-${request.slice(8, 12)}-${request.slice(12, 16)}-${request.slice(16, 20)}-${request.slice(20, 32)}`;
   return new Error(
