@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import type { CloudBehaviour } from "../support/fake-aws/cloud.js";
-import { prepareRealEngine, realEngineMissing, type RealEngine } from "../support/real-engine.js";
+import { DEVELOPMENT_PASSPHRASE } from "../../src/engine/factory.js";
+import { prepareRealEngine, realEngineMissing, toolchainPath, type RealEngine } from "../support/real-engine.js";
 import { waitForEvent } from "./contract.js";
 
 /**
@@ -152,6 +154,33 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
     expect(again.result.summary).toEqual(drift.result.summary);
   }, 3 * TIMEOUT);
 
+  it("a secret in the stack's config (canary) reaches the state only as ciphertext: never in plaintext in state, work dir, events or logs", async () => {
+    const spec = specNamed("real-canary");
+    expect((await run(s, { method: "POST", url: "/v1/providers", payload: spec })).status).toBe("succeeded");
+    // Credentials set as secret stack config by a person (`pulumi config set --secret`): the default
+    // provider (the Organizations account's) takes them as inputs, and its inputs are kept in the state.
+    const canary = `CANARY-${Math.random().toString(36).slice(2)}-do-not-leak`;
+    const workDir = join(real.dataDir, "engine", "stacks", "saas-bridge", "real-canary");
+    execFileSync("pulumi", ["config", "set", "--secret", "--stack", "real-canary", "aws:secretKey", canary], {
+      cwd: workDir,
+      env: { PATH: toolchainPath(), HOME: real.dataDir, PULUMI_HOME: join(real.dataDir, "pulumi-home"), PULUMI_BACKEND_URL: `file://${join(real.dataDir, "pulumi-state")}`, PULUMI_CONFIG_PASSPHRASE: DEVELOPMENT_PASSPHRASE, PULUMI_SKIP_UPDATE_CHECK: "true" },
+      stdio: "ignore",
+    });
+    const updated = await run(s, { method: "PUT", url: "/v1/providers/real-canary", payload: spec });
+    expect(updated.status, JSON.stringify(updated.error)).toBe("succeeded");
+
+    // Positive control: the value did reach the state, as a secret.
+    const checkpoint = latestCheckpoint(real.dataDir, "real-canary");
+    const defaultProvider = (checkpoint.checkpoint.latest.resources as Json[]).find((r) => r.type === "pulumi:providers:aws" && String(r.urn).endsWith("::default_7_48_0"));
+    expect(defaultProvider?.inputs?.secretKey).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+    // Nowhere in plaintext: every file under the data dir (state, stack settings, engine home), every event, every log line.
+    const leaks = filesUnder(real.dataDir).filter((f) => readFileSync(f).includes(canary));
+    expect(leaks).toEqual([]);
+    for (const op of [updated.id]) expect(JSON.stringify(await events(s, op))).not.toContain(canary);
+    expect(s.logs.join("\n")).not.toContain(canary);
+    expect(JSON.stringify(updated)).not.toContain(canary);
+  }, 2 * TIMEOUT);
+
   it("an AWS API error fails the operation with the provider's message, sanitized, and the retry succeeds", async () => {
     behave({ faults: [{ op: "create", type: "aws:ec2/vpcEndpoint:VpcEndpoint", nth: 1, action: { kind: "error", code: "InvalidServiceName", message: "The Vpc Endpoint Service 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0' does not exist\u001b[31m" } }] });
     try {
@@ -277,6 +306,15 @@ function latestCheckpoint(dataDir: string, stack: string): Json {
   const file = readdirSync(dir).find((f) => f === `${stack}.json`);
   if (!file) throw new Error(`no checkpoint for ${stack} in ${dir}`);
   return JSON.parse(readFileSync(join(dir, file), "utf8")) as Json;
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return [];
+    return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
+  });
 }
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
