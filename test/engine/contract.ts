@@ -2,6 +2,7 @@ import { expect, it } from "vitest";
 import type { Logger } from "pino";
 import type { Engine } from "../../src/engine/engine.js";
 import type { ChildEngine } from "../../src/engine/process/child-engine.js";
+import { killTree } from "../../src/engine/process/process-tree.js";
 import type { Db } from "../../src/store/db.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
@@ -46,12 +47,13 @@ function lastProgress(list: Json[]): Json | undefined {
   return list.filter((e) => e.type === "progress").at(-1);
 }
 
-/** `kill` for child engines: SIGKILLs the child (or, with `group`, its whole process group) of a running operation. */
+/** `kill` for child engines: SIGKILLs the child (or, with `group`, its whole process tree: the CLI and its plugins) of a running operation. */
 export function killChildOf(group: boolean): NonNullable<ContractSubject["kill"]> {
   return (engine, operationId) => {
     const pid = (engine as ChildEngine).running().get(operationId);
     if (pid === undefined) return false;
-    process.kill(group ? -pid : pid, "SIGKILL");
+    if (group) killTree(pid, "SIGKILL");
+    else process.kill(pid, "SIGKILL");
     return true;
   };
 }

@@ -6,6 +6,7 @@ import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engi
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import type { CloudBehaviour } from "../support/fake-aws/cloud.js";
 import { DEVELOPMENT_PASSPHRASE } from "../../src/engine/factory.js";
+import { killTree } from "../../src/engine/process/process-tree.js";
 import { prepareRealEngine, realEngineMissing, toolchainPath, type RealEngine } from "../support/real-engine.js";
 import { waitForEvent } from "./contract.js";
 
@@ -257,7 +258,7 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
       const pendingBefore = (latestCheckpoint(real.dataDir, "real-kill").checkpoint.latest.pending_operations as Json[]).map((p) => `${p.type} ${p.resource.urn}`);
       expect(pendingBefore.some((p) => p.startsWith("creating ") && p.includes(`${KMS_KEY}::real-kill-key`))).toBe(true);
       const pid = (s.engine as unknown as { running(): Map<string, number> }).running().get(id)!;
-      process.kill(-pid, "SIGKILL");
+      killTree(pid, "SIGKILL");
       const ended = await waitForStatus(s, id, ["interrupted", "succeeded", "failed", "cancelled"], TIMEOUT);
       expect(ended.status).toBe("interrupted");
 

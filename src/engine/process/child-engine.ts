@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { killTree } from "./process-tree.js";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -157,13 +158,9 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
     return handle;
   }
 
+  /** The child's group and its whole tree: the CLI starts plugins in groups of their own (process-tree.ts). */
   function killGroup(child: ChildHandle, signal: NodeJS.Signals): void {
-    if (child.pid <= 0) return; // never started: there is no group (and -(-1) would be pid 1)
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // ESRCH: the group is gone already.
-    }
+    killTree(child.pid, signal);
   }
 
   function park(child: ChildHandle): void {
@@ -304,6 +301,8 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
     try {
       reply({ t: "task", task, settings: options.settings });
       const exit = await child.exited;
+      // Nothing the child started may outlive it: a CLI left by a crashed child is still in its group.
+      if (outcome === undefined) killGroup(child, "SIGKILL");
       await chain;
       if (hookError !== undefined) throw hookError;
       if (outcome?.t === "done") return { value: outcome.value, pid: child.pid, peakRssBytes };

@@ -4,6 +4,7 @@ import { EngineCancelledError, EngineFailure, type Engine, type EngineEvent, typ
 import { createSimulatedEngine } from "../simulated/simulated-engine.js";
 import type { PendingOperation, SimStateStore } from "../simulated/state-repo.js";
 import { FromChild, ToChild, type ChildFailure, type ChildSettings, type ChildTask, type StateCall } from "./protocol.js";
+import { killTree } from "./process-tree.js";
 
 /**
  * Entry point of an engine child process: one task (usually one operation), then exit. Its
@@ -136,14 +137,15 @@ process.on("message", (raw: unknown) => {
 // Graceful stop (cancel or shutdown): the engine stops starting steps and lets in-flight ones settle.
 process.on("SIGTERM", () => controller.abort("signal"));
 process.on("SIGINT", () => controller.abort("signal"));
-// The service died: stop gracefully, then kill this process group (the CLI and its plugins with it)
-// before the operation's lease expires, so the replica that recovers the stack finds nothing running.
+// The service died: stop gracefully, then kill this process's tree (the CLI, and its plugins, which
+// the CLI starts in groups of their own) before the operation's lease expires, so the replica that
+// recovers the stack finds nothing running.
 let orphanGraceMs = 20_000;
 process.on("disconnect", () => {
   controller.abort("disconnect");
   setTimeout(() => {
     try {
-      process.kill(-process.pid, "SIGKILL");
+      killTree(process.pid, "SIGKILL");
     } finally {
       process.exit(71);
     }
