@@ -6,7 +6,7 @@ import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engi
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import type { CloudBehaviour } from "../support/fake-aws/cloud.js";
 import { DEVELOPMENT_PASSPHRASE } from "../../src/engine/factory.js";
-import { killTree } from "../../src/engine/process/process-tree.js";
+import { descendantsOf, killTree } from "../../src/engine/process/process-tree.js";
 import { prepareRealEngine, realEngineMissing, toolchainPath, type RealEngine } from "../support/real-engine.js";
 import { waitForEvent } from "./contract.js";
 
@@ -247,6 +247,37 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
     expect((await events(s, again.id)).some((e) => String(e.message ?? "").startsWith("recovered the stack"))).toBe(false);
   }, 2 * TIMEOUT);
 
+  it("cancel of a create that hangs: after the grace the tree is killed, the lock cleared, and the next operation recovers the stack", async () => {
+    const quick = await prepareRealEngine({
+      behaviour: { latencyMs: { default: 20 }, faults: [{ op: "create", type: KMS_KEY, nth: 1, action: { kind: "hang" } }] },
+      env: { ENGINE_CANCEL_GRACE_SECONDS: "3" },
+    });
+    const q = await startTestService({ engine: quick.engine });
+    try {
+      const id = await accepted(q, { method: "POST", url: "/v1/providers", payload: specNamed("real-hang") });
+      await waitForEvent(q, id, "resource.started", TIMEOUT, (e) => e.resourceType === KMS_KEY);
+      const pid = (q.engine as unknown as { running(): Map<string, number> }).running().get(id)!;
+      const tree = descendantsOf(pid);
+      expect(tree.length).toBeGreaterThan(1); // the CLI and its plugins
+      expect((await q.app.inject({ method: "POST", url: `/v1/operations/${id}/cancel` })).statusCode).toBe(202);
+      const ended = await waitForStatus(q, id, ["cancelled", "succeeded", "failed", "interrupted"], TIMEOUT);
+      expect(ended.status).toBe("cancelled");
+      // The hung create never settles: the graceful cancel cannot finish, and the grace ends in a kill.
+      expect(q.logs.some((l) => l.includes('"forced":true') && l.includes("operation cancelled"))).toBe(true);
+      // Nothing of the operation runs any more: not the CLI, not the plugin that hung (in a group of its own).
+      await until(() => tree.every((p) => !alive(p)), 10_000);
+
+      const retry = await run(q, { method: "PUT", url: "/v1/providers/real-hang", payload: specNamed("real-hang") });
+      expect(retry.status, JSON.stringify(retry.error)).toBe("succeeded");
+      const messages = (await events(q, retry.id)).filter((e) => e.type === "diagnostic").map((e) => String(e.message));
+      expect(messages.some((m) => m.startsWith(`pending operation from interrupted operation ${id}: creating ${KMS_KEY}`))).toBe(true);
+      expect(messages.some((m) => m.startsWith(`recovered the stack after interrupted operation ${id}`))).toBe(true);
+    } finally {
+      await q.close(5_000);
+      await quick.close();
+    }
+  }, 2 * TIMEOUT);
+
   it("SIGKILL mid-create: the real checkpoint's pending operations are reported, the stack is refreshed, the retry succeeds", async () => {
     behave({ latencyMs: { default: 20, [KMS_KEY]: 5_000 } });
     let id = "";
@@ -307,6 +338,15 @@ function latestCheckpoint(dataDir: string, stack: string): Json {
   const file = readdirSync(dir).find((f) => f === `${stack}.json`);
   if (!file) throw new Error(`no checkpoint for ${stack} in ${dir}`);
   return JSON.parse(readFileSync(join(dir, file), "utf8")) as Json;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function filesUnder(dir: string): string[] {
