@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { specNamed } from "../helpers/service.js";
+import { alive } from "../helpers/processes.js";
 
 /**
  * Spawns the real server (src/main.ts), SIGKILLs it while an operation runs, restarts it on the same
@@ -18,15 +19,6 @@ afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
   for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function startServer(dir: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; output: () => string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {

@@ -2,15 +2,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { expect, it } from "vitest";
 import { descendantsOf, killTree } from "../../src/engine/process/process-tree.js";
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive } from "../helpers/processes.js";
 
 /**
  * The shape the real Pulumi CLI gives an operation: the engine child leads a group, and a grandchild

@@ -9,6 +9,7 @@ import { DEVELOPMENT_PASSPHRASE } from "../../src/engine/factory.js";
 import { descendantsOf, killTree } from "../../src/engine/process/process-tree.js";
 import { prepareRealEngine, realEngineMissing, toolchainPath, type RealEngine } from "../support/real-engine.js";
 import { waitForEvent } from "./contract.js";
+import { alive } from "../helpers/processes.js";
 
 /**
  * What only the real Pulumi engine can show (issue #11): the CLI built from Go modules, through HTTP →
@@ -338,15 +339,6 @@ function latestCheckpoint(dataDir: string, stack: string): Json {
   const file = readdirSync(dir).find((f) => f === `${stack}.json`);
   if (!file) throw new Error(`no checkpoint for ${stack} in ${dir}`);
   return JSON.parse(readFileSync(join(dir, file), "utf8")) as Json;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function filesUnder(dir: string): string[] {
