@@ -7,7 +7,8 @@ import type { OpMap, OpType, PulumiEngineEvent } from "./automation.js";
  * `map` never throws: the SDK calls onEvent inside the try around JSON.parse and logs anything
  * thrown as "Failed to parse engine event" (automation/stack.js), so a throw would lose the event.
  *
- * Read in pulumi/pulumi (not run: no CLI here):
+ * Read in pulumi/pulumi, and checked against streams recorded from the CLI v3.248.0
+ * (test/engine/pulumi/fixtures/recorded, `npm run fixtures:record`):
  * - sdk/go/common/apitype/events.go: `old`/`new` lack omitempty (a missing state is null),
  *   `detailedDiff` may be null or {}; progressEvent, errorEvent, policyLoadEvent… exist.
  * - pkg/engine/update.go: an applied step emits resourcePreEvent (planning false), then either an
@@ -20,8 +21,11 @@ import type { OpMap, OpType, PulumiEngineEvent } from "./automation.js";
  * - pkg/resource/deploy/step.go: a RefreshStep starts with new = old (its pre event shows no drift),
  *   reads even in previews, sets new = nil when the resource is gone; Diffs/DetailedDiff are the
  *   refresh diff. ReplaceStep is the logical step over create-replacement and delete-replaced.
- * Not confirmed: whether every CLI version writes default-provider steps to the event log (3.131:
- * "Include all engine events in the event-log"), so steps() may hold a provider summary() omits.
+ * Seen in the recorded streams and handled below: default providers' steps are in the event log (and
+ * not in resourceChanges); a `--run-program` refresh or destroy also reports every registration of the
+ * program as a logical `same` step; a refresh reports providers and components as `update`; the root
+ * stack can have two ops in one run (destroy: same, then delete); replaced copies left by a failed run
+ * are deleted by the next one as `delete-replaced` with `old.delete`; debug diagnostics are in the log.
  */
 export type MapMode = "preview" | "apply" | "drift";
 
