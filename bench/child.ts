@@ -23,6 +23,8 @@ export interface SpawnOptions {
   readonly nodeFlags?: readonly string[];
   /** Extra environment variables (added to this process's), e.g. a database URL that must not show in `ps`. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Start it in a process group of its own, and kill the whole group if it does not stop (its own children too). */
+  readonly processGroup?: boolean;
 }
 
 export function spawnChild<In extends Message, Out extends Message>(
@@ -34,6 +36,7 @@ export function spawnChild<In extends Message, Out extends Message>(
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", path, ...args], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: { ...process.env, ...options.env },
+    detached: options.processGroup === true,
   });
   const inbox: Out[] = [];
   const waiters = new Set<() => void>();
@@ -77,7 +80,13 @@ export function spawnChild<In extends Message, Out extends Message>(
       if (exit) return;
       child.send({ type: "stop" });
       await within(graceMs, `${script}: stop`, exited).catch(() => {
-        child.kill("SIGKILL");
+        if (options.processGroup === true && child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {
+            // ESRCH: the group is gone already.
+          }
+        } else child.kill("SIGKILL");
         return exited;
       });
     },

@@ -14,7 +14,10 @@ export interface Figure {
     | "critical-path"
     | "child-overhead"
     | "child-rss"
-    | "audit-verify";
+    | "audit-verify"
+    | "engine-overhead"
+    | "engine-rss"
+    | "engine-vs-simulated";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

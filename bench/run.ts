@@ -4,6 +4,8 @@ import { measureAccept } from "./accept.js";
 import { measureAuditVerify } from "./audit-verify.js";
 import { measureChildOverhead, measureChildRss } from "./child-overhead.js";
 import { measureCriticalPath } from "./critical-path.js";
+import { measureEngineOverhead, measureEngineVsSimulated } from "./engine-overhead.js";
+import { measureEngineRss } from "./engine-rss.js";
 import { measureProgramEvaluation } from "./program.js";
 import { formatReport, machine, writeReport, type Figure, type Report, type Skipped } from "./report.js";
 import { measureRss } from "./rss.js";
@@ -24,6 +26,9 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "child-overhead": measureChildOverhead,
   "child-rss": measureChildRss,
   "audit-verify": measureAuditVerify,
+  "engine-overhead": measureEngineOverhead,
+  "engine-vs-simulated": measureEngineVsSimulated,
+  "engine-rss": measureEngineRss,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {

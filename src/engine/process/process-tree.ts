@@ -7,30 +7,43 @@ import { readdirSync, readFileSync } from "node:fs";
  * operation therefore kills its whole process tree: the descendants are collected first (once the CLI
  * is dead its plugins no longer point back to it), then every one of them and the group are signalled.
  */
+export interface ProcessEntry {
+  readonly ppid: number;
+  /** The command name (`/proc/<pid>/stat`'s comm). */
+  readonly comm: string;
+}
 
-/** Every descendant of `root` (Linux /proc; elsewhere none are found and only the group is signalled). */
-export function descendantsOf(root: number): number[] {
-  const children = new Map<number, number[]>();
+/** Every process's parent and command name (Linux /proc; elsewhere empty, and only groups are signalled). */
+export function processTable(): Map<number, ProcessEntry> {
+  const table = new Map<number, ProcessEntry>();
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return [];
+    return table;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
     try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ")".
+      const close = stat.lastIndexOf(")");
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      if (Number.isInteger(ppid)) table.set(Number(entry), { ppid, comm: stat.slice(stat.indexOf("(") + 1, close) });
     } catch {
-      continue; // exited meanwhile
+      // It exited between readdir and read.
     }
-    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ")".
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (!Number.isInteger(ppid)) continue;
-    const list = children.get(ppid) ?? [];
-    list.push(Number(entry));
-    children.set(ppid, list);
+  }
+  return table;
+}
+
+/** Every descendant of `root` in a process table, parents before children (at most 10,000). */
+export function descendantsIn(root: number, table: ReadonlyMap<number, ProcessEntry>): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of table) {
+    const list = children.get(p.ppid);
+    if (list) list.push(pid);
+    else children.set(p.ppid, [pid]);
   }
   const found: number[] = [];
   const queue = [root];
@@ -41,6 +54,10 @@ export function descendantsOf(root: number): number[] {
     }
   }
   return found;
+}
+
+export function descendantsOf(root: number): number[] {
+  return descendantsIn(root, processTable());
 }
 
 /**
