@@ -13,7 +13,7 @@ if [ -x "$bin/pulumi" ] && [ "$("$bin/pulumi" version 2>/dev/null)" = "$version"
   echo "engine:install: pulumi $version is already in .tools/pulumi/bin"
   exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "engine:install: Go is needed to build the Pulumi CLI (apt-get install golang, or https://go.dev/dl)" >&2; exit 1; }
+command -v go >/dev/null 2>&1 || { echo "engine:install: Go ≥ 1.25 is needed to build the Pulumi CLI (https://go.dev/dl; older distribution packages cannot build it)" >&2; exit 1; }
 pinned="$(sed -n 's#^\tgithub.com/pulumi/pulumi/pkg/v3 \(v[^ ]*\).*#\1#p' "$here/go.mod")"
 if [ "$pinned" != "$version" ]; then
   echo "engine:install: tools/pulumi-cli/go.mod pins pkg/v3 $pinned but @pulumi/pulumi is $version: update both together (go get github.com/pulumi/pulumi/pkg/v3@$version github.com/pulumi/pulumi/sdk/v3@$version && go mod tidy)" >&2

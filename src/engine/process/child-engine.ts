@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { killTree } from "./process-tree.js";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -22,6 +21,7 @@ import {
 import type { SimStateStore } from "../simulated/state-repo.js";
 import { redact, secretValuesOf } from "./child-env.js";
 import { EngineResultWire, FromChild, type ChildSettings, type ChildTask, type StateCall, type ToChild } from "./protocol.js";
+import { killTree } from "./process-tree.js";
 
 export interface ChildEngineOptions {
   readonly name: EngineName;
@@ -133,7 +133,7 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
       const parsed = FromChild.safeParse(raw);
       if (!parsed.success) {
         log.error({ engineChild: pid, issue: parsed.error.issues[0]?.message }, "engine child sent a malformed message; killing it");
-        killGroup(handle, "SIGKILL");
+        killTree(handle.pid, "SIGKILL");
         return;
       }
       const message = parsed.data;
@@ -153,14 +153,9 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
       if (index >= 0) warm.splice(index, 1);
       helloReject(new Error(`engine child exited before it started (code ${String(code)}, signal ${String(signal)})`));
       // Whatever it started (the CLI, plugins) goes with it.
-      killGroup(handle, "SIGKILL");
+      killTree(handle.pid, "SIGKILL");
     });
     return handle;
-  }
-
-  /** The child's group and its whole tree: the CLI starts plugins in groups of their own (process-tree.ts). */
-  function killGroup(child: ChildHandle, signal: NodeJS.Signals): void {
-    killTree(child.pid, signal);
   }
 
   function park(child: ChildHandle): void {
@@ -252,7 +247,7 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
       grace = setTimeout(() => {
         forced = true;
         childLog.warn({ graceMs }, "engine child did not stop within the grace period; killing its process group");
-        killGroup(child, "SIGKILL");
+        killTree(child.pid, "SIGKILL");
       }, graceMs);
     };
     const serve = (id: number, work: () => Promise<unknown>) => {
@@ -292,7 +287,7 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
       if (Date.now() - lastBeat > options.heartbeatTimeoutMs && !hung) {
         hung = true;
         childLog.error({ heartbeatTimeoutMs: options.heartbeatTimeoutMs }, "engine child stopped sending heartbeats; killing it");
-        killGroup(child, "SIGKILL");
+        killTree(child.pid, "SIGKILL");
       }
     }, Math.min(1_000, options.heartbeatTimeoutMs / 2));
     hooks.signal?.addEventListener("abort", stop, { once: true });
@@ -302,7 +297,8 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
       reply({ t: "task", task, settings: options.settings });
       const exit = await child.exited;
       // Nothing the child started may outlive it: a CLI left by a crashed child is still in its group.
-      if (outcome === undefined) killGroup(child, "SIGKILL");
+      // Every kill takes the whole tree: the CLI starts plugins in process groups of their own (process-tree.ts).
+      if (outcome === undefined) killTree(child.pid, "SIGKILL");
       await chain;
       if (hookError !== undefined) throw hookError;
       if (outcome?.t === "done") return { value: outcome.value, pid: child.pid, peakRssBytes };
@@ -389,8 +385,8 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
     running: () => running,
     async close() {
       closed = true;
-      for (const child of warm.splice(0)) killGroup(child, "SIGKILL");
-      for (const child of live) killGroup(child, "SIGKILL");
+      for (const child of warm.splice(0)) killTree(child.pid, "SIGKILL");
+      for (const child of live) killTree(child.pid, "SIGKILL");
       await Promise.all([...live].map((c) => c.exited));
     },
   };
