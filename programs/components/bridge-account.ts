@@ -66,16 +66,10 @@ export class BridgeAccount extends pulumi.ComponentResource {
         throw new Error(`bridge: key admin role "${arn}" belongs to the provider's account`);
       }
     }
-    // Plain values only, so the quota is checked before anything is registered.
-    const scpContent = renderOrgPolicy(
-      buildBridgeScp({
-        partition,
-        accessRoleName: args.bridge.accessRoleName,
-        allowedRegions: args.allowedRegions,
-        keyAdminRoleArns: args.keyAdminRoleArns,
-      }),
-      "bridge SCP",
-    );
+    const scpArgs = { partition, accessRoleName: args.bridge.accessRoleName, allowedRegions: args.allowedRegions, keyAdminRoleArns: args.keyAdminRoleArns };
+    // Plain values only, so the quota is checked before anything is registered: with every admin role,
+    // the longest the SCP can get once the account's id is known.
+    renderOrgPolicy(buildBridgeScp({ ...scpArgs, bridgeAccountId: undefined }), "bridge SCP");
     const rcpContent = args.accessState === "revoked" ? renderOrgPolicy(buildQuarantineRcp(args.providerAccountId), "bridge RCP") : undefined;
 
     let accountId: pulumi.Output<string>;
@@ -115,7 +109,8 @@ export class BridgeAccount extends pulumi.ComponentResource {
         name: `saas-bridge-${args.slug}`,
         description: `saas-bridge guardrails for the ${args.slug} bridge account`,
         type: "SERVICE_CONTROL_POLICY",
-        content: scpContent,
+        // Only the bridge account's own roles: an SCP cannot govern any other (issue 12, defect 8).
+        content: accountId.apply((id) => renderOrgPolicy(buildBridgeScp({ ...scpArgs, bridgeAccountId: id }), "bridge SCP")),
       },
       { parent: this },
     );

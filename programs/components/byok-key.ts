@@ -111,6 +111,8 @@ export class ByokKey extends pulumi.ComponentResource {
           partition,
           bridgeAccountId,
           adminRoleArns: [...new Set([...args.adminRoleArns, deployRoleArn])],
+          // The bridge provider (this role) creates the grants below; admins as such cannot.
+          grantCreatorArn: deployRoleArn,
           providerAccountId: args.providerAccountId,
           providerPrincipalArns: args.providerPrincipalArns,
           grantOperations: args.grantOperations,

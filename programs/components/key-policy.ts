@@ -30,25 +30,44 @@ export type KeyPolicyArgs = Pick<
 > & {
   readonly partition: Partition;
   readonly bridgeAccountId: string;
+  /**
+   * The role that creates the provider's grants (the deploy role). Absent, nobody may create grants:
+   * the admins cannot, by design.
+   */
+  readonly grantCreatorArn?: string;
 };
 
-/** Key management without any cryptographic use (admins cannot Encrypt/Decrypt with the key). */
+/**
+ * Key management without any use of the key (issue 12, defect 2). Named one by one, never `kms:Create*`
+ * and the like: that wildcard includes `kms:CreateGrant`, with which an admin could grant itself
+ * Decrypt. No grant creation, no cryptographic operation (Encrypt, Decrypt, ReEncrypt*,
+ * GenerateDataKey*, GenerateMac, Sign, Verify, DeriveSharedSecret...), no GetPublicKey; revoking a
+ * grant removes access and stays. What the pipeline and a person need to manage, rotate, disable
+ * (decommission) and delete the key and its alias.
+ */
 export const ADMIN_ACTIONS = [
-  "kms:Create*",
-  "kms:Describe*",
-  "kms:Enable*",
-  "kms:List*",
-  "kms:Put*",
-  "kms:Update*",
-  "kms:Revoke*",
-  "kms:Disable*",
-  "kms:Get*",
-  "kms:Delete*",
+  "kms:DescribeKey",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListKeyRotations",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:UpdateKeyDescription",
+  "kms:CreateAlias",
+  "kms:UpdateAlias",
+  "kms:DeleteAlias",
   "kms:TagResource",
   "kms:UntagResource",
+  "kms:EnableKey",
+  "kms:DisableKey",
+  "kms:EnableKeyRotation",
+  "kms:DisableKeyRotation",
+  "kms:RotateKeyOnDemand",
+  "kms:RevokeGrant",
   "kms:ScheduleKeyDeletion",
   "kms:CancelKeyDeletion",
-  "kms:RotateKeyOnDemand",
 ] as const;
 
 /**
@@ -99,6 +118,25 @@ export function buildKeyPolicy(args: KeyPolicyArgs): KeyPolicyDocument {
     return { Version: "2012-10-17", Statement: statements };
   }
 
+  if (args.grantCreatorArn !== undefined) {
+    const creatorRoot = accountRootArn(args.partition, args.grantCreatorArn.split(":")[4] ?? "");
+    statements.push({
+      // The pipeline creates the grants, but only ones an admin cannot turn into its own use: for the
+      // provider's principals, the spec's operations, constrained to an encryption context (the
+      // constraint's pairs are checked by the guardrails on the grant resources).
+      Sid: "ProviderGrants",
+      Effect: "Allow",
+      Principal: { AWS: creatorRoot },
+      Action: ["kms:CreateGrant"],
+      Resource: "*",
+      Condition: {
+        ArnEquals: { "aws:PrincipalArn": [args.grantCreatorArn] },
+        StringEquals: { "kms:GranteePrincipal": [...args.providerPrincipalArns], "kms:GrantConstraintType": "EncryptionContextSubset" },
+        "ForAllValues:StringEquals": { "kms:GrantOperations": [...args.grantOperations] },
+      },
+    });
+  }
+
   const useActions = providerUseActions(args.grantOperations);
   if (useActions.length > 0) {
     const contextCondition = Object.fromEntries(
@@ -115,13 +153,16 @@ export function buildKeyPolicy(args: KeyPolicyArgs): KeyPolicyDocument {
       Condition: { ArnEquals: principalCondition, StringEquals: contextCondition },
     });
   }
-  statements.push({
-    Sid: "ProviderDescribeKey",
-    Effect: "Allow",
-    Principal: { AWS: providerRoot },
-    Action: ["kms:DescribeKey"],
-    Resource: "*",
-    Condition: { ArnEquals: principalCondition },
-  });
+  // Exactly the spec's operations (issue 12, defect 3): DescribeKey only when the spec grants it.
+  if (args.grantOperations.includes("DescribeKey")) {
+    statements.push({
+      Sid: "ProviderDescribeKey",
+      Effect: "Allow",
+      Principal: { AWS: providerRoot },
+      Action: ["kms:DescribeKey"],
+      Resource: "*",
+      Condition: { ArnEquals: principalCondition },
+    });
+  }
   return { Version: "2012-10-17", Statement: statements };
 }

@@ -32,6 +32,11 @@ export interface BridgeScpArgs {
   readonly accessRoleName: string;
   readonly allowedRegions: readonly string[];
   readonly keyAdminRoleArns: readonly string[];
+  /**
+   * The account the SCP is attached to: only its roles are named. Undefined keeps every admin role,
+   * the longest document, for checking the quota before the id of an account created in this run is known.
+   */
+  readonly bridgeAccountId: string | undefined;
 }
 
 /**
@@ -88,9 +93,24 @@ export function accessRolePattern(partition: Partition, accessRoleName: string):
   return `arn:${partition}:iam::*:role/${accessRoleName}`;
 }
 
+/**
+ * The key admin roles an SCP on the bridge account can govern (issue 12, defect 8): those of that
+ * account. An SCP never applies to another account's principals (nor ever to the management
+ * account's), and IAM only changes roles of the caller's own account, so naming any other role, as an
+ * exception or as a protected resource, does nothing. The access role is already covered by its pattern.
+ */
+export function governedAdminRoles(args: BridgeScpArgs): string[] {
+  return args.keyAdminRoleArns.filter((arn) => {
+    const [, , , , account, resource] = arn.split(":");
+    const inAccount = args.bridgeAccountId === undefined || account === args.bridgeAccountId;
+    return inAccount && resource !== `role/${args.accessRoleName}`;
+  });
+}
+
 export function buildBridgeScp(args: BridgeScpArgs): OrgPolicyDocument {
   const accessRole = accessRolePattern(args.partition, args.accessRoleName);
   const exceptAccessRole: Condition = { ArnNotLike: { "aws:PrincipalArn": accessRole } };
+  const admins = governedAdminRoles(args);
   return {
     Version: "2012-10-17",
     Statement: [
@@ -109,7 +129,7 @@ export function buildBridgeScp(args: BridgeScpArgs): OrgPolicyDocument {
         Sid: "ProtectPrivilegedRoles",
         Effect: "Deny",
         Action: ROLE_CHANGE_ACTIONS,
-        Resource: [...new Set([accessRole, ...args.keyAdminRoleArns])],
+        Resource: [accessRole, ...admins],
         Condition: exceptAccessRole,
       },
       {
@@ -146,7 +166,7 @@ export function buildBridgeScp(args: BridgeScpArgs): OrgPolicyDocument {
         Effect: "Deny",
         Action: KEY_PROTECTION_ACTIONS,
         Resource: "*",
-        Condition: { ArnNotLike: { "aws:PrincipalArn": [...args.keyAdminRoleArns, accessRole] } },
+        Condition: { ArnNotLike: { "aws:PrincipalArn": [...admins, accessRole] } },
       },
     ],
   };

@@ -57,5 +57,6 @@ export function guardrailExpectations(spec: ProviderSpec, accessState: "active" 
     outboundPorts: spec.outbound.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
     inboundPorts: [...new Set((spec.inbound?.targets ?? []).map((t) => t.port))],
     encryptionContext: { ...spec.kms.encryptionContext },
+    grantOperations: [...spec.kms.grantOperations],
   };
 }

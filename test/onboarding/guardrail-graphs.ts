@@ -29,6 +29,7 @@ export function expectations(accessState: AccessState, overrides: Partial<Guardr
     outboundPorts: [{ port: 443, protocol: "tcp" }],
     inboundPorts: [8443],
     encryptionContext: { ...CONTEXT },
+    grantOperations: ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"],
     ...overrides,
   };
 }
@@ -326,6 +327,9 @@ export const BAD_GRAPHS: readonly BadGraph[] = [
   bad("a separate KeyPolicy allowing {AWS: [*]}", "active",
     () => withResource(active(), T.keyPolicy, "extra-policy", { policy: JSON.stringify({ Statement: { Effect: "Allow", Principal: { AWS: ["*"] }, Action: "kms:*" } }) }),
     ["KEY_POLICY_NOT_SCOPED", "extra-policy"]),
+  bad("key admins with kms:Create*, which covers kms:CreateGrant (issue 12, defect 2)", "active",
+    () => patched(active(), N.key, { policy: policyWith("active", (s) => void (statement(s, "KeyAdministration")["Action"] = ["kms:Create*", "kms:Describe*"])) }),
+    ["KEY_ADMIN_CAN_USE_KEY", N.key]),
   // Grants
   bad("grant to another principal", "active",
     () => patched(active(), N.grant, { granteePrincipal: `arn:aws:iam::${PROVIDER}:role/other` }), ["GRANT_NOT_SCOPED", N.grant]),

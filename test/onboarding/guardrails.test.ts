@@ -130,7 +130,7 @@ describe("key policy and rule parsers (properties)", () => {
   });
   const states = fc.constantFrom<AccessState>("active", "revoked");
   const expectFor = (state: AccessState, a: PolicyArgs): GuardrailExpectations =>
-    expectations(state, { providerPrincipalArns: a.principals, encryptionContext: a.context });
+    expectations(state, { providerPrincipalArns: a.principals, encryptionContext: a.context, grantOperations: a.operations });
   const keyGraph = (policy: unknown) => [
     { urn: "urn:k", type: T.key, name: "k", custom: true, inputs: { enableKeyRotation: true, policy: JSON.stringify(policy) } },
   ];
@@ -206,6 +206,7 @@ function expectationsOf(args: ProviderStackArgs): GuardrailExpectations {
     outboundPorts: args.outbound.ports,
     inboundPorts: [...new Set((args.inbound?.targets ?? []).map((t) => t.port))],
     encryptionContext: args.kms.encryptionContext,
+    grantOperations: args.kms.grantOperations,
   };
 }
 
@@ -284,6 +285,7 @@ describe("guardrailExpectations", () => {
       outboundPorts: [{ port: 443, protocol: "tcp" }, { port: 514, protocol: "udp" }],
       inboundPorts: [8443],
       encryptionContext: { "saas:tenant": "example-corp" },
+      grantOperations: ["Encrypt", "Decrypt", "GenerateDataKeyWithoutPlaintext"],
     });
     expect(guardrailExpectations(schema.parse(acme()), "active").inboundPorts).toEqual([]);
   });

@@ -204,6 +204,20 @@ describe("BridgeAccount", () => {
     expect(attachment.dependencies).toContain(account.urn);
   });
 
+  test("SCP: names no role of another account, which it could never govern (issue 12, defect 8)", async () => {
+    // SCPs only apply to the principals of the accounts they are attached to (never to the management
+    // account's), and IAM only changes roles of the caller's own account.
+    const management = "arn:aws:iam::111111111111:role/break-glass-admin";
+    const content = str(single(await evaluate({ ...existing, keyAdminRoleArns: [...existing.keyAdminRoleArns, management] }), POLICY).inputs["content"]);
+    expect(content).not.toContain("111111111111");
+    expect(content).toContain(BREAK_GLASS);
+    const e = await evaluate(created);
+    const account = single(e, T.account);
+    const createdContent = str(single(e, POLICY).inputs["content"]);
+    expect(account.id).not.toBe("222222222222");
+    expect(createdContent).not.toContain("222222222222");
+  });
+
   test("SCP over the quota is rejected before anything is registered", async () => {
     const admins = Array.from({ length: 80 }, (_, i) => `arn:aws:iam::222222222222:role/kms-admin-${i}`);
     await expect(evaluate({ ...existing, keyAdminRoleArns: admins })).rejects.toThrow(/bridge SCP: policy is \d+ characters, the limit is 5120/);

@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import { BridgeAudit, type BridgeAuditArgs } from "../../programs/components/bridge-audit.js";
 import type { AuditStatement } from "../../programs/components/audit-policies.js";
 import type { Evaluation } from "../../programs/mock-cloud.js";
+import { expandAction } from "../support/iam-policy-validator.js";
 import { evaluateComponent, ofType, single, str, T } from "./fixtures.js";
 
 const A = {
@@ -61,6 +62,15 @@ describe("BridgeAudit", () => {
     expect(admin.Condition).toEqual({ ArnEquals: { "aws:PrincipalArn": [DEPLOY, BREAK_GLASS] } });
     expect(actions(admin).filter((a) => /^kms:(\*|Encrypt|Decrypt|ReEncrypt|GenerateDataKey)/.test(a))).toEqual([]);
     expect(single(e, T.alias).inputs).toMatchObject({ name: "alias/saas-audit/acme-crm", targetKeyId: single(e, T.key).id });
+  });
+
+  test("logging key: admin actions are explicit and none of them uses the key or grants its use (issue 12, defect 2)", async () => {
+    const admin = actions(bySid(keyPolicy(await evaluate()), "KeyAdministration"));
+    expect(admin.filter((a) => /[*?]/.test(a))).toEqual([]);
+    const granted = (await Promise.all(admin.map(expandAction))).flat();
+    expect(granted).toHaveLength(admin.length);
+    const use = /^kms:(CreateGrant|Encrypt|Decrypt|ReEncrypt|GenerateDataKey|GenerateMac|VerifyMac|Sign|Verify|DeriveSharedSecret|GenerateRandom|GetPublicKey)/;
+    expect(granted.filter((a) => use.test(a))).toEqual([]);
   });
 
   test("logging key: services may use it only for this log group and this trail", async () => {

@@ -3,6 +3,7 @@ import { describe, expect, test, vi } from "vitest";
 import { ByokKey, type ByokKeyArgs } from "../../programs/components/byok-key.js";
 import { CloudHsmKeyStore } from "../../programs/components/cloudhsm-key-store.js";
 import { providerUseActions } from "../../programs/components/key-policy.js";
+import { expandAction } from "../support/iam-policy-validator.js";
 import { evaluateComponent, keyPolicyOf, ofType, single, T, type Statement } from "./fixtures.js";
 
 const BRIDGE = "222222222222";
@@ -36,6 +37,8 @@ function evaluate(args: Partial<ByokKeyArgs> = {}) {
 }
 
 const bySid = (statements: Statement[], sid: string) => statements.find((s) => s.Sid === sid);
+/** KMS actions that use a key or hand out its use (grants), by IAM's names. */
+const KEY_USE = /^kms:(CreateGrant|Encrypt|Decrypt|ReEncrypt|GenerateDataKey|GenerateMac|VerifyMac|Sign|Verify|DeriveSharedSecret|GenerateRandom|GetPublicKey)/;
 const providerRoot = `arn:aws:iam::${PROVIDER}:root`;
 
 describe("ByokKey", () => {
@@ -58,6 +61,45 @@ describe("ByokKey", () => {
     expect(admin?.Condition?.["ArnEquals"]?.["aws:PrincipalArn"]).toContain(DEPLOY);
     expect(admin?.Action).not.toContain("kms:*");
     expect(admin?.Action.filter((a) => /Encrypt|Decrypt|GenerateDataKey/.test(a))).toEqual([]);
+  });
+
+  test("admin actions are explicit, and none of them uses the key or lets anyone use it (issue 12, defect 2)", async () => {
+    const admin = bySid(keyPolicyOf(await evaluate()), "KeyAdministration");
+    const actions = admin?.Action ?? [];
+    expect(actions.filter((a) => /[*?]/.test(a))).toEqual([]);
+    // Against IAM's own list of KMS actions: CreateGrant would let an admin grant itself Decrypt.
+    const granted = (await Promise.all(actions.map(expandAction))).flat();
+    expect(granted).toHaveLength(actions.length);
+    expect(granted.filter((a) => KEY_USE.test(a))).toEqual([]);
+  });
+
+  test("the deploy role may create grants only for the provider's principals and the spec's operations", async () => {
+    const statements = keyPolicyOf(await evaluate());
+    const grants = bySid(statements, "ProviderGrants");
+    expect(grants).toEqual({
+      Sid: "ProviderGrants",
+      Effect: "Allow",
+      Principal: { AWS: `arn:aws:iam::${BRIDGE}:root` },
+      Action: ["kms:CreateGrant"],
+      Resource: "*",
+      Condition: {
+        ArnEquals: { "aws:PrincipalArn": [DEPLOY] },
+        StringEquals: { "kms:GranteePrincipal": PRINCIPALS, "kms:GrantConstraintType": "EncryptionContextSubset" },
+        "ForAllValues:StringEquals": { "kms:GrantOperations": base.grantOperations },
+      },
+    });
+    // No other statement for a non-provider principal allows creating grants.
+    const others = statements.filter((s) => s.Sid !== "ProviderGrants" && s.Principal.AWS !== providerRoot);
+    expect(others.flatMap((s) => s.Action).filter((a) => /CreateGrant|^kms:Create\*|^kms:\*$/.test(a))).toEqual([]);
+    expect(bySid(keyPolicyOf(await evaluate({ accessState: "revoked" })), "ProviderGrants")).toBeUndefined();
+  });
+
+  test("the provider gets exactly the spec's operations: no DescribeKey unless the spec lists it (issue 12, defect 3)", async () => {
+    const statements = keyPolicyOf(await evaluate({ grantOperations: ["Encrypt", "Decrypt"] }));
+    const provider = statements.filter((s) => s.Principal.AWS === providerRoot && s.Effect === "Allow");
+    expect(provider.flatMap((s) => s.Action).sort()).toEqual(["kms:Decrypt", "kms:Encrypt"]);
+    const describeOnly = keyPolicyOf(await evaluate({ grantOperations: ["DescribeKey"] }));
+    expect(describeOnly.filter((s) => s.Principal.AWS === providerRoot).flatMap((s) => s.Action)).toEqual(["kms:DescribeKey"]);
   });
 
   test("provider use needs BOTH the principal ARN and every encryption-context pair", async () => {

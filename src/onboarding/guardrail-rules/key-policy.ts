@@ -1,3 +1,4 @@
+import { expandKmsActions, isGrantCreation, isKeyAdministration, isKeyUse } from "./kms-actions.js";
 import { arnAccount, asArray, isRecord, nonEmptyString, show, type GuardrailExpectations } from "./types.js";
 
 /**
@@ -125,4 +126,65 @@ export function deniesProviderAccount(s: PolicyStatement, expect: GuardrailExpec
     s.actions.some((a) => a === "kms:*" || a === "*") &&
     s.conditions.size === 0
   );
+}
+
+/**
+ * The identities a statement admits: its `aws:PrincipalArn` values when it names them, otherwise its
+ * principals (an account root admits every identity of that account).
+ */
+function identities(s: PolicyStatement): string[] {
+  const named = conditionValues(s, ["ArnEquals", "ArnLike", "StringEquals", "StringLike"], "aws:PrincipalArn")
+    .flat()
+    .filter(nonEmptyString);
+  return named.length > 0 ? named : [...s.principals];
+}
+
+const accountOf = (p: string): string | undefined => (/^\d{12}$/.test(p) ? p : arnAccount(p));
+const isAccount = (p: string): boolean => /^\d{12}$/.test(p) || /^arn:[^:]+:iam::\d{12}:root$/.test(p);
+const overlap = (a: string, b: string): boolean =>
+  a === b || ((isAccount(a) || isAccount(b)) && accountOf(a) !== undefined && accountOf(a) === accountOf(b));
+
+/**
+ * A CreateGrant that cannot be turned into anyone's use but the provider's, within the spec: grantee
+ * pinned to provider principals (exact values) and every granted operation one of the spec's.
+ */
+function grantsOnlyToProvider(s: PolicyStatement, expect: GuardrailExpectations): boolean {
+  const pinned = (key: string, allowed: readonly string[], operators: readonly string[]) =>
+    conditionValues(s, operators, key).some((values) => values.length > 0 && values.every((v) => typeof v === "string" && allowed.includes(v)));
+  return (
+    pinned("kms:GranteePrincipal", expect.providerPrincipalArns, ["StringEquals", "ArnEquals"]) &&
+    pinned("kms:GrantOperations", expect.grantOperations, ["ForAllValues:StringEquals"])
+  );
+}
+
+export interface NonProviderUse {
+  readonly statement: PolicyStatement;
+  /** Lower-cased KMS actions that use the key or hand out its use. */
+  readonly uses: readonly string[];
+  /** The statement through which these identities administer the key, if any. */
+  readonly administeredBy: PolicyStatement | undefined;
+}
+
+/**
+ * Allows of key use or grant creation to AWS principals other than the provider's (issue 12, defect 2).
+ * Wildcards and NotAction are expanded against every KMS action. Service principals are not judged here
+ * (AWS services using an audit key under their documented statements). The caller decides which of
+ * these are violations: on an audit key a reader that administers nothing may decrypt.
+ */
+export function nonProviderUses(statements: readonly PolicyStatement[], expect: GuardrailExpectations): NonProviderUse[] {
+  const candidates = statements.filter((s) => s.effect === "Allow" && !isWorld(s) && s.principals.length > 0 && !namesProvider(s, expect));
+  const administering = candidates.filter((s) => expandKmsActions(s.actions).some(isKeyAdministration));
+  return candidates.flatMap((s) => {
+    const uses = expandKmsActions(s.actions).filter((a) => isKeyUse(a) || (isGrantCreation(a) && !grantsOnlyToProvider(s, expect)));
+    if (uses.length === 0) return [];
+    const mine = identities(s);
+    const administeredBy = administering.find((a) => a === s || identities(a).some((x) => mine.some((y) => overlap(x, y))));
+    return [{ statement: s, uses, administeredBy }];
+  });
+}
+
+/** Provider actions beyond the spec's grant operations (issue 12, defect 3), wildcards expanded. */
+export function beyondSpec(s: PolicyStatement, expect: GuardrailExpectations): string[] {
+  const allowed = new Set(expect.grantOperations.map((op) => `kms:${op.toLowerCase()}`));
+  return expandKmsActions(s.actions).filter((a) => !allowed.has(a));
 }

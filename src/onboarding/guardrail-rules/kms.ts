@@ -1,5 +1,13 @@
 import { GRANT_OPERATIONS } from "../../../programs/types.js";
-import { deniesProviderAccount, isWorld, namesProvider, parseKeyPolicy, providerAllowProblem } from "./key-policy.js";
+import {
+  beyondSpec,
+  deniesProviderAccount,
+  isWorld,
+  namesProvider,
+  nonProviderUses,
+  parseKeyPolicy,
+  providerAllowProblem,
+} from "./key-policy.js";
 import {
   asArray,
   isRecord,
@@ -51,6 +59,10 @@ export function keyPolicyRules(resources: readonly PlannedResource[], expect: Gu
   const out: GuardrailViolation[] = [];
   const revoked = expect.accessState === "revoked";
   const denying: PlannedResource[] = [];
+  const keys = ofType(resources, TYPES.key);
+  const audit = auditKeys(resources, keys);
+  const isAuditKey = (holder: PlannedResource) =>
+    audit.has(holder.urn) || (holder.type === TYPES.keyPolicy && keys.some((k) => audit.has(k.urn) && refersToKey(holder.inputs["keyId"], k)));
 
   for (const holder of ofType(resources, TYPES.key, TYPES.keyPolicy)) {
     const parsed = parseKeyPolicy(holder.inputs["policy"]);
@@ -60,6 +72,17 @@ export function keyPolicyRules(resources: readonly PlannedResource[], expect: Gu
       );
       continue;
     }
+    // Issue 12, defect 2: administrators manage a key and never use it, nor hand out its use; on a
+    // provider's key nobody else uses it either. An audit key's readers (no administration) may decrypt.
+    for (const use of nonProviderUses(parsed.statements, expect)) {
+      if (use.administeredBy === undefined && isAuditKey(holder)) continue;
+      const who = use.administeredBy
+        ? `lets the key administrators of statement ${show(use.administeredBy.sid)} use ${show(use.uses)}`
+        : `lets ${show(use.statement.principals)} use a provider's key: ${show(use.uses)}`;
+      out.push(
+        violation(holder, "KEY_ADMIN_CAN_USE_KEY", `statement ${show(use.statement.sid)} ${who}; expected administration by explicit actions without CreateGrant or any cryptographic operation, and grants created only for the provider's principals within the spec's operations`),
+      );
+    }
     for (const s of parsed.statements) {
       if (s.effect !== "Allow") continue;
       if (isWorld(s)) {
@@ -67,6 +90,13 @@ export function keyPolicyRules(resources: readonly PlannedResource[], expect: Gu
         continue;
       }
       if (!namesProvider(s, expect)) continue;
+      // Issue 12, defect 3: exactly the spec's operations, wildcards expanded.
+      const extra = beyondSpec(s, expect);
+      if (extra.length > 0) {
+        out.push(
+          violation(holder, "KEY_POLICY_NOT_SCOPED", `statement ${show(s.sid)} allows the provider ${show(extra)} beyond the spec's grant operations; expected only ${show(expect.grantOperations)}`),
+        );
+      }
       const problem = providerAllowProblem(s, expect);
       if (problem !== undefined) out.push(violation(holder, "KEY_POLICY_NOT_SCOPED", problem));
       if (revoked) {
@@ -79,8 +109,6 @@ export function keyPolicyRules(resources: readonly PlannedResource[], expect: Gu
   }
 
   if (revoked) {
-    const keys = ofType(resources, TYPES.key);
-    const audit = auditKeys(resources, keys);
     for (const key of keys.filter((k) => !audit.has(k.urn))) {
       const denied = denying.some((d) => d.urn === key.urn || (d.type === TYPES.keyPolicy && refersToKey(d.inputs["keyId"], key)));
       if (!denied) {
@@ -104,7 +132,8 @@ function uncoveredPairs(constraint: unknown, context: Readonly<Record<string, st
 
 export function grantRules(resources: readonly PlannedResource[], expect: GuardrailExpectations): GuardrailViolation[] {
   const out: GuardrailViolation[] = [];
-  const allowed: readonly string[] = GRANT_OPERATIONS;
+  // The spec's operations, within the service's allow-list (CreateGrant would let the grantee re-grant).
+  const allowed: readonly string[] = GRANT_OPERATIONS.filter((op) => expect.grantOperations.includes(op));
   for (const grant of ofType(resources, TYPES.grant)) {
     // Only the named fields below reach a message: a grant's token is a secret.
     const grantee = grant.inputs["granteePrincipal"];
@@ -115,8 +144,7 @@ export function grantRules(resources: readonly PlannedResource[], expect: Guardr
     }
     const extra = asArray(grant.inputs["operations"]).filter((op) => typeof op !== "string" || !allowed.includes(op));
     if (extra.length > 0) {
-      // CreateGrant would let the grantee re-grant the key; the spec's allow-list is the ceiling.
-      out.push(violation(grant, "GRANT_NOT_SCOPED", `operations ${show(extra)} are outside the allowed grant operations ${show(allowed)}`));
+      out.push(violation(grant, "GRANT_NOT_SCOPED", `operations ${show(extra)} are outside the spec's grant operations ${show(allowed)}`));
     }
     // Every constraint entry must pin the whole context: how several entries combine is the provider's
     // business, so none of them may be weaker.

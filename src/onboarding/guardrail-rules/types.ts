@@ -25,6 +25,7 @@ export const GUARDRAIL_CODES = [
   "TRAIL_VALIDATION_DISABLED",
   "BUCKET_PUBLIC_ACCESS_NOT_BLOCKED",
   "FIREWALL_NOT_DEFAULT_DROP",
+  "KEY_ADMIN_CAN_USE_KEY",
 ] as const;
 export type GuardrailCode = (typeof GUARDRAIL_CODES)[number];
 
@@ -48,6 +49,7 @@ export const GUARDRAIL_SUMMARIES: Readonly<Record<GuardrailCode, string>> = {
   TRAIL_VALIDATION_DISABLED: "A CloudTrail trail does not validate log file integrity.",
   BUCKET_PUBLIC_ACCESS_NOT_BLOCKED: "An S3 bucket lacks a public access block with all four settings on.",
   FIREWALL_NOT_DEFAULT_DROP: "A stateful firewall rule group does not end in a default drop, or is not STRICT_ORDER.",
+  KEY_ADMIN_CAN_USE_KEY: "A key policy lets a key administrator (or, on a provider's key, anyone but the provider) use the key or create grants on it.",
 };
 
 /**
@@ -66,6 +68,8 @@ export interface GuardrailExpectations {
   /** Ports of the spec's inbound targets; [] without inbound exposure. */
   readonly inboundPorts: readonly number[];
   readonly encryptionContext: Readonly<Record<string, string>>;
+  /** The spec's kms.grantOperations: the provider's ceiling in key policies and grants. */
+  readonly grantOperations: readonly string[];
 }
 
 export interface GuardrailViolation {
