@@ -114,9 +114,16 @@ describe("the IAM policy validator catches what AWS would reject or ignore", () 
     ["an S3 action in a key policy", "key", { ...keyStatement, Action: "s3:GetObject" }, /not a kms action/],
     ["a Resource in a trust policy", "trust", { Effect: "Allow", Principal: { Service: "cloudtrail.amazonaws.com" }, Action: "sts:AssumeRole", Resource: "*" }, /Resource/],
     ["a malformed AWS principal", "key", { ...keyStatement, Principal: { AWS: "arn:aws:iam::1111:root" } }, /not an account, root, role or user principal/],
+    ["a Resource that is not an ARN", "identity", { Effect: "Allow", Action: "logs:PutLogEvents", Resource: "log-group:/x" }, /is not "\*" or an ARN/],
     ["a Bool condition that is not a boolean", "bucket", { ...keyStatement, Action: "s3:*", Principal: "*", Condition: { Bool: { "aws:SecureTransport": "no" } } }, /"true" or "false"/],
   ])("%s", async (_, type, statement, expected) => {
     expect(await messages(type, statement)).toMatch(expected);
+  });
+
+  test("a document in the old policy language", async () => {
+    expect(await validatePolicyDocument("identity", { Version: "2008-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "*" }] })).toEqual([
+      { path: "Version", message: 'Version is not "2012-10-17"' },
+    ]);
   });
 
   test("a policy document at a place the collector does not know is reported", () => {

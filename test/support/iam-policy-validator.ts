@@ -59,6 +59,8 @@ const MAX_CHARS: Partial<Record<PolicyType, number>> = {
 
 const AWS_PRINCIPAL = /^(\*|\d{12}|arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/;
 const SERVICE_PRINCIPAL = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/;
+/** `arn:partition:service:region:account:resource`; S3 and IAM ARNs leave region (and S3 the account) empty. */
+const RESOURCE_ARN = /^arn:aws(-cn|-us-gov)?:[a-z0-9-]+:[a-z0-9-*]*:(\d{12}|\*)?:.+$/;
 
 const actionsCache = new Map<string, Promise<string[]>>();
 const actionsOf = (service: string): Promise<string[]> => {
@@ -159,6 +161,14 @@ async function conditionFindings(statement: Record<string, unknown>, path: strin
   return out;
 }
 
+function resourceFindings(statement: Record<string, unknown>, path: string): PolicyFinding[] {
+  return (["Resource", "NotResource"] as const).flatMap((field) =>
+    asList(statement[field]).flatMap((r, i) =>
+      typeof r === "string" && (r === "*" || RESOURCE_ARN.test(r)) ? [] : [{ path: `${path}.${field}[${i}]`, message: `${String(r)} is not "*" or an ARN` }],
+    ),
+  );
+}
+
 function principalFindings(type: PolicyType, statement: Record<string, unknown>, path: string): PolicyFinding[] {
   const principal = statement["Principal"];
   if (principal === undefined || principal === "*" || typeof principal !== "object" || principal === null) return [];
@@ -201,6 +211,8 @@ export async function validatePolicyDocument(type: PolicyType, document: unknown
   const grammar = syntax(type, document).filter((e) => !seen.has(`${e.path}|${e.message}`) && seen.add(`${e.path}|${e.message}`));
   if (grammar.length > 0) return grammar.map((e) => ({ path: e.path, message: e.message }));
   const out: PolicyFinding[] = [];
+  // The current policy language: policy variables and every condition operator need it.
+  if ((document as Record<string, unknown>)["Version"] !== "2012-10-17") out.push({ path: "Version", message: `Version is not "2012-10-17"` });
   const limit = MAX_CHARS[type];
   if (limit !== undefined && text.replace(/\s/g, "").length > limit) out.push({ path: "", message: `longer than the ${limit}-character quota` });
   const rcpServices = new Set(await servicesWithRcpSupport());
@@ -210,6 +222,7 @@ export async function validatePolicyDocument(type: PolicyType, document: unknown
     out.push(...(await actionFindings(type, statement, path, rcpServices)));
     out.push(...(await conditionFindings(statement, path)));
     out.push(...principalFindings(type, statement, path));
+    out.push(...resourceFindings(statement, path));
   }
   return out;
 }
