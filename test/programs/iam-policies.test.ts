@@ -70,6 +70,17 @@ describe("IAM policy documents of the programs", () => {
     expect([...seen].sort()).toEqual(["bucket", "identity", "key", "rcp", "scp", "trust"]);
   });
 
+  test.each(SHAPES)("%s: the SCP names no account but the one it is attached to (issue 12, defect 8)", async (_, body) => {
+    // An SCP governs only the principals of the accounts it is attached to, and IAM only acts on the
+    // caller's own account: an ARN of any other account in it (a management-account role) does nothing.
+    const e = await evaluateSpec(body, "active");
+    const scp = e.resources.find((r) => r.type === "aws:organizations/policy:Policy" && r.inputs["type"] === "SERVICE_CONTROL_POLICY");
+    const target = e.resources.find((r) => r.type === "aws:organizations/policyAttachment:PolicyAttachment" && r.inputs["policyId"] === scp?.id);
+    const accounts = [...String(scp?.inputs["content"]).matchAll(/arn:[^:"]+:[^:"]+:[^:"]*:(\d{12}):/g)].map((m) => m[1]);
+    expect(target?.inputs["targetId"]).toMatch(/^\d{12}$/);
+    expect(accounts.filter((account) => account !== target?.inputs["targetId"])).toEqual([]);
+  });
+
   test("generated valid specs: zero findings", async () => {
     await fc.assert(
       fc.asyncProperty(validSpecArb(lz), fc.constantFrom<AccessState>("active", "revoked"), async (body, state) => {
