@@ -74,6 +74,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
       {
         slug,
         allowedDomains: args.firewall.allowedDomains,
+        ports: args.outbound.ports,
         sourceCidrs: args.outbound.allowedSourceCidrs,
         destinationCidrs: args.network.subnets.map((s) => s.cidr),
         sidBase: args.firewall.sidBase,

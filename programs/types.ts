@@ -8,6 +8,20 @@ export type AccessState = "active" | "revoked";
 
 export type PortProtocol = "tcp" | "udp";
 
+/**
+ * How the firewall passes an outbound port. `domain`: only TLS (SNI) or HTTP (Host) to the allowed
+ * domains, tcp only. `port`: every flow from the allowed sources to the port (a 5-tuple pass), the only
+ * choice for udp and for tcp protocols that carry no SNI or Host.
+ */
+export const PORT_MATCHES = ["domain", "port"] as const;
+export type PortMatch = (typeof PORT_MATCHES)[number];
+
+export interface OutboundPort {
+  readonly port: number;
+  readonly protocol: PortProtocol;
+  readonly match: PortMatch;
+}
+
 /** KMS grant operations the service allows a provider to be granted (an allow-list, see the spec). */
 export const GRANT_OPERATIONS = [
   "Encrypt",
@@ -72,7 +86,7 @@ export interface ProviderStackArgs {
 
   readonly outbound: {
     readonly endpointServiceName: string;
-    readonly ports: readonly { readonly port: number; readonly protocol: PortProtocol }[];
+    readonly ports: readonly OutboundPort[];
     /** Org CIDRs allowed to reach the endpoint; one ingress rule per port × CIDR. */
     readonly allowedSourceCidrs: readonly string[];
     readonly privateDns: boolean;
@@ -93,7 +107,7 @@ export interface ProviderStackArgs {
   };
 
   readonly firewall: {
-    /** FQDNs, at most one leading `*.` each. */
+    /** FQDNs, at most one leading `*.` each; matched on the `domain` ports, so empty when there is none. */
     readonly allowedDomains: readonly string[];
     /** First Suricata SID of this provider's range (stable per provider). */
     readonly sidBase: number;

@@ -1,13 +1,15 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { AccessState } from "../types.js";
+import type { AccessState, OutboundPort } from "../types.js";
 import { assertIpv4Cidr } from "./aws-ids.js";
 import { buildRulesString, DESTINATION_VARIABLE, SOURCE_VARIABLE } from "./suricata.js";
 
 export interface ProviderFirewallRulesArgs {
   readonly slug: string;
-  /** Plain: validated and rendered into the Suricata rules string. */
+  /** Plain: validated and rendered into the Suricata rules string; matched on the `domain` ports. */
   readonly allowedDomains: readonly string[];
+  /** The spec's outbound ports: passes are scoped to them (`domain`: TLS SNI / HTTP Host; `port`: 5-tuple). */
+  readonly ports: readonly OutboundPort[];
   /** The provider's sources (the `$SAAS_SRC` rule variable). */
   readonly sourceCidrs: readonly string[];
   /** The provider's own subnets (the `$SAAS_NET` rule variable): every rule is scoped to them. */

@@ -4,6 +4,7 @@ import { grantRules, keyPolicyRules, keyRotationRules } from "./guardrail-rules/
 import { endpointRules, inboundRules, securityGroupRules } from "./guardrail-rules/network.js";
 import type { GuardrailExpectations, GuardrailViolation, PlannedResource, Rule } from "./guardrail-rules/types.js";
 import type { ProviderSpec } from "./spec.js";
+import { effectivePortMatch } from "./spec-rules.js";
 
 export {
   GUARDRAIL_CODES,
@@ -54,7 +55,8 @@ export function guardrailExpectations(spec: ProviderSpec, accessState: "active" 
     accessState,
     providerAccountId: spec.provider.awsAccountId,
     providerPrincipalArns: [...spec.provider.principalArns],
-    outboundPorts: spec.outbound.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+    outboundPorts: spec.outbound.ports.map((p) => ({ port: p.port, protocol: p.protocol, match: effectivePortMatch(p) })),
+    outboundSourceCidrs: [...spec.outbound.allowedSourceCidrs],
     inboundPorts: [...new Set((spec.inbound?.targets ?? []).map((t) => t.port))],
     encryptionContext: { ...spec.kms.encryptionContext },
     grantOperations: [...spec.kms.grantOperations],

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GRANT_OPERATIONS } from "../../programs/types.js";
+import { GRANT_OPERATIONS, PORT_MATCHES } from "../../programs/types.js";
 
 /**
  * Field validators of the ProviderSpec that do not depend on the landing zone. Each message says what is
@@ -96,6 +96,11 @@ export const port = z
 
 export const protocol = z.enum(["tcp", "udp"], {
   error: (i) => (i.input === undefined ? "is required" : "must be tcp or udp"),
+});
+
+/** How the firewall passes an outbound port (programs/types.ts PortMatch); optional, see spec-rules. */
+export const portMatch = z.enum(PORT_MATCHES, {
+  error: (i) => (i.input === undefined ? "is required" : `must be one of: ${PORT_MATCHES.join(", ")}`),
 });
 
 export const ipv4Address = z.ipv4({

@@ -3,6 +3,7 @@ import { acmCertificateArn, cidrBlock, endpointServiceRegion, parseArn } from ".
 import { cidrWithin, isValidCidr, isWorldOpen } from "./cidr.js";
 import { ipv4Address } from "./spec-fields.js";
 import type { LandingZone } from "./landing-zone.js";
+import type { PortMatch } from "../../programs/types.js";
 
 /**
  * ProviderSpec rules that need the landing zone or more than one field. Each rule skips values that already
@@ -27,6 +28,60 @@ export function orgCidr(lz: LandingZone) {
   );
 }
 
+interface OutboundPortView {
+  port: number;
+  protocol: "tcp" | "udp";
+  match?: PortMatch | undefined;
+}
+
+/** A port's firewall match: `domain` unless the spec says otherwise (udp must say `port`, see below). */
+export const effectivePortMatch = (p: OutboundPortView): PortMatch => p.match ?? "domain";
+
+/**
+ * udp carries no TLS SNI or HTTP Host, so a domain match could never pass it: the security group would
+ * open a port the firewall always drops (issue 12, defect 4). The spec must say `match: "port"`.
+ */
+export function udpNeedsPortMatch(p: OutboundPortView, ctx: z.core.$RefinementCtx): void {
+  if (p.protocol !== "udp" || p.match === "port") return;
+  const why = `udp/${p.port} carries no TLS SNI or HTTP Host for the firewall to match against the allowed domains; set "port" to pass every udp flow from the allowed source CIDRs to this port`;
+  ctx.addIssue({
+    code: "custom",
+    path: ["match"],
+    input: p.match,
+    message: p.match === undefined ? `is required for udp: ${why}` : `must be "port" for udp: ${why}`,
+  });
+}
+
+/**
+ * Domains are matched on the `domain` ports only: with such a port the list may not be empty (the port
+ * would pass nothing), and without one it must be (the domains would allow nothing).
+ */
+export function domainsMatchPorts(
+  spec: { outbound: { ports: OutboundPortView[] }; firewall: { allowedDomains: string[] } },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const { ports } = spec.outbound;
+  // Runs after non-fatal issues too: judge only a port list that passed its own checks.
+  const wellFormed = (p: OutboundPortView) => (p.protocol === "tcp" || p.protocol === "udp") && (p.match === undefined || p.match === "domain" || p.match === "port");
+  if (!Array.isArray(ports) || ports.length === 0 || !ports.every(wellFormed) || !Array.isArray(spec.firewall.allowedDomains)) return;
+  const domainPorts = ports.filter((p) => p.protocol === "tcp" && effectivePortMatch(p) === "domain");
+  const count = spec.firewall.allowedDomains.length;
+  if (domainPorts.length > 0 && count === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["firewall", "allowedDomains"],
+      input: spec.firewall.allowedDomains,
+      message: `must list at least 1 domain: the port(s) ${domainPorts.map((p) => `tcp/${p.port}`).join(", ")} pass only TLS or HTTP to these domains (match "domain", the default for tcp); list the domains, or set match "port" on those ports`,
+    });
+  } else if (domainPorts.length === 0 && count > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["firewall", "allowedDomains"],
+      input: spec.firewall.allowedDomains,
+      message: 'must be empty when no outbound port has match "domain": the firewall matches domains only on those tcp ports, so these domains would allow nothing',
+    });
+  }
+}
 /** An inbound target: the NLB forwards to internal addresses only. */
 export function orgIpv4(lz: LandingZone) {
   return ipv4Address.refine((ip) => !isValidCidr(`${ip}/32`) || insideOrgRanges(lz, `${ip}/32`), orgRangesMessage(lz));

@@ -12,6 +12,7 @@ import {
   grantOperation,
   keyStore,
   port,
+  portMatch,
   printableText,
   protocol,
   providerName,
@@ -20,7 +21,7 @@ import {
   typeError,
   uniqueBy,
 } from "./spec-fields.js";
-import { allowedRegion, crossFieldRules, orgCidr, orgIpv4, principalsInProviderAccount } from "./spec-rules.js";
+import { allowedRegion, crossFieldRules, domainsMatchPorts, orgCidr, orgIpv4, principalsInProviderAccount, udpNeedsPortMatch } from "./spec-rules.js";
 import { GRANT_OPERATIONS } from "../../programs/types.js";
 
 export { canonicalJson, specHash } from "./spec-hash.js";
@@ -51,7 +52,7 @@ export function buildProviderSpecSchema(lz: LandingZone) {
 
   const outbound = strictObject({
     endpointServiceName,
-    ports: arrayOf(strictObject({ port, protocol }), 1, 20, "ports").superRefine(
+    ports: arrayOf(strictObject({ port, protocol, match: portMatch.optional() }).superRefine(udpNeedsPortMatch), 1, 20, "ports").superRefine(
       uniqueBy((p) => `${p.port}/${p.protocol}`, "port and protocol"),
     ),
     allowedSourceCidrs: arrayOf(orgCidr(lz), 1, 50, "CIDRs").superRefine(uniqueBy(identity, "CIDR")),
@@ -82,7 +83,8 @@ export function buildProviderSpecSchema(lz: LandingZone) {
     outbound,
     inbound: inbound.optional(),
     firewall: strictObject({
-      allowedDomains: arrayOf(firewallDomain, 1, 100, "domains").superRefine(uniqueBy(identity, "domain")),
+      /** Matched on the outbound ports with match "domain"; empty when there is none (spec-rules). */
+      allowedDomains: arrayOf(firewallDomain, 0, 100, "domains").superRefine(uniqueBy(identity, "domain")),
     }),
     kms: strictObject({
       grantOperations: arrayOf(grantOperation, 1, GRANT_OPERATIONS.length, "grant operations").superRefine(
@@ -92,7 +94,9 @@ export function buildProviderSpecSchema(lz: LandingZone) {
       keyStore,
     }),
     expiresAt: expiresAt.optional(),
-  }).superRefine(crossFieldRules(lz));
+  })
+    .superRefine(crossFieldRules(lz))
+    .superRefine(domainsMatchPorts);
 }
 
 export type ProviderSpecSchema = ReturnType<typeof buildProviderSpecSchema>;

@@ -5,6 +5,7 @@ import { parseArn } from "./aws-ids.js";
 import { formatCidr, parseCidr } from "./cidr.js";
 import type { LandingZone } from "./landing-zone.js";
 import type { ProviderSpec } from "./spec.js";
+import { effectivePortMatch } from "./spec-rules.js";
 
 /** Suricata SIDs below 1,000,000 are reserved for local rules by convention; each provider gets 1,000. */
 const SID_FLOOR = 1_000_000;
@@ -74,7 +75,7 @@ export function toProviderStackArgs(
     provider: { awsAccountId: spec.provider.awsAccountId, principalArns: [...spec.provider.principalArns] },
     outbound: {
       endpointServiceName: spec.outbound.endpointServiceName,
-      ports: spec.outbound.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+      ports: spec.outbound.ports.map((p) => ({ port: p.port, protocol: p.protocol, match: effectivePortMatch(p) })),
       allowedSourceCidrs: [...spec.outbound.allowedSourceCidrs],
       privateDns: spec.outbound.privateDns,
       connectionAccepted: placement.connectionAccepted,

@@ -79,6 +79,22 @@ const isoDateArb = fc
   )
   .map(([d, offset]) => d.toISOString().replace("Z", offset));
 
+/**
+ * An outbound port as a client writes it: udp always says `match: "port"` (the spec requires it); tcp
+ * leaves it out (the default, `domain`) or says either.
+ */
+const outboundPortArb = fc.oneof(
+  fc.record({ port: fc.integer({ min: 1, max: 65_535 }), protocol: fc.constant("tcp" as const) }),
+  fc.record({ port: fc.integer({ min: 1, max: 65_535 }), protocol: fc.constant("tcp" as const), match: fc.constantFrom("domain" as const, "port" as const) }),
+  fc.record({ port: fc.integer({ min: 1, max: 65_535 }), protocol: fc.constant("udp" as const), match: fc.constant("port" as const) }),
+);
+
+/** Domains are matched on the tcp `domain` ports only: the spec wants them exactly when there is one. */
+function domainsOnlyWithDomainPorts<T extends { outbound: { ports: { protocol: string; match?: string }[] }; firewall: { allowedDomains: string[] } }>(spec: T): T {
+  const domainPort = spec.outbound.ports.some((p) => p.protocol === "tcp" && (p.match ?? "domain") === "domain");
+  return domainPort ? spec : { ...spec, firewall: { ...spec.firewall, allowedDomains: [] } };
+}
+
 export function validSpecArb(lz: LandingZone): fc.Arbitrary<ProviderSpecInput> {
   const ranges = lz.organization.orgCidrRanges;
   const regionArb = fc.constantFrom(...allowedRegions(lz));
@@ -104,10 +120,7 @@ export function validSpecArb(lz: LandingZone): fc.Arbitrary<ProviderSpecInput> {
           outbound: fc.record(
             {
               endpointServiceName: hexArb(17).map((h) => `com.amazonaws.vpce.${region}.vpce-svc-${h}`),
-              ports: fc.uniqueArray(
-                fc.record({ port: fc.integer({ min: 1, max: 65_535 }), protocol: fc.constantFrom("tcp", "udp" as const) }),
-                { minLength: 1, maxLength: 20, selector: (p) => `${p.port}/${p.protocol}` },
-              ),
+              ports: fc.uniqueArray(outboundPortArb, { minLength: 1, maxLength: 20, selector: (p) => `${p.port}/${p.protocol}` }),
               allowedSourceCidrs: fc.uniqueArray(
                 fc.constantFrom(...ranges).chain(subCidrArb),
                 { minLength: 1, maxLength: 12 },
@@ -158,7 +171,8 @@ export function validSpecArb(lz: LandingZone): fc.Arbitrary<ProviderSpecInput> {
           ],
         },
       ),
-    );
+    )
+    .map(domainsOnlyWithDomainPorts);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ export function expectations(accessState: AccessState, overrides: Partial<Guardr
     accessState,
     providerAccountId: PROVIDER,
     providerPrincipalArns: [PROVIDER_ROLE],
-    outboundPorts: [{ port: 443, protocol: "tcp" }],
+    outboundPorts: [{ port: 443, protocol: "tcp", match: "domain" }],
+    outboundSourceCidrs: ["10.20.0.0/16"],
     inboundPorts: [8443],
     encryptionContext: { ...CONTEXT },
     grantOperations: ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"],
@@ -103,8 +104,13 @@ export function keyPolicy(accessState: AccessState): string {
 }
 
 export const ruleLines = (accessState: AccessState): string[] =>
-  buildRulesString({ slug: "acme-crm", allowedDomains: ["api.acme-crm.example", "*.files.acme-crm.example"], sidBase: 1_000_000, accessState })
-    .rulesString.split("\n");
+  buildRulesString({
+    slug: "acme-crm",
+    allowedDomains: ["api.acme-crm.example", "*.files.acme-crm.example"],
+    ports: [{ port: 443, protocol: "tcp", match: "domain" }],
+    sidBase: 1_000_000,
+    accessState,
+  }).rulesString.split("\n");
 
 export function ruleGroupInputs(lines: readonly string[], ruleOrder = "STRICT_ORDER"): Inputs {
   const ipSet = (key: string, definitions: string[]) => ({ key, ipSet: { definitions } });
@@ -251,6 +257,13 @@ const bad = (title: string, state: AccessState, graph: () => Graph, ...expected:
 const withRules = (lines: readonly string[]) => ruleGroupInputs(lines);
 const editRules = (edit: (line: string) => string) => withRules(ruleLines("active").map(edit));
 const onDrop = (proto: string, edit: (line: string) => string) => (l: string) => (l.startsWith(`drop ${proto}`) ? edit(l) : l);
+const onPass = (proto: string, edit: (line: string) => string) => (l: string) => (l.startsWith(`pass ${proto}`) ? edit(l) : l);
+function withSources(definitions: string[]): Inputs {
+  const inputs = ruleGroupInputs(ruleLines("active"));
+  const group = inputs["ruleGroup"] as { ruleVariables: { ipSets: { key: string; ipSet: { definitions: string[] } }[] } };
+  group.ruleVariables.ipSets = group.ruleVariables.ipSets.map((s) => (s.key === SOURCE_VARIABLE ? { key: s.key, ipSet: { definitions } } : s));
+  return inputs;
+}
 const PRINCIPAL_CONDITION = { ArnEquals: { "aws:PrincipalArn": [PROVIDER_ROLE] } };
 const withoutRevokedDeny = (s: Record<string, unknown>[]) => void s.splice(s.indexOf(statement(s, "ProviderRevoked")), 1);
 
@@ -384,7 +397,7 @@ export const BAD_GRAPHS: readonly BadGraph[] = [
     () => patched(active(), N.ruleGroup, withRules(ruleLines("active").filter((l) => !l.startsWith("drop udp")))), ["FIREWALL_NOT_DEFAULT_DROP", N.ruleGroup]),
   bad("firewall with a pass after the drops", "active",
     () => patched(active(), N.ruleGroup, withRules([...ruleLines("active"), 'pass tcp $SAAS_SRC any -> $SAAS_NET any (msg:"late"; sid:9;)'])),
-    ["FIREWALL_NOT_DEFAULT_DROP", N.ruleGroup]),
+    ["FIREWALL_NOT_DEFAULT_DROP", N.ruleGroup], ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
   bad("firewall drop narrowed by content", "active",
     () => patched(active(), N.ruleGroup, editRules(onDrop("udp", (l) => l.replace("(", '(content:"x"; ')))), ["FIREWALL_NOT_DEFAULT_DROP", N.ruleGroup]),
   bad("firewall udp drop only once established", "active",
@@ -398,4 +411,22 @@ export const BAD_GRAPHS: readonly BadGraph[] = [
     ["FIREWALL_NOT_DEFAULT_DROP", N.ruleGroup]),
   bad("firewall with a line that is not a rule", "active",
     () => patched(active(), N.ruleGroup, withRules([...ruleLines("active"), "drop everything please"])), ["FIREWALL_NOT_DEFAULT_DROP", N.ruleGroup]),
+  // Firewall passes (issue 12, defect 4): only the spec's ports, protocols and sources
+  bad("firewall passes tls to any port", "active",
+    () => patched(active(), N.ruleGroup, editRules(onPass("tls", (l) => l.replace("$SAAS_NET 443", "$SAAS_NET any")))), ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
+  bad("firewall passes http on a port the spec does not list", "active",
+    () => patched(active(), N.ruleGroup, editRules(onPass("http", (l) => l.replace("$SAAS_NET 443", "$SAAS_NET [443,8080]")))), ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
+  bad("firewall 5-tuple pass on a domain-matched port", "active",
+    () => patched(active(), N.ruleGroup, withRules(['pass tcp $SAAS_SRC any -> $SAAS_NET 443 (msg:"x"; flow:to_server; sid:9;)', ...ruleLines("active")])),
+    ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
+  bad("firewall tls pass without an SNI match", "active",
+    () => patched(active(), N.ruleGroup, editRules(onPass("tls", (l) => l.replace(/tls\.sni; content:"[^"]*"; nocase; (startswith; )?endswith; /, "")))),
+    ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
+  bad("firewall passes icmp", "active",
+    () => patched(active(), N.ruleGroup, withRules(['pass icmp $SAAS_SRC any -> $SAAS_NET any (msg:"x"; sid:9;)', ...ruleLines("active")])),
+    ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
+  bad("firewall passes from any source", "active",
+    () => patched(active(), N.ruleGroup, editRules(onPass("", (l) => l.replace("$SAAS_SRC", "any")))), ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
+  bad("firewall $SAAS_SRC wider than the spec's sources", "active",
+    () => patched(active(), N.ruleGroup, withSources(["10.20.0.0/16", "10.0.0.0/8"])), ["FIREWALL_PASS_NOT_IN_SPEC", N.ruleGroup]),
 ];

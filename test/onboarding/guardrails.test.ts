@@ -185,13 +185,25 @@ describe("key policy and rule parsers (properties)", () => {
   it("every rules string the program's builder emits passes; removing any of its drops is flagged", () => {
     const domain = fc.tuple(fc.boolean(), fc.stringMatching(/^[a-z][a-z0-9]{0,8}\.[a-z]{2,5}$/)).map(([w, d]) => (w ? `*.${d}` : d));
     const group = (lines: string[]) => [{ urn: "urn:g", type: T.ruleGroup, name: "g", custom: true, inputs: ruleGroupInputs(lines) }];
+    // udp is always port-matched; tcp either way. Domains exist exactly when a domain port does.
+    const port = fc
+      .record({ port: fc.integer({ min: 1, max: 65_535 }), protocol: fc.constantFrom("tcp" as const, "udp" as const), match: fc.constantFrom("domain" as const, "port" as const) })
+      .map((p) => (p.protocol === "udp" ? { ...p, match: "port" as const } : p));
+    const ports = fc.uniqueArray(port, { minLength: 1, maxLength: 6, selector: (p) => `${p.protocol}/${p.port}` });
     fc.assert(
-      fc.property(fc.uniqueArray(domain, { minLength: 1, maxLength: 6 }), states, fc.nat(), (allowedDomains, state, pick) => {
-        const lines = buildRulesString({ slug: "p", allowedDomains, sidBase: 1_000_000, accessState: state }).rulesString.split("\n");
-        expect(evaluateGuardrails(group(lines), expectations(state))).toEqual([]);
+      fc.property(ports, fc.uniqueArray(domain, { minLength: 1, maxLength: 6 }), states, fc.nat(), (ports, domains, state, pick) => {
+        const allowedDomains = ports.some((p) => p.match === "domain") ? domains : [];
+        const lines = buildRulesString({ slug: "p", allowedDomains, ports, sidBase: 1_000_000, accessState: state }).rulesString.split("\n");
+        const expect_ = expectations(state, { outboundPorts: ports });
+        expect(evaluateGuardrails(group(lines), expect_)).toEqual([]);
         const drops = lines.flatMap((l, i) => (l.startsWith("drop") ? [i] : []));
         const cut = lines.filter((_, i) => i !== drops[pick % drops.length]);
-        expect(evaluateGuardrails(group(cut), expectations(state)).map((v) => v.code)).toEqual(["FIREWALL_NOT_DEFAULT_DROP"]);
+        expect(evaluateGuardrails(group(cut), expect_).map((v) => v.code)).toEqual(["FIREWALL_NOT_DEFAULT_DROP"]);
+        // The same rules against a spec without one of its ports: every pass for that port is flagged.
+        const dropped = ports[pick % ports.length]!;
+        const narrower = expectations(state, { outboundPorts: ports.filter((p) => p !== dropped) });
+        const flagged = evaluateGuardrails(group(lines), narrower).map((v) => v.code);
+        expect(flagged).toEqual(state === "active" && (dropped.match === "port" || allowedDomains.length > 0) ? ["FIREWALL_PASS_NOT_IN_SPEC"] : []);
       }),
     );
   });
@@ -204,6 +216,7 @@ function expectationsOf(args: ProviderStackArgs): GuardrailExpectations {
     providerAccountId: args.provider.awsAccountId,
     providerPrincipalArns: args.provider.principalArns,
     outboundPorts: args.outbound.ports,
+    outboundSourceCidrs: args.outbound.allowedSourceCidrs,
     inboundPorts: [...new Set((args.inbound?.targets ?? []).map((t) => t.port))],
     encryptionContext: args.kms.encryptionContext,
     grantOperations: args.kms.grantOperations,
@@ -282,7 +295,8 @@ describe("guardrailExpectations", () => {
       accessState: "revoked",
       providerAccountId: "555555555555",
       providerPrincipalArns: ["arn:aws:iam::555555555555:role/globex-kms-client", "arn:aws:iam::555555555555:role/globex-batch"],
-      outboundPorts: [{ port: 443, protocol: "tcp" }, { port: 514, protocol: "udp" }],
+      outboundPorts: [{ port: 443, protocol: "tcp", match: "domain" }, { port: 514, protocol: "udp", match: "port" }],
+      outboundSourceCidrs: ["10.40.0.0/16"],
       inboundPorts: [8443],
       encryptionContext: { "saas:tenant": "example-corp" },
       grantOperations: ["Encrypt", "Decrypt", "GenerateDataKeyWithoutPlaintext"],

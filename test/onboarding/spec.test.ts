@@ -84,7 +84,7 @@ const cases: readonly Case[] = [
   ["certificateArn format", globex, (b) => (b.inbound.tls.certificateArn = "arn:aws:iam::222222222222:role/x"), "/inbound/tls/certificateArn", "must be an ACM certificate ARN"],
   ["certificateArn region", globex, (b) => (b.inbound.tls.certificateArn = b.inbound.tls.certificateArn.replace("eu-central-1", "eu-west-1")), "/inbound/tls/certificateArn", "network account 222222222222 and region eu-central-1"],
   ["certificateArn account", globex, (b) => (b.inbound.tls.certificateArn = b.inbound.tls.certificateArn.replace("222222222222", "555555555555")), "/inbound/tls/certificateArn", "in the network account 222222222222"],
-  ["domains empty", acme, (b) => (b.firewall.allowedDomains = []), "/firewall/allowedDomains", "at least 1 domains"],
+  ["domains empty", acme, (b) => (b.firewall.allowedDomains = []), "/firewall/allowedDomains", "must list at least 1 domain: the port(s) tcp/443, tcp/8443"],
   ["domains > 100", acme, (b) => (b.firewall.allowedDomains = range(101).map((i) => `d${i}.example.com`)), "/firewall/allowedDomains", "at most 100 domains"],
   ["domain uppercase", acme, (b) => (b.firewall.allowedDomains[0] = "API.acme.example"), "/firewall/allowedDomains/0", "must be lowercase"],
   ["domain double wildcard", acme, (b) => (b.firewall.allowedDomains[2] = "*.*.acme.example"), "/firewall/allowedDomains/2", "single leading '*.'"],

@@ -47,8 +47,8 @@ describe("toProviderStackArgs", () => {
       outbound: {
         endpointServiceName: "com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0",
         ports: [
-          { port: 443, protocol: "tcp" },
-          { port: 8443, protocol: "tcp" },
+          { port: 443, protocol: "tcp", match: "domain" },
+          { port: 8443, protocol: "tcp", match: "domain" },
         ],
         allowedSourceCidrs: ["10.20.0.0/16", "172.16.8.0/22"],
         privateDns: true,

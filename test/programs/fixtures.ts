@@ -43,7 +43,7 @@ export function providerStackArgs(overrides: Partial<ProviderStackArgs> = {}): P
     provider: { awsAccountId: PROVIDER_ACCOUNT, principalArns: [`arn:aws:iam::${PROVIDER_ACCOUNT}:role/acme-crm-kms`] },
     outbound: {
       endpointServiceName: "com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0",
-      ports: [{ port: 443, protocol: "tcp" }],
+      ports: [{ port: 443, protocol: "tcp", match: "domain" }],
       allowedSourceCidrs: ["10.20.0.0/16", "10.30.0.0/16"],
       privateDns: true,
       connectionAccepted: false,

@@ -6,6 +6,7 @@ import { evaluateComponent, ruleGroupOf, rulesOf, single, T } from "./fixtures.j
 const base: ProviderFirewallRulesArgs = {
   slug: "acme-crm",
   allowedDomains: ["api.acme-crm.example", "*.files.acme-crm.example", "Upload.ACME-crm.example"],
+  ports: [{ port: 443, protocol: "tcp", match: "domain" }],
   sourceCidrs: ["10.20.0.0/16"],
   destinationCidrs: ["10.100.0.0/28", "10.100.0.16/28"],
   sidBase: 5_000,
@@ -35,11 +36,11 @@ describe("ProviderFirewallRules", () => {
     expect(e.outputs["ruleGroupArn"]).toBe(group.state["arn"]);
   });
 
-  test("every rule only sees traffic to the provider's own subnets: passes from its sources, drops from anywhere", async () => {
+  test("every rule only sees traffic to the provider's own subnets: passes from its sources to its ports, drops from anywhere", async () => {
     const rules = rulesOf(await evaluate());
-    for (const r of rules) expect(r).toMatch(/ any -> \$SAAS_NET any \(/);
-    expect(rules.filter((r) => r.startsWith("pass ")).every((r) => r.includes(" $SAAS_SRC any -> "))).toBe(true);
-    expect(rules.filter((r) => r.startsWith("drop ")).every((r) => / any any -> /.test(r))).toBe(true);
+    for (const r of rules) expect(r).toMatch(/ any -> \$SAAS_NET (443|any) \(/);
+    expect(rules.filter((r) => r.startsWith("pass ")).every((r) => r.includes(" $SAAS_SRC any -> $SAAS_NET 443 ("))).toBe(true);
+    expect(rules.filter((r) => r.startsWith("drop ")).every((r) => / any any -> \$SAAS_NET any \(/.test(r))).toBe(true);
   });
 
   test("pass tls + pass http per domain with unique consecutive SIDs, then drops only", async () => {
@@ -57,12 +58,53 @@ describe("ProviderFirewallRules", () => {
     const rules = rulesOf(await evaluate());
     const [tls, http] = rules;
     expect(tls).toContain('tls.sni; content:"api.acme-crm.example"; nocase; startswith; endswith;');
-    expect(http).toContain('http.host; content:"api.acme-crm.example"; nocase; startswith; endswith;');
+    // Suricata 7 refuses `nocase` on http.host (the buffer is lower-cased; issue 12): lower-cased content only.
+    expect(http).toContain('http.host; content:"api.acme-crm.example"; startswith; endswith;');
     expect(rules[2]).toContain('tls.sni; content:".files.acme-crm.example"; nocase; endswith;');
+    expect(rules[3]).toContain('http.host; content:".files.acme-crm.example"; endswith;');
     expect(rules[2]).not.toContain("startswith");
+    expect(rules.filter((r) => r.includes("http.host")).every((r) => !r.includes("nocase"))).toBe(true);
     expect(rules.join("\n")).not.toContain("dotprefix");
     // Upper case is normalised (the match is nocase anyway).
     expect(rules[4]).toContain('content:"upload.acme-crm.example"');
+  });
+
+  test("TLS/HTTP passes are scoped to the domain ports; each port-matched port gets a 5-tuple pass (issue 12, defect 4)", async () => {
+    const rules = rulesOf(
+      await evaluate({
+        allowedDomains: ["api.acme-crm.example"],
+        ports: [
+          { port: 8443, protocol: "tcp", match: "domain" },
+          { port: 514, protocol: "udp", match: "port" },
+          { port: 443, protocol: "tcp", match: "domain" },
+          { port: 5432, protocol: "tcp", match: "port" },
+        ],
+      }),
+    );
+    expect(rules).toHaveLength(2 + 2 + 3);
+    expect(rules[0]).toMatch(/^pass tls \$SAAS_SRC any -> \$SAAS_NET \[443,8443\] \(/);
+    expect(rules[1]).toMatch(/^pass http \$SAAS_SRC any -> \$SAAS_NET \[443,8443\] \(/);
+    // Sorted by protocol then port, from the first packet (no `established`), no domain match.
+    expect(rules[2]).toBe('pass tcp $SAAS_SRC any -> $SAAS_NET 5432 (msg:"saas-bridge acme-crm allow tcp/5432"; flow:to_server; sid:5002; rev:1;)');
+    expect(rules[3]).toBe('pass udp $SAAS_SRC any -> $SAAS_NET 514 (msg:"saas-bridge acme-crm allow udp/514"; flow:to_server; sid:5003; rev:1;)');
+    expect(rules.slice(4).map((r) => r.split(" (")[0])).toEqual([
+      "drop tcp any any -> $SAAS_NET any",
+      "drop udp any any -> $SAAS_NET any",
+      "drop icmp any any -> $SAAS_NET any",
+    ]);
+  });
+
+  test("port-matched ports only: no domains, no TLS/HTTP passes", async () => {
+    const ports = [{ port: 22, protocol: "tcp", match: "port" }, { port: 514, protocol: "udp", match: "port" }] as const;
+    const rules = rulesOf(await evaluate({ allowedDomains: [], ports }));
+    expect(rules.map((r) => r.split(" (")[0])).toEqual([
+      "pass tcp $SAAS_SRC any -> $SAAS_NET 22",
+      "pass udp $SAAS_SRC any -> $SAAS_NET 514",
+      "drop tcp any any -> $SAAS_NET any",
+      "drop udp any any -> $SAAS_NET any",
+      "drop icmp any any -> $SAAS_NET any",
+    ]);
+    expect(buildRulesString({ ...base, allowedDomains: [], ports, accessState: "revoked" })).toMatchObject({ ruleCount: 1, activeRuleCount: 5 });
   });
 
   test("revoked: same resource and name (same ARN), one drop-all rule", async () => {
@@ -93,10 +135,15 @@ describe("ProviderFirewallRules", () => {
     await expect(evaluate({ allowedDomains: [domain] })).rejects.toThrow(/invalid domain/);
   });
 
-  test.each([
+  test.each<[Partial<ProviderFirewallRulesArgs>, RegExp]>([
     [{ capacity: 8 }, /9 rules exceed the rule group capacity 8/],
     [{ capacity: 0 }, /capacity must be an integer/],
-    [{ allowedDomains: [] }, /at least one allowed domain/],
+    [{ allowedDomains: [] }, /at least one allowed domain is required for the domain-matched port\(s\) 443/],
+    [{ ports: [{ port: 22, protocol: "tcp", match: "port" }] }, /allowed domains need a tcp port with match "domain"/],
+    [{ ports: [{ port: 514, protocol: "udp", match: "domain" }] }, /udp\/514 cannot be domain-matched/],
+    [{ ports: [] }, /at least one outbound port/],
+    [{ ports: [{ port: 0, protocol: "tcp", match: "domain" }] }, /invalid port 0/],
+    [{ ports: [{ port: 443, protocol: "tcp", match: "domain" }, { port: 443, protocol: "tcp", match: "port" }] }, /duplicate firewall port/],
     [{ allowedDomains: ["a.example.com", "A.example.com"] }, /duplicate firewall domain/],
     [{ sidBase: 0 }, /invalid sidBase/],
     [{ sourceCidrs: ["0.0.0.0/0"] }, /whole Internet/],

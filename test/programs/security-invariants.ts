@@ -63,8 +63,10 @@ export function expectSecureFirewall(e: Evaluation, args: ProviderStackArgs): vo
   expect(new Set(sids).size).toBe(rules.length);
   expect(rules.at(-1)).toMatch(/^drop /);
   // One statement per line, and nothing but our own option list inside the parentheses.
+  const domainPorts = args.outbound.ports.filter((p) => p.match === "domain").map((p) => p.port).sort((a, b) => a - b);
+  const portPasses = args.outbound.ports.filter((p) => p.match === "port");
   for (const rule of rules) {
-    expect(rule).toMatch(/^(pass (tls|http) \$SAAS_SRC|drop (tcp|udp|icmp|ip) any) any -> \$SAAS_NET any \([^()]*\)$/);
+    expect(rule).toMatch(/^(pass (tls|http|tcp|udp) \$SAAS_SRC any -> \$SAAS_NET (\d+|\[[\d,]+\])|drop (tcp|udp|icmp|ip) any any -> \$SAAS_NET any) \([^()]*\)$/);
   }
 
   if (args.accessState === "revoked") {
@@ -72,16 +74,22 @@ export function expectSecureFirewall(e: Evaluation, args: ProviderStackArgs): vo
     expect(rules.every((r) => r.startsWith("drop "))).toBe(true);
     return;
   }
-  const passes = rules.filter((r) => r.startsWith("pass "));
+  const passes = rules.filter((r) => r.startsWith("pass tls ") || r.startsWith("pass http "));
   expect(passes).toHaveLength(2 * args.firewall.allowedDomains.length);
   const firstDrop = rules.findIndex((r) => r.startsWith("drop "));
   expect(rules.slice(firstDrop).every((r) => r.startsWith("drop "))).toBe(true);
+  const ports = domainPorts.length === 1 ? String(domainPorts[0]) : `[${domainPorts.join(",")}]`;
   for (const pass of passes) {
     const content = /content:"([^"]*)"/.exec(pass)?.[1] ?? "";
     const allowed = args.firewall.allowedDomains.map((d) => d.toLowerCase().replace(/^\*\./, "."));
     expect(allowed).toContain(content);
-    expect(pass).toMatch(/(tls\.sni|http\.host); content:"[^"]+"; nocase; (startswith; )?endswith;/);
+    expect(pass).toContain(` -> $SAAS_NET ${ports} (`);
+    // http.host is lower-cased by Suricata, which refuses `nocase` on it (issue 12).
+    expect(pass).toMatch(/tls\.sni; content:"[^"]+"; nocase; (startswith; )?endswith;|http\.host; content:"[^"]+"; (startswith; )?endswith;/);
   }
+  // Port-matched ports: one 5-tuple pass each, from the first packet, and no other tcp/udp pass.
+  const tuplePasses = rules.filter((r) => /^pass (tcp|udp) /.test(r)).map((r) => /^pass (\w+) \S+ any -> \S+ (\d+) \(.*flow:to_server;/.exec(r)?.slice(1, 3).join("/"));
+  expect(tuplePasses.sort()).toEqual(portPasses.map((p) => `${p.protocol}/${p.port}`).sort());
 }
 
 export function expectSecureKey(e: Evaluation, args: ProviderStackArgs): void {

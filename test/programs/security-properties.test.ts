@@ -18,7 +18,10 @@ const cidr = fc.tuple(fc.integer({ min: 8, max: 28 }), fc.integer({ min: 0, max:
   return `${[24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256).join(".")}/${prefix}`;
 });
 
-const port = fc.record({ port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom("tcp" as const, "udp" as const) });
+/** udp is always port-matched (no SNI/Host); tcp either way. */
+const port = fc
+  .record({ port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom("tcp" as const, "udp" as const), match: fc.constantFrom("domain" as const, "port" as const) })
+  .map((p) => (p.protocol === "udp" ? { ...p, match: "port" as const } : p));
 const principal = fc.stringMatching(/^[a-zA-Z0-9+=,.@_-]{1,20}$/).map((role) => `arn:aws:iam::${PROVIDER}:role/${role}`);
 const contextKey = fc.stringMatching(/^[a-z][a-z0-9:_-]{0,15}$/);
 const contextValue = fc.stringMatching(/^[a-zA-Z0-9-]{1,16}$/);
@@ -39,7 +42,8 @@ const args: fc.Arbitrary<ProviderStackArgs> = fc
       ...base,
       accessState,
       outbound: { ...base.outbound, ports, allowedSourceCidrs: cidrs },
-      firewall: { ...base.firewall, allowedDomains: domains },
+      // Domains are matched on the domain ports only, so there are none without one.
+      firewall: { ...base.firewall, allowedDomains: ports.some((p) => p.match === "domain") ? domains : [] },
       provider: { awsAccountId: PROVIDER, principalArns: principals },
       kms: { ...base.kms, encryptionContext: context, grantOperations: operations },
     };

@@ -1,4 +1,5 @@
-import { isRecord, ofType, show, TYPES, violation, type GuardrailExpectations, type GuardrailViolation, type PlannedResource } from "./types.js";
+import { DESTINATION_VARIABLE, SOURCE_VARIABLE } from "../../../programs/components/suricata.js";
+import { asArray, isRecord, ofType, show, TYPES, violation, type GuardrailExpectations, type GuardrailViolation, type PlannedResource } from "./types.js";
 
 /**
  * The provider's stateful Network Firewall rule group (research/aws-design.md §1.4, §4.1). Under
@@ -124,6 +125,73 @@ export function uncoveredScopes(rules: readonly SuricataRule[]): string[] {
   return [...new Set(open.map(scopeOf))];
 }
 
+/** `443` or `[443,8443]` as numbers; undefined for anything else (any, ranges, negations, variables). */
+function destinationPorts(field: string): number[] | undefined {
+  const list = /^\[(.*)\]$/.exec(field)?.[1] ?? field;
+  const parts = list.split(",").map((p) => p.trim());
+  if (!parts.every((p) => /^\d{1,5}$/.test(p))) return undefined;
+  return parts.map(Number);
+}
+
+const STICKY_BUFFER: Readonly<Record<string, string>> = { tls: "tls.sni", http: "http.host" };
+
+/**
+ * Why a pass rule opens more than the spec, or undefined. A pass names the spec's sources and the
+ * provider's subnets, and single ports: TLS/HTTP passes only `domain` tcp ports and only with an
+ * SNI/Host content match; tcp/udp passes only the spec's `port` ports of that protocol.
+ */
+function passProblem(rule: SuricataRule, expect: GuardrailExpectations): string | undefined {
+  const scope = `${rule.source} ${rule.sourcePort} ${rule.direction} ${rule.destination}`;
+  if (scope !== `$${SOURCE_VARIABLE} any -> $${DESTINATION_VARIABLE}`) {
+    return `scope ${scope}; expected $${SOURCE_VARIABLE} any -> $${DESTINATION_VARIABLE}`;
+  }
+  const sticky = STICKY_BUFFER[rule.protocol];
+  if (sticky === undefined && rule.protocol !== "tcp" && rule.protocol !== "udp") {
+    return `protocol ${rule.protocol}; expected tls or http (match "domain") or tcp/udp (match "port")`;
+  }
+  const ports = destinationPorts(rule.destinationPort);
+  if (ports === undefined) return `destination port ${rule.destinationPort}; expected the spec's ports`;
+  if (sticky !== undefined) {
+    const allowed = expect.outboundPorts.filter((p) => p.protocol === "tcp" && p.match === "domain").map((p) => p.port);
+    const extra = ports.filter((p) => !allowed.includes(p));
+    if (extra.length > 0) return `${rule.protocol} on ${show(extra)}; expected only the tcp ports with match "domain" ${show(allowed)}`;
+    const at = rule.options.findIndex((o) => o.keyword === sticky);
+    if (at < 0 || !rule.options.slice(at + 1).some((o) => o.keyword === "content")) {
+      return `${rule.protocol} without a ${sticky} content match; expected a pass for the allowed domains only`;
+    }
+    return undefined;
+  }
+  const allowed = expect.outboundPorts.filter((p) => p.protocol === rule.protocol && p.match === "port").map((p) => p.port);
+  const extra = ports.filter((p) => !allowed.includes(p));
+  if (extra.length > 0) return `${rule.protocol} on ${show(extra)}; expected only the ${rule.protocol} ports with match "port" ${show(allowed)}`;
+  return undefined;
+}
+
+/** The group's $SAAS_SRC definitions that are not among the spec's source CIDRs (all, if it is missing). */
+function foreignSources(spec: Readonly<Record<string, unknown>>, expect: GuardrailExpectations): string[] | undefined {
+  const variables = isRecord(spec["ruleVariables"]) ? spec["ruleVariables"] : {};
+  const set = asArray(variables["ipSets"]).find((s) => isRecord(s) && s["key"] === SOURCE_VARIABLE);
+  const definitions = isRecord(set) && isRecord(set["ipSet"]) ? asArray(set["ipSet"]["definitions"]) : undefined;
+  if (definitions === undefined || definitions.length === 0) return undefined;
+  return definitions.filter((d) => typeof d !== "string" || !expect.outboundSourceCidrs.includes(d)).map(String);
+}
+
+function passViolations(group: PlannedResource, spec: Readonly<Record<string, unknown>>, rules: readonly SuricataRule[], expect: GuardrailExpectations): GuardrailViolation[] {
+  const passes = rules.filter((r) => r.action === "pass");
+  if (passes.length === 0) return [];
+  const problems = passes.flatMap((r) => {
+    const problem = passProblem(r, expect);
+    const sid = r.options.find((o) => o.keyword === "sid")?.value ?? "?";
+    return problem === undefined ? [] : [`sid ${sid}: ${problem}`];
+  });
+  const foreign = foreignSources(spec, expect);
+  if (foreign === undefined) problems.push(`$${SOURCE_VARIABLE} is not defined; expected the spec's source CIDRs ${show(expect.outboundSourceCidrs)}`);
+  else if (foreign.length > 0) problems.push(`$${SOURCE_VARIABLE} holds ${show(foreign)}; expected only the spec's source CIDRs ${show(expect.outboundSourceCidrs)}`);
+  if (problems.length === 0) return [];
+  const shown = problems.slice(0, 3).join("; ") + (problems.length > 3 ? `; and ${problems.length - 3} more` : "");
+  return [violation(group, "FIREWALL_PASS_NOT_IN_SPEC", `pass rules open more than the spec: ${shown}`)];
+}
+
 export function firewallRules(resources: readonly PlannedResource[], expect: GuardrailExpectations): GuardrailViolation[] {
   const out: GuardrailViolation[] = [];
   for (const group of ofType(resources, TYPES.ruleGroup)) {
@@ -160,6 +228,7 @@ export function firewallRules(resources: readonly PlannedResource[], expect: Gua
     if (expect.accessState === "revoked" && passes > 0) {
       out.push(violation(group, "REVOKED_ACCESS_REMAINS", `${passes} pass rule(s) remain while the provider is revoked; expected drop rules only`));
     }
+    out.push(...passViolations(group, spec, parsed.rules, expect));
   }
   return out;
 }

@@ -25,6 +25,7 @@ export const GUARDRAIL_CODES = [
   "TRAIL_VALIDATION_DISABLED",
   "BUCKET_PUBLIC_ACCESS_NOT_BLOCKED",
   "FIREWALL_NOT_DEFAULT_DROP",
+  "FIREWALL_PASS_NOT_IN_SPEC",
   "KEY_ADMIN_CAN_USE_KEY",
 ] as const;
 export type GuardrailCode = (typeof GUARDRAIL_CODES)[number];
@@ -49,6 +50,7 @@ export const GUARDRAIL_SUMMARIES: Readonly<Record<GuardrailCode, string>> = {
   TRAIL_VALIDATION_DISABLED: "A CloudTrail trail does not validate log file integrity.",
   BUCKET_PUBLIC_ACCESS_NOT_BLOCKED: "An S3 bucket lacks a public access block with all four settings on.",
   FIREWALL_NOT_DEFAULT_DROP: "A stateful firewall rule group does not end in a default drop, or is not STRICT_ORDER.",
+  FIREWALL_PASS_NOT_IN_SPEC: "A firewall pass rule opens a port, protocol or scope (sources, destination, domain match) the spec does not.",
   KEY_ADMIN_CAN_USE_KEY: "A key policy lets a key administrator (or, on a provider's key, anyone but the provider) use the key or create grants on it.",
 };
 
@@ -64,7 +66,10 @@ export interface GuardrailExpectations {
   readonly accessState: "active" | "revoked";
   readonly providerAccountId: string;
   readonly providerPrincipalArns: readonly string[];
-  readonly outboundPorts: readonly { readonly port: number; readonly protocol: "tcp" | "udp" }[];
+  /** With the firewall's match: `domain` ports may carry TLS/HTTP passes only, `port` ports 5-tuple passes. */
+  readonly outboundPorts: readonly { readonly port: number; readonly protocol: "tcp" | "udp"; readonly match: "domain" | "port" }[];
+  /** The spec's outbound.allowedSourceCidrs: the only sources a firewall pass may name ($SAAS_SRC). */
+  readonly outboundSourceCidrs: readonly string[];
   /** Ports of the spec's inbound targets; [] without inbound exposure. */
   readonly inboundPorts: readonly number[];
   readonly encryptionContext: Readonly<Record<string, string>>;
