@@ -4,9 +4,11 @@ import { asArray, isRecord, ofType, show, TYPES, violation, type GuardrailExpect
 /**
  * The provider's stateful Network Firewall rule group (research/aws-design.md §1.4, §4.1). Under
  * STRICT_ORDER the first matching pass/drop decides, so the group is safe when every scope its pass
- * rules open (the provider's sources to its network) ends in drops covering all traffic in that scope.
+ * rules open (the provider's sources to its network) ends in drops covering all traffic in that scope,
+ * and when every pass opens only what the spec lists (FIREWALL_PASS_NOT_IN_SPEC): its sources, the
+ * provider's subnets, TLS/HTTP with an SNI/Host match on the `domain` ports, tcp/udp on the `port` ports.
  * The rules are read as Suricata reads them (action, header, options), not matched against the text
- * our builder emits.
+ * our builder emits; that Suricata itself accepts them is test/programs/suricata-load.test.ts's job.
  */
 
 export interface SuricataRule {
