@@ -176,6 +176,7 @@ function cases(): Case[] {
             { ip: "10.40.13.10", port: 8443 },
           ],
           allowedPrincipals: ["arn:aws:iam::444444444444:root"],
+          sourceCidrs: ["100.64.12.0/24"],
         },
       }),
     },

@@ -97,6 +97,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
             allowedPrincipals: args.inbound.allowedPrincipals,
             ...(args.inbound.certificateArn === undefined ? {} : { certificateArn: args.inbound.certificateArn }),
             acceptedEndpointIds: args.inbound.acceptedEndpointIds,
+            sourceCidrs: args.inbound.sourceCidrs,
             accessState: args.accessState,
             // Decommission destroys the stack in one run; protection would make that fail half-way.
             deletionProtection: false,

@@ -104,6 +104,8 @@ export interface ProviderStackArgs {
     readonly certificateArn?: string;
     /** The provider's endpoint ids (`vpce-…`) to accept. */
     readonly acceptedEndpointIds: readonly string[];
+    /** The SaaS's client CIDRs as seen through PrivateLink: the NLB's only ingress sources, on listener ports. */
+    readonly sourceCidrs: readonly string[];
   };
 
   readonly firewall: {

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { AccessState } from "../types.js";
-import { assertSlug, assertUnique, partitionOf, type Partition } from "./aws-ids.js";
+import { assertIpv4Cidr, assertSlug, assertUnique, partitionOf, type Partition } from "./aws-ids.js";
 
 /** One internal system the SaaS may reach: an IPv4 address and the TCP port it listens on. */
 export interface InboundTarget {
@@ -24,6 +24,11 @@ export interface InboundExposureArgs {
   readonly certificateArn?: string;
   /** The SaaS's interface endpoint ids to accept (known only after it has created them). */
   readonly acceptedEndpointIds: readonly string[];
+  /**
+   * The SaaS's client addresses as the NLB sees them through PrivateLink (the clients' private IPs in
+   * the SaaS's VPC, not the endpoint's): plain, one ingress rule per listener port and CIDR.
+   */
+  readonly sourceCidrs: readonly string[];
   /** Plain: `revoked` rejects every connection and allows no new request, but keeps the service. */
   readonly accessState: AccessState;
   readonly deletionProtection: boolean;
@@ -76,6 +81,19 @@ function assertCertificate(arn: string, partition: Partition, region: string): v
 const dashed = (ip: string): string => ip.replace(/\./g, "-");
 
 /**
+ * The widest client block accepted: /16 is the largest CIDR block a VPC (where the SaaS's clients
+ * live) can have, so anything wider admits addresses no single client network holds.
+ */
+export const SOURCE_CIDR_MIN_PREFIX = 16;
+
+function assertSourceCidr(cidr: string): void {
+  assertIpv4Cidr(cidr, "inbound: source CIDR");
+  if (Number(cidr.split("/")[1]) < SOURCE_CIDR_MIN_PREFIX) {
+    throw new Error(`inbound: source CIDR "${cidr}" must be /${SOURCE_CIDR_MIN_PREFIX} or narrower`);
+  }
+}
+
+/**
  * Lets the SaaS reach our internal systems over PrivateLink (research/aws-design.md §1.3): an internal
  * NLB in the provider's subnets, published as an endpoint service that requires acceptance, in the
  * central network account. Child names derive from what they carry (ip, port, endpoint id), so
@@ -107,22 +125,46 @@ export class InboundExposure extends pulumi.ComponentResource {
     }
     assertUnique(args.acceptedEndpointIds, "inbound accepted endpoint id");
     if (args.certificateArn !== undefined) assertCertificate(args.certificateArn, partition, args.region);
+    if (args.sourceCidrs.length === 0) throw new Error("inbound: at least one source CIDR is required");
+    args.sourceCidrs.forEach(assertSourceCidr);
+    assertUnique(args.sourceCidrs, "inbound source CIDR");
 
     const active = args.accessState === "active";
     const ports = [...new Set(args.targets.map((t) => t.port))].sort((a, b) => a - b);
 
-    // No ingress at all: PrivateLink traffic is not subject to inbound rules (enforcement "off"
-    // below), so an ingress rule could only admit other clients in the shared VPC. No inline rules
-    // either (research §0); the provider removes AWS's default allow-all egress on creation.
+    // The AWS SaaS onboarding pattern (seed 000, "fine-grained traffic control using security groups"):
+    // the NLB enforces its inbound rules on PrivateLink traffic, whose source is then the SaaS client's
+    // private IP. So ingress is listener port × the SaaS's client CIDRs, nothing else; while revoked,
+    // none. No inline rules (research §0); the provider removes AWS's default allow-all egress on creation.
     const sg = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
         vpcId: args.vpcId,
-        description: `saas-bridge inbound NLB for ${args.slug} (no ingress; egress to targets only)`,
+        description: `saas-bridge inbound NLB for ${args.slug} (ingress from the SaaS clients on listener ports; egress to targets only)`,
         revokeRulesOnDelete: true,
       },
       { parent: this },
     );
+
+    if (active) {
+      for (const port of ports) {
+        for (const cidr of args.sourceCidrs) {
+          // Named after what it allows, so adding a CIDR or a port never renames (and replaces) another rule.
+          new aws.vpc.SecurityGroupIngressRule(
+            `${name}-ingress-${port}-${cidr.replace(/[./]/g, "-")}`,
+            {
+              securityGroupId: sg.id,
+              ipProtocol: "tcp",
+              fromPort: port,
+              toPort: port,
+              cidrIpv4: cidr,
+              description: `saas-bridge ${args.slug} SaaS clients ${cidr} to listener ${port}`,
+            },
+            { parent: this },
+          );
+        }
+      }
+    }
 
     // The NLB's group must let it reach each target, for traffic and for the health check (which
     // uses the traffic port). One /32 rule per target keeps the blast radius to exactly the targets.
@@ -151,10 +193,9 @@ export class InboundExposure extends pulumi.ComponentResource {
         // Only at creation: an NLB created without a security group can never get one (TF replaces).
         securityGroups: [sg.id],
         enableCrossZoneLoadBalancing: true,
-        // "off" (research §1.3): PrivateLink traffic is gated by allowedPrincipals and explicit
-        // acceptance; with "on" the inbound rules would see the SaaS clients' private IPs, which we
-        // do not know, and the group's lack of ingress would drop everything.
-        enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "off",
+        // "on": allowedPrincipals and acceptance gate who may connect an endpoint; the group's ingress
+        // gates which of the SaaS's clients may send through it (issue 12, defect 5).
+        enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "on",
         enableDeletionProtection: args.deletionProtection,
       },
       { parent: this },

@@ -58,6 +58,7 @@ export function guardrailExpectations(spec: ProviderSpec, accessState: "active" 
     outboundPorts: spec.outbound.ports.map((p) => ({ port: p.port, protocol: p.protocol, match: effectivePortMatch(p) })),
     outboundSourceCidrs: [...spec.outbound.allowedSourceCidrs],
     inboundPorts: [...new Set((spec.inbound?.targets ?? []).map((t) => t.port))],
+    inboundSourceCidrs: [...(spec.inbound?.sourceCidrs ?? [])],
     encryptionContext: { ...spec.kms.encryptionContext },
     grantOperations: [...spec.kms.grantOperations],
   };

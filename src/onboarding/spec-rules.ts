@@ -28,6 +28,23 @@ export function orgCidr(lz: LandingZone) {
   );
 }
 
+/**
+ * The widest inbound client block: /16 is the largest CIDR block a VPC (where the SaaS's clients live)
+ * can have, so a wider one admits addresses no single client network holds. Keep in step with
+ * SOURCE_CIDR_MIN_PREFIX in programs/components/inbound-exposure.ts, which refuses the same.
+ */
+export const INBOUND_SOURCE_MIN_PREFIX = 16;
+
+/**
+ * An inbound source: the SaaS's clients as the NLB sees them through PrivateLink (their private IPs in
+ * the SaaS's VPC). Not inside the org ranges (they are the provider's addresses); canonical, never /0,
+ * at most as wide as one VPC.
+ */
+export const inboundSourceCidr = cidrBlock.refine(
+  (c) => !isValidCidr(c) || isWorldOpen(c) || Number(c.split("/")[1]) >= INBOUND_SOURCE_MIN_PREFIX,
+  `must be /${INBOUND_SOURCE_MIN_PREFIX} or narrower (the largest VPC CIDR block); list several blocks for a wider client range`,
+);
+
 interface OutboundPortView {
   port: number;
   protocol: "tcp" | "udp";
@@ -82,6 +99,7 @@ export function domainsMatchPorts(
     });
   }
 }
+
 /** An inbound target: the NLB forwards to internal addresses only. */
 export function orgIpv4(lz: LandingZone) {
   return ipv4Address.refine((ip) => !isValidCidr(`${ip}/32`) || insideOrgRanges(lz, `${ip}/32`), orgRangesMessage(lz));

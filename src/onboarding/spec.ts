@@ -21,7 +21,7 @@ import {
   typeError,
   uniqueBy,
 } from "./spec-fields.js";
-import { allowedRegion, crossFieldRules, domainsMatchPorts, orgCidr, orgIpv4, principalsInProviderAccount, udpNeedsPortMatch } from "./spec-rules.js";
+import { allowedRegion, crossFieldRules, domainsMatchPorts, inboundSourceCidr, orgCidr, orgIpv4, principalsInProviderAccount, udpNeedsPortMatch } from "./spec-rules.js";
 import { GRANT_OPERATIONS } from "../../programs/types.js";
 
 export { canonicalJson, specHash } from "./spec-hash.js";
@@ -67,6 +67,11 @@ export function buildProviderSpecSchema(lz: LandingZone) {
     tls: strictObject({ certificateArn: acmCertificateArn }).optional(),
     /** The provider's endpoints (`vpce-…`) to accept; usually added by an update once it has created them. */
     acceptedEndpointIds: arrayOf(vpcEndpointId, 0, 20, "endpoint ids").superRefine(uniqueBy(identity, "endpoint id")).default([]),
+    /**
+     * The SaaS's client addresses as seen through PrivateLink: the NLB enforces its security group on
+     * PrivateLink traffic, and these (on the listener ports) are its only ingress sources.
+     */
+    sourceCidrs: arrayOf(inboundSourceCidr, 1, 50, "CIDRs").superRefine(uniqueBy(identity, "CIDR")),
   });
 
   return strictObject({

@@ -87,6 +87,7 @@ export function toProviderStackArgs(
             allowedPrincipals: [...spec.inbound.allowedPrincipals],
             ...(spec.inbound.tls ? { certificateArn: spec.inbound.tls.certificateArn } : {}),
             acceptedEndpointIds: [...spec.inbound.acceptedEndpointIds],
+            sourceCidrs: [...spec.inbound.sourceCidrs],
           },
         }
       : {}),

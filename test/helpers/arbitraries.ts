@@ -51,6 +51,11 @@ function subCidrArb(range: string): fc.Arbitrary<string> {
   });
 }
 
+/** The SaaS's client blocks (inbound.sourceCidrs): any address space, /16 to /32, canonical. */
+const clientCidrArb: fc.Arbitrary<string> = fc
+  .tuple(fc.integer({ min: 16, max: 32 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }))
+  .map(([prefix, address]) => formatCidr({ base: address - (address % 2 ** (32 - prefix)), prefix }));
+
 function ipInRangesArb(ranges: readonly string[]): fc.Arbitrary<string> {
   return fc.constantFrom(...ranges).chain((range) => {
     const c = parseCidr(range)!;
@@ -136,13 +141,14 @@ export function validSpecArb(lz: LandingZone): fc.Arbitrary<ProviderSpecInput> {
                 { minLength: 1, maxLength: 5, selector: (t) => `${t.ip}:${t.port}` },
               ),
               allowedPrincipals: fc.uniqueArray(principalArb(providerAccount), { minLength: 1, maxLength: 3 }),
+              sourceCidrs: fc.uniqueArray(clientCidrArb, { minLength: 1, maxLength: 4 }),
               tls: fc.record({
                 certificateArn: fc
                   .uuid()
                   .map((u) => `arn:aws:acm:${region}:${lz.network.accountId}:certificate/${u.toLowerCase()}`),
               }),
             },
-            { requiredKeys: ["targets", "allowedPrincipals"] },
+            { requiredKeys: ["targets", "allowedPrincipals", "sourceCidrs"] },
           ),
           firewall: fc.record({ allowedDomains: fc.uniqueArray(domainArb, { minLength: 1, maxLength: 10 }) }),
           kms: fc.record(

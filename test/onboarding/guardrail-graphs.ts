@@ -20,6 +20,8 @@ const BUCKET_ID = "saas-acme-crm-trail-20250101000000000001";
 const BYOK_KEY_ID = "0d7a3d7e-0000-4000-8000-000000000001";
 const LOGGING_KEY_ID = "0d7a3d7e-0000-4000-8000-000000000002";
 const LOGGING_KEY_ARN = `arn:aws:kms:eu-west-1:${BRIDGE}:key/${LOGGING_KEY_ID}`;
+/** Issue 12, defect 5: the SaaS's client block the NLB admits. */
+export const INBOUND_SOURCE = "100.64.12.0/24";
 
 export function expectations(accessState: AccessState, overrides: Partial<GuardrailExpectations> = {}): GuardrailExpectations {
   return {
@@ -29,6 +31,7 @@ export function expectations(accessState: AccessState, overrides: Partial<Guardr
     outboundPorts: [{ port: 443, protocol: "tcp", match: "domain" }],
     outboundSourceCidrs: ["10.20.0.0/16"],
     inboundPorts: [8443],
+    inboundSourceCidrs: [INBOUND_SOURCE],
     encryptionContext: { ...CONTEXT },
     grantOperations: ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"],
     ...overrides,
@@ -76,6 +79,7 @@ export const N = {
   bucket: "acme-crm-audit-bucket",
   pab: "acme-crm-audit-pab",
   trail: "acme-crm-trail",
+  nlbIngress: "acme-crm-inbound-ingress-8443-100-64-12-0-24",
 } as const;
 
 export type Inputs = Record<string, unknown>;
@@ -175,7 +179,15 @@ export function goodGraph(accessState: AccessState): Graph {
     res(T.endpoint, N.endpoint, "vpce-0123456789abcdef0", { vpcEndpointType: "Interface", securityGroupIds: [SG_ID] }),
     res(T.sg, "acme-crm-nlb-sg", NLB_SG_ID, { vpcId, description: "inbound NLB" }),
     res(T.egress, N.nlbEgress, "sgr-egress", { securityGroupId: NLB_SG_ID, ipProtocol: "tcp", fromPort: 8443, toPort: 8443, cidrIpv4: "10.40.0.10/32" }),
-    res(T.lb, N.nlb, "nlb-1", { internal: true, loadBalancerType: "network", securityGroups: [NLB_SG_ID] }),
+    ...(active
+      ? [res(T.ingress, N.nlbIngress, "sgr-nlb-ingress", { securityGroupId: NLB_SG_ID, ipProtocol: "tcp", fromPort: 8443, toPort: 8443, cidrIpv4: INBOUND_SOURCE })]
+      : []),
+    res(T.lb, N.nlb, "nlb-1", {
+      internal: true,
+      loadBalancerType: "network",
+      securityGroups: [NLB_SG_ID],
+      enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "on",
+    }),
     res(T.listener, N.listener, "listener-1", { port: 8443, protocol: "TLS", sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" }),
     res(T.service, N.service, "vpce-svc-0aaaaaaaaaaaaaaaa", { acceptanceRequired: true, allowedPrincipals: active ? [`arn:aws:iam::${PROVIDER}:root`] : [] }),
     ...(active ? [res(T.accepter, N.accepter, "vpce-0bbbbbbbbbbbbbbbb", { vpcEndpointId: "vpce-0bbbbbbbbbbbbbbbb" })] : []),
@@ -288,9 +300,25 @@ export const BAD_GRAPHS: readonly BadGraph[] = [
   bad("all protocols", "active", () => patched(active(), N.ingress, { ipProtocol: "-1", fromPort: -1, toPort: -1 }), ["SG_PORT_NOT_IN_SPEC", N.ingress]),
   bad("udp instead of tcp", "active", () => patched(active(), N.ingress, { ipProtocol: "udp" }), ["SG_PORT_NOT_IN_SPEC", N.ingress]),
   bad("a port not in the spec", "active", () => patched(active(), N.ingress, { fromPort: 22, toPort: 22 }), ["SG_PORT_NOT_IN_SPEC", N.ingress]),
-  bad("ingress on the NLB security group", "active",
+  bad("ingress on the NLB security group from an org CIDR, not a SaaS client", "active",
     () => patched(active(), N.ingress, { securityGroupId: NLB_SG_ID }),
     ["NLB_SG_HAS_INGRESS", N.ingress]),
+  // Issue 12, defect 5: PrivateLink traffic is subject to the NLB's group; ingress = listener port × client CIDR
+  bad("NLB ingress from a CIDR the spec does not list", "active",
+    () => patched(active(), N.nlbIngress, { cidrIpv4: "100.64.13.0/24" }), ["NLB_SG_HAS_INGRESS", N.nlbIngress]),
+  bad("NLB ingress on a port no listener uses", "active",
+    () => patched(active(), N.nlbIngress, { fromPort: 22, toPort: 22 }), ["NLB_SG_HAS_INGRESS", N.nlbIngress]),
+  bad("NLB ingress over a port range", "active", () => patched(active(), N.nlbIngress, { toPort: 8444 }), ["NLB_SG_HAS_INGRESS", N.nlbIngress]),
+  bad("NLB ingress from another security group", "active",
+    () => patched(active(), N.nlbIngress, { cidrIpv4: undefined, referencedSecurityGroupId: "sg-0123456789abcdef0" }), ["NLB_SG_HAS_INGRESS", N.nlbIngress]),
+  bad("NLB ingress over udp", "active", () => patched(active(), N.nlbIngress, { ipProtocol: "udp" }), ["NLB_SG_HAS_INGRESS", N.nlbIngress]),
+  bad("NLB not enforcing its group on PrivateLink traffic", "active",
+    () => patched(active(), N.nlb, { enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "off" }), ["NLB_PRIVATELINK_NOT_ENFORCED", N.nlb]),
+  bad("NLB enforcement left to the default", "active",
+    () => patched(active(), N.nlb, { enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: undefined }), ["NLB_PRIVATELINK_NOT_ENFORCED", N.nlb]),
+  bad("NLB without a security group", "revoked",
+    () => patched(revoked(), N.nlb, { securityGroups: undefined }), ["NLB_PRIVATELINK_NOT_ENFORCED", N.nlb]),
+  bad("revoked: NLB ingress left", "revoked", () => [...revoked(), byName(active(), N.nlbIngress)], ["REVOKED_ACCESS_REMAINS", N.nlbIngress]),
   // Inbound exposure (§1.3)
   bad("internet-facing NLB", "active", () => patched(active(), N.nlb, { internal: false }), ["NLB_NOT_INTERNAL", N.nlb]),
   bad("NLB without internal (AWS default: internet-facing)", "active", () => patched(active(), N.nlb, { internal: undefined }), ["NLB_NOT_INTERNAL", N.nlb]),

@@ -218,6 +218,7 @@ function expectationsOf(args: ProviderStackArgs): GuardrailExpectations {
     outboundPorts: args.outbound.ports,
     outboundSourceCidrs: args.outbound.allowedSourceCidrs,
     inboundPorts: [...new Set((args.inbound?.targets ?? []).map((t) => t.port))],
+    inboundSourceCidrs: args.inbound?.sourceCidrs ?? [],
     encryptionContext: args.kms.encryptionContext,
     grantOperations: args.kms.grantOperations,
   };
@@ -232,6 +233,7 @@ describe("the real provider-stack program passes its guardrails", () => {
       targets: [{ ip: "10.20.1.10", port: 8443 }, { ip: "10.20.1.11", port: 8443 }],
       allowedPrincipals: [`arn:aws:iam::${PROVIDER}:root`],
       acceptedEndpointIds: ["vpce-0123456789abcdef0"],
+      sourceCidrs: ["100.64.0.0/24"],
     },
   });
   const states = ["active", "revoked"] as const;
@@ -298,9 +300,22 @@ describe("guardrailExpectations", () => {
       outboundPorts: [{ port: 443, protocol: "tcp", match: "domain" }, { port: 514, protocol: "udp", match: "port" }],
       outboundSourceCidrs: ["10.40.0.0/16"],
       inboundPorts: [8443],
+      inboundSourceCidrs: ["100.64.12.0/24"],
       encryptionContext: { "saas:tenant": "example-corp" },
       grantOperations: ["Encrypt", "Decrypt", "GenerateDataKeyWithoutPlaintext"],
     });
     expect(guardrailExpectations(schema.parse(acme()), "active").inboundPorts).toEqual([]);
+  });
+});
+
+describe("issue 12, defect 5 on the real provider-stack graph", () => {
+  it("the NLB's ingress sources come from the spec: another spec's CIDRs turn NLB_SG_HAS_INGRESS red", async () => {
+    const spec = schema.parse(globex());
+    const region = lz.network.regions[spec.region]!;
+    const subnets = provisionalSubnets(region.subnetPool, region.subnetPrefixLength, region.availabilityZoneIds);
+    const args = toProviderStackArgs(spec, lz, "active", { subnets, connectionAccepted: true });
+    const { resources } = await evaluateProviderStack(args);
+    const other = { ...guardrailExpectations(spec, "active"), inboundSourceCidrs: ["100.64.99.0/24"] };
+    expect(evaluateGuardrails(resources, other).map((v) => v.code)).toEqual(["NLB_SG_HAS_INGRESS"]);
   });
 });

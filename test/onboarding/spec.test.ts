@@ -259,3 +259,31 @@ describe("zodIssuesToFieldErrors", () => {
     expect(pointers(null)[0]).toMatch(/^\/bridgeAccount must be either \{accountId\}/);
   });
 });
+
+describe("inbound.sourceCidrs: the SaaS's client addresses the NLB admits (issue 12, defect 5)", () => {
+  const sourceCases: readonly Case[] = [
+    ["sourceCidrs missing", globex, (b) => delete b.inbound.sourceCidrs, "/inbound/sourceCidrs", "is required"],
+    ["sourceCidrs empty", globex, (b) => (b.inbound.sourceCidrs = []), "/inbound/sourceCidrs", "at least 1 CIDRs"],
+    ["sourceCidrs > 50", globex, (b) => (b.inbound.sourceCidrs = range(51).map((i) => `100.64.${i}.0/24`)), "/inbound/sourceCidrs", "at most 50 CIDRs"],
+    ["sourceCidr world", globex, (b) => (b.inbound.sourceCidrs[0] = "0.0.0.0/0"), "/inbound/sourceCidrs/0", "must not be open to the world"],
+    ["sourceCidr wider than /16", globex, (b) => (b.inbound.sourceCidrs[0] = "100.64.0.0/10"), "/inbound/sourceCidrs/0", "must be /16 or narrower"],
+    ["sourceCidr host bits", globex, (b) => (b.inbound.sourceCidrs[0] = "100.64.0.1/24"), "/inbound/sourceCidrs/0", "canonical form"],
+    ["sourceCidr not a CIDR", globex, (b) => (b.inbound.sourceCidrs[0] = "100.64.0.1"), "/inbound/sourceCidrs/0", "canonical form"],
+    ["sourceCidrs duplicate", globex, (b) => b.inbound.sourceCidrs.push(b.inbound.sourceCidrs[0]), `/inbound/sourceCidrs/1`, "duplicates the CIDR at index 0"],
+  ];
+
+  it.each(sourceCases)("%s → one error at the offending field", (_label, base, mutate, pointer, fragment) => {
+    const body = base();
+    mutate(body);
+    const errors = errorsOf(body);
+    expect(errors.map((e) => e.path)).toEqual([pointer]);
+    expect(errors[0]!.message).toContain(fragment);
+  });
+
+  it("accepts client CIDRs outside the organization's ranges (they are the SaaS's addresses) down to /32", () => {
+    const body = globex();
+    body.inbound.sourceCidrs = ["100.64.0.0/16", "192.0.2.7/32"];
+    expect(errorsOf(body)).toEqual([]);
+    expect(schema.parse(body).inbound?.sourceCidrs).toEqual(["100.64.0.0/16", "192.0.2.7/32"]);
+  });
+});

@@ -101,6 +101,7 @@ describe("toProviderStackArgs", () => {
       allowedPrincipals: ["arn:aws:iam::555555555555:root"],
       certificateArn: "arn:aws:acm:eu-central-1:222222222222:certificate/1f2e3d4c-5b6a-4789-8abc-0123456789ab",
       acceptedEndpointIds: [],
+      sourceCidrs: ["100.64.12.0/24"],
     });
     expect(args.network.vpcId).toBe("vpc-0f1e2d3c4b5a69788");
     expect(args.tags["saas:data-classification"]).toBe("restricted");

@@ -20,6 +20,8 @@ const SAAS = "333333333333";
 const CERT = "arn:aws:acm:eu-west-1:111111111111:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const PRINCIPALS = [`arn:aws:iam::${SAAS}:root`, `arn:aws:iam::${SAAS}:role/path/acme-connector`];
 const ENDPOINTS = ["vpce-0123456789abcdef0", "vpce-0fedcba987654321f"];
+/** The SaaS's client addresses as the NLB sees them through PrivateLink (issue 12, defect 5). */
+const SOURCES = ["100.64.0.0/24", "192.168.10.0/24"];
 
 const base: InboundExposureArgs = {
   slug: "acme-crm",
@@ -34,6 +36,7 @@ const base: InboundExposureArgs = {
   allowedPrincipals: PRINCIPALS,
   certificateArn: CERT,
   acceptedEndpointIds: ENDPOINTS,
+  sourceCidrs: SOURCES,
   accessState: "active",
   deletionProtection: true,
 };
@@ -53,12 +56,11 @@ function egressOf(e: Evaluation): string[] {
 const urns = (e: Evaluation, type: string) => ofType(e, type).map((r) => r.urn);
 
 describe("InboundExposure", () => {
-  test("the NLB's group has no ingress anywhere and egress only to each target /32 on its port", async () => {
+  test("the NLB's group has no inline rules and egress only to each target /32 on its port", async () => {
     const e = await evaluate();
     const sg = single(e, T.securityGroup);
     expect(sg.inputs).not.toHaveProperty("ingress");
     expect(sg.inputs).not.toHaveProperty("egress");
-    expect(ofType(e, T.ingressRule)).toHaveLength(0);
     expect(ofType(e, I.legacyRule)).toHaveLength(0);
     for (const rule of ofType(e, I.egressRule)) {
       expect(rule.inputs["securityGroupId"]).toBe(sg.id);
@@ -78,7 +80,7 @@ describe("InboundExposure", () => {
       subnets: base.subnetIds,
       securityGroups: [single(e, T.securityGroup).id],
       enableCrossZoneLoadBalancing: true,
-      enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "off",
+      enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "on",
       enableDeletionProtection: deletionProtection,
     });
     expect(e.outputs["nlbArn"]).toBe(nlb.state["arn"]);
@@ -194,7 +196,7 @@ describe("InboundExposure", () => {
         const e = await withArgs({ targets });
         expect(egressOf(e).sort()).toEqual(targets.map((t) => `tcp/${t.port}-${t.port}/${t.ip}/32`).sort());
         expect(ofType(e, I.targetGroup).map((g) => g.inputs["port"]).sort()).toEqual([...new Set(targets.map((t) => t.port))].sort());
-        expect(ofType(e, T.ingressRule)).toHaveLength(0);
+        expect(ofType(e, T.ingressRule)).toHaveLength(new Set(targets.map((t) => t.port)).size * SOURCES.length);
       }),
       { numRuns: 15 },
     );
@@ -227,6 +229,55 @@ describe("InboundExposure", () => {
     [{ subnetIds: [] }, /at least one subnet/],
     [{ slug: "Not A Slug" }, /invalid provider slug/],
     [{ region: "moon-1" }, /invalid AWS region/],
+  ] as [Partial<InboundExposureArgs>, RegExp][])("rejects %j", async (overrides, message) => {
+    await expect(withArgs(overrides)).rejects.toThrow(message);
+  });
+});
+
+/** `protocol/from-to/cidr` of every ingress rule on the NLB's group. */
+function ingressOf(e: Evaluation): string[] {
+  const sg = single(e, T.securityGroup);
+  return ofType(e, T.ingressRule).map((r) => {
+    expect(r.inputs["securityGroupId"]).toBe(sg.id);
+    return `${str(r.inputs["ipProtocol"])}/${String(r.inputs["fromPort"])}-${String(r.inputs["toPort"])}/${str(r.inputs["cidrIpv4"])}`;
+  });
+}
+
+describe("InboundExposure: PrivateLink traffic is subject to the NLB's security group (issue 12, defect 5)", () => {
+  test("the NLB enforces its inbound rules on PrivateLink traffic", async () => {
+    const nlb = single(await evaluate(), I.nlb);
+    expect(nlb.inputs["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"]).toBe("on");
+  });
+
+  test("ingress is exactly listener port × the provider's client CIDRs, as separate rule resources", async () => {
+    const e = await evaluate();
+    const sg = single(e, T.securityGroup);
+    expect(sg.inputs).not.toHaveProperty("ingress");
+    expect(ofType(e, I.legacyRule)).toHaveLength(0);
+    expect(ingressOf(e).sort()).toEqual(
+      ["tcp/443-443/100.64.0.0/24", "tcp/443-443/192.168.10.0/24", "tcp/8443-8443/100.64.0.0/24", "tcp/8443-8443/192.168.10.0/24"].sort(),
+    );
+  });
+
+  test("revoked: no ingress at all (enforcement stays on, so every PrivateLink packet is dropped)", async () => {
+    const e = await withArgs({ accessState: "revoked" });
+    expect(ofType(e, T.ingressRule)).toHaveLength(0);
+    expect(single(e, I.nlb).inputs["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"]).toBe("on");
+  });
+
+  test("adding a source CIDR renames no existing ingress rule", async () => {
+    const before = await evaluate();
+    const after = await withArgs({ sourceCidrs: [...SOURCES, "10.9.0.0/16"] });
+    expect(urns(after, T.ingressRule)).toEqual(expect.arrayContaining(urns(before, T.ingressRule)));
+    expect(ofType(after, T.ingressRule)).toHaveLength(6);
+  });
+
+  test.each([
+    [{ sourceCidrs: [] }, /at least one source CIDR/],
+    [{ sourceCidrs: ["0.0.0.0/0"] }, /whole Internet/],
+    [{ sourceCidrs: ["10.0.0.0/8"] }, /\/16 or narrower/],
+    [{ sourceCidrs: ["10.0.0.1/24"] }, /not a network address/],
+    [{ sourceCidrs: ["10.1.0.0/16", "10.1.0.0/16"] }, /duplicate inbound source CIDR/],
   ] as [Partial<InboundExposureArgs>, RegExp][])("rejects %j", async (overrides, message) => {
     await expect(withArgs(overrides)).rejects.toThrow(message);
   });

@@ -15,6 +15,7 @@ const inboundArgs = providerStackArgs({
     allowedPrincipals: ["arn:aws:iam::333333333333:root"],
     certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/1f2e3d4c-5b6a-4789-8abc-0123456789ab",
     acceptedEndpointIds: ["vpce-0123456789abcdef0"],
+    sourceCidrs: ["100.64.0.0/24"],
   },
   outbound: { ...providerStackArgs().outbound, connectionAccepted: true },
 });

@@ -20,7 +20,9 @@ export function expectSecureNetwork(e: Evaluation, args: ProviderStackArgs): voi
   expect(sg.inputs["egress"]).toBeUndefined();
   expect(sg.inputs["revokeRulesOnDelete"]).toBe(true);
 
-  const rules = ofType(e, T.ingressRule);
+  // The inbound NLB's group has ingress of its own (expectSecureInbound).
+  const rules = ofType(e, T.ingressRule).filter((r) => r.inputs["securityGroupId"] === sg.id);
+  expectSecureInbound(e, args);
   const { ports, allowedSourceCidrs } = args.outbound;
   if (args.accessState === "revoked") {
     expect(rules).toHaveLength(0);
@@ -47,6 +49,26 @@ export function expectSecureNetwork(e: Evaluation, args: ProviderStackArgs): voi
   expect(endpoint.inputs["securityGroupIds"]).toEqual([sg.id]);
   expect(endpoint.inputs["serviceName"]).toBe(args.outbound.endpointServiceName);
   expect(endpoint.inputs["ipAddressType"]).toBe("ipv4");
+}
+
+/**
+ * Issue 12, defect 5: the NLB enforces its group on PrivateLink traffic, whose ingress is exactly
+ * listener port × the SaaS's client CIDRs while active, none while revoked.
+ */
+function expectSecureInbound(e: Evaluation, args: ProviderStackArgs): void {
+  const nlbs = ofType(e, "aws:lb/loadBalancer:LoadBalancer");
+  if (!args.inbound) {
+    expect(nlbs).toHaveLength(0);
+    return;
+  }
+  const nlb = single(e, "aws:lb/loadBalancer:LoadBalancer");
+  expect(nlb.inputs["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"]).toBe("on");
+  const groups = nlb.inputs["securityGroups"] as string[];
+  expect(groups).toHaveLength(1);
+  const rules = ofType(e, T.ingressRule).filter((r) => r.inputs["securityGroupId"] === groups[0]);
+  const ports = [...new Set(args.inbound.targets.map((t) => t.port))];
+  const expected = args.accessState === "active" ? ports.flatMap((p) => args.inbound!.sourceCidrs.map((c) => `tcp/${p}-${p}/${c}`)).sort() : [];
+  expect(rules.map((r) => `${str(r.inputs["ipProtocol"])}/${String(r.inputs["fromPort"])}-${String(r.inputs["toPort"])}/${str(r.inputs["cidrIpv4"])}`).sort()).toEqual(expected);
 }
 
 export function expectSecureFirewall(e: Evaluation, args: ProviderStackArgs): void {

@@ -20,6 +20,8 @@ import {
 
 interface Permission {
   readonly resource: PlannedResource;
+  /** A source other than a CIDR (another group, a prefix list): never one of the spec's inbound sources. */
+  readonly otherSource: boolean;
   readonly direction: "ingress" | "egress";
   /** Lower case; protocol numbers 6/17/1 mapped to tcp/udp/icmp, "all" to "-1". */
   readonly protocol: string;
@@ -52,6 +54,9 @@ function ruleResource(r: PlannedResource, direction: "ingress" | "egress"): Perm
     fromPort: portOf(i["fromPort"]),
     toPort: portOf(i["toPort"]),
     cidrs: [...strings(i["cidrIpv4"]), ...strings(i["cidrIpv6"]), ...strings(i["cidrBlocks"]), ...strings(i["ipv6CidrBlocks"])],
+    otherSource: ["referencedSecurityGroupId", "sourceSecurityGroupId", "prefixListId", "prefixListIds", "securityGroups", "self"].some(
+      (k) => i[k] !== undefined && i[k] !== false && asArray(i[k]).length > 0,
+    ),
     securityGroupId: i["securityGroupId"],
   };
 }
@@ -116,9 +121,16 @@ export function securityGroupRules(resources: readonly PlannedResource[], expect
       out.push(violation(r, "SG_OPEN_TO_WORLD", `ingress from ${show(world)} (${describe(p)}); expected only the spec's org CIDRs`));
     }
     if (onLoadBalancer(p)) {
-      out.push(
-        violation(r, "NLB_SG_HAS_INGRESS", `ingress ${describe(p)} on the NLB security group; expected no ingress at all (PrivateLink traffic is gated by the endpoint service)`),
-      );
+      // Issue 12, defect 5: with enforcement on, PrivateLink traffic's source is the SaaS client's
+      // private IP; only listener port × the spec's inbound source CIDRs may pass.
+      const listenerPort = singlePortIn(p, expect.inboundPorts.map((port) => ({ port, protocol: "tcp" })));
+      const strangers = p.cidrs.filter((c) => !expect.inboundSourceCidrs.includes(c));
+      if (!listenerPort || p.otherSource || p.cidrs.length === 0 || strangers.length > 0) {
+        const from = p.otherSource || p.cidrs.length === 0 ? "a non-CIDR source" : show(strangers.length > 0 ? strangers : p.cidrs);
+        out.push(
+          violation(r, "NLB_SG_HAS_INGRESS", `NLB security group ingress ${describe(p)} from ${from}; expected single tcp listener ports ${show(expect.inboundPorts)} from the spec's inbound source CIDRs ${show(expect.inboundSourceCidrs)}`),
+        );
+      }
     } else if (r.type !== TYPES.securityGroup && r.type !== TYPES.defaultSecurityGroup && !singlePortIn(p, expect.outboundPorts)) {
       const allowed = expect.outboundPorts.map((o) => `${o.protocol}/${o.port}`);
       out.push(violation(r, "SG_PORT_NOT_IN_SPEC", `ingress allows ${describe(p)}; expected exactly one of the spec's ports ${show(allowed)}`));
@@ -145,6 +157,16 @@ export function inboundRules(resources: readonly PlannedResource[], expect: Guar
   for (const lb of ofType(resources, TYPES.loadBalancer)) {
     if (lb.inputs["internal"] !== true) {
       out.push(violation(lb, "NLB_NOT_INTERNAL", `internal is ${show(lb.inputs["internal"] ?? "unset (internet-facing)")}; expected true`));
+    }
+    // Seed 000: the NLB's group must also govern PrivateLink traffic (AWS's default is "on" for an NLB
+    // created with a group, but the rule judges what the program says, and fails closed on unset).
+    const enforcement = lb.inputs["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"];
+    if (strings(lb.inputs["securityGroups"]).length === 0) {
+      out.push(violation(lb, "NLB_PRIVATELINK_NOT_ENFORCED", "load balancer has no security group; expected one, enforced on PrivateLink traffic"));
+    } else if (enforcement !== "on") {
+      out.push(
+        violation(lb, "NLB_PRIVATELINK_NOT_ENFORCED", `enforceSecurityGroupInboundRulesOnPrivateLinkTraffic is ${show(enforcement ?? "unset")}; expected "on"`),
+      );
     }
   }
   for (const listener of ofType(resources, TYPES.listener)) {
@@ -190,3 +212,4 @@ export function inboundRules(resources: readonly PlannedResource[], expect: Guar
   }
   return out;
 }
+

@@ -27,6 +27,7 @@ export const GUARDRAIL_CODES = [
   "FIREWALL_NOT_DEFAULT_DROP",
   "FIREWALL_PASS_NOT_IN_SPEC",
   "KEY_ADMIN_CAN_USE_KEY",
+  "NLB_PRIVATELINK_NOT_ENFORCED",
 ] as const;
 export type GuardrailCode = (typeof GUARDRAIL_CODES)[number];
 
@@ -35,7 +36,7 @@ export const GUARDRAIL_SUMMARIES: Readonly<Record<GuardrailCode, string>> = {
   SG_OPEN_TO_WORLD: "A security group admits traffic from the whole internet (/0).",
   SG_INLINE_RULES: "A security group declares inline ingress/egress rules instead of separate rule resources.",
   SG_PORT_NOT_IN_SPEC: "An ingress rule allows a protocol or port range the spec does not list.",
-  NLB_SG_HAS_INGRESS: "The inbound NLB's security group has an ingress rule.",
+  NLB_SG_HAS_INGRESS: "The inbound NLB's security group admits something other than a listener port from one of the spec's inbound source CIDRs.",
   NLB_NOT_INTERNAL: "A load balancer is internet-facing.",
   INBOUND_PORT_NOT_IN_SPEC: "An inbound listener or NLB egress rule uses a port the spec's inbound targets do not list.",
   ENDPOINT_SERVICE_OPEN: "An endpoint service accepts connections without approval or from any principal.",
@@ -52,6 +53,7 @@ export const GUARDRAIL_SUMMARIES: Readonly<Record<GuardrailCode, string>> = {
   FIREWALL_NOT_DEFAULT_DROP: "A stateful firewall rule group does not end in a default drop, or is not STRICT_ORDER.",
   FIREWALL_PASS_NOT_IN_SPEC: "A firewall pass rule opens a port, protocol or scope (sources, destination, domain match) the spec does not.",
   KEY_ADMIN_CAN_USE_KEY: "A key policy lets a key administrator (or, on a provider's key, anyone but the provider) use the key or create grants on it.",
+  NLB_PRIVATELINK_NOT_ENFORCED: "A load balancer does not enforce its security group on PrivateLink traffic, or has no security group.",
 };
 
 /**
@@ -72,6 +74,8 @@ export interface GuardrailExpectations {
   readonly outboundSourceCidrs: readonly string[];
   /** Ports of the spec's inbound targets; [] without inbound exposure. */
   readonly inboundPorts: readonly number[];
+  /** The spec's inbound.sourceCidrs (the SaaS's clients through PrivateLink); [] without inbound exposure. */
+  readonly inboundSourceCidrs: readonly string[];
   readonly encryptionContext: Readonly<Record<string, string>>;
   /** The spec's kms.grantOperations: the provider's ceiling in key policies and grants. */
   readonly grantOperations: readonly string[];
