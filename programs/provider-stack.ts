@@ -121,6 +121,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
         accountId: bridge.accountId,
         retentionInDays: args.audit.retentionInDays,
         adminRoleArns: [...args.kms.adminRoleArns, deployRoleArn],
+        accessLogArchive: args.audit.accessLogArchive,
       },
       { providers: [bridge.provider] },
     );

@@ -133,7 +133,14 @@ export interface ProviderStackArgs {
   };
 
   /** CloudTrail and its log group in the bridge account. */
-  readonly audit: { readonly retentionInDays: number };
+  readonly audit: {
+    readonly retentionInDays: number;
+    /**
+     * The landing zone's log-archive bucket: the trail bucket's server access logs (S3.9) are delivered
+     * to a local access-log bucket and replicated there under `<prefix><provider name>/`.
+     */
+    readonly accessLogArchive: { readonly bucket: string; readonly accountId: string; readonly prefix: string };
+  };
 }
 
 /** Stack outputs a portal needs. Secrets (grant tokens, passwords) are never exported. */

@@ -7,6 +7,7 @@ import {
   buildTrailBucketPolicy,
   type AuditNames,
 } from "./audit-policies.js";
+import { assertAccessLogArchive, createAccessLogging, type AccessLogArchive } from "./access-logs.js";
 import { assertAccountId, assertSlug, assertUnique, partitionOf, principalAccountOf } from "./aws-ids.js";
 
 export interface BridgeAuditArgs {
@@ -21,6 +22,8 @@ export interface BridgeAuditArgs {
   readonly adminRoleArns: readonly pulumi.Input<string>[];
   /** Roles allowed to decrypt the trail's S3 objects (auditors). Default: none. */
   readonly readerRoleArns?: readonly string[];
+  /** The landing zone's log archive: the trail bucket's server access logs end up there (S3.9, access-logs.ts). */
+  readonly accessLogArchive: AccessLogArchive;
 }
 
 /** PutRetentionPolicy's allowed values (CloudWatch Logs API reference). */
@@ -55,6 +58,7 @@ export class BridgeAudit extends pulumi.ComponentResource {
     const readerRoleArns = args.readerRoleArns ?? [];
     for (const arn of readerRoleArns) principalAccountOf(arn, partition);
     assertUnique(readerRoleArns, "audit reader role");
+    assertAccessLogArchive(args.accessLogArchive);
 
     // Fixed names: the policies below reference the trail and log group by ARN before they exist.
     const trailName = `saas-bridge-${args.slug}`;
@@ -122,6 +126,9 @@ export class BridgeAudit extends pulumi.ComponentResource {
       // S3 rejects concurrent configuration changes of one bucket (OperationAborted).
       { ...retained, dependsOn: [publicAccess] },
     );
+
+    // S3.9 (issue 12, defect 6): the trail bucket's server access logs, into the log archive.
+    createAccessLogging(name, { slug: args.slug, partition, accountId: names.apply((n) => n.accountId), source: bucket, archive: args.accessLogArchive, opts: retained });
 
     const logGroup = new aws.cloudwatch.LogGroup(
       `${name}-trail-log-group`,

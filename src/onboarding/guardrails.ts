@@ -1,4 +1,4 @@
-import { bucketRules, logGroupRules, trailRules } from "./guardrail-rules/audit.js";
+import { bucketLoggingRules, bucketRules, logGroupRules, trailRules } from "./guardrail-rules/audit.js";
 import { firewallRules } from "./guardrail-rules/firewall.js";
 import { grantRules, keyPolicyRules, keyRotationRules } from "./guardrail-rules/kms.js";
 import { endpointRules, inboundRules, securityGroupRules } from "./guardrail-rules/network.js";
@@ -36,6 +36,7 @@ const RULES: readonly Rule[] = [
   logGroupRules,
   trailRules,
   bucketRules,
+  bucketLoggingRules,
   firewallRules,
 ];
 

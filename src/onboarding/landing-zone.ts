@@ -44,6 +44,24 @@ const RegionNetwork = z
     }
   });
 
+/** S3 general purpose bucket names (S3 User Guide, "Bucket naming rules"). */
+const S3_BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)(?!.*(-s3alias|--ol-s3)$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+const AccessLogArchive = z
+  .object({
+    bucket: z.string().regex(S3_BUCKET_NAME, "must be an S3 bucket name (3–63 characters of a-z, 0-9, '.' and '-')"),
+    /** The log-archive account that owns the bucket: replicas are owned by it. */
+    accountId,
+    /** Key prefix for saas-bridge's access logs; each provider's logs go under `<prefix><name>/`. */
+    prefix: z
+      .string()
+      .max(100)
+      .regex(/^([A-Za-z0-9_.-]+\/)*$/, "must be empty or path segments of A-Z, a-z, 0-9, '_', '.' and '-', each ending in '/'")
+      .refine((p) => !p.split("/").some((segment) => segment === "." || segment === ".."), "must not contain a '.' or '..' segment")
+      .default("s3-access-logs/"),
+  })
+  .strict();
+
 export const LandingZoneSchema = z
   .object({
     organization: z
@@ -95,7 +113,18 @@ export const LandingZoneSchema = z
       })
       .strict()
       .prefault({}),
-    audit: z.object({ retentionInDays: retentionInDays.default(365) }).strict().prefault({}),
+    audit: z
+      .object({
+        retentionInDays: retentionInDays.default(365),
+        /**
+         * The log archive that receives every trail bucket's S3 server access logs (AWS Security Hub S3.9).
+         * S3 only logs into a bucket of the source's own account and region, so each bridge account logs
+         * locally and replicates under `<prefix><provider name>/` to this bucket, which must have
+         * versioning on and a bucket policy that lets the bridge accounts' replication roles write there.
+         */
+        accessLogArchive: AccessLogArchive,
+      })
+      .strict(),
   })
   .strict();
 

@@ -107,7 +107,7 @@ export function toProviderStackArgs(
         ? { cloudHsm: { vpcCidr: lz.kms.cloudHsmVpcCidr, subnets: hsmSubnets(lz.kms.cloudHsmVpcCidr, regionNetwork.availabilityZoneIds) } }
         : {}),
     },
-    audit: { retentionInDays: lz.audit.retentionInDays },
+    audit: { retentionInDays: lz.audit.retentionInDays, accessLogArchive: { ...lz.audit.accessLogArchive } },
   };
 }
 

@@ -22,6 +22,8 @@ const LOGGING_KEY_ID = "0d7a3d7e-0000-4000-8000-000000000002";
 const LOGGING_KEY_ARN = `arn:aws:kms:eu-west-1:${BRIDGE}:key/${LOGGING_KEY_ID}`;
 /** Issue 12, defect 5: the SaaS's client block the NLB admits. */
 export const INBOUND_SOURCE = "100.64.12.0/24";
+/** Issue 12, defect 6 (S3.9): the trail bucket's access-log bucket. */
+const ACCESS_LOG_BUCKET_ID = "saas-acme-crm-access-20250101000000000002";
 
 export function expectations(accessState: AccessState, overrides: Partial<GuardrailExpectations> = {}): GuardrailExpectations {
   return {
@@ -59,6 +61,7 @@ export const T = {
   bucket: "aws:s3/bucket:Bucket",
   pab: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
   trail: "aws:cloudtrail/trail:Trail",
+  bucketLogging: "aws:s3/bucketLogging:BucketLogging",
 } as const;
 
 /** Names of the good graph's resources that the cases mutate. */
@@ -80,6 +83,9 @@ export const N = {
   pab: "acme-crm-audit-pab",
   trail: "acme-crm-trail",
   nlbIngress: "acme-crm-inbound-ingress-8443-100-64-12-0-24",
+  accessLogBucket: "acme-crm-access-log-bucket",
+  accessLogPab: "acme-crm-access-log-pab",
+  bucketLogging: "acme-crm-trail-bucket-logging",
 } as const;
 
 export type Inputs = Record<string, unknown>;
@@ -172,6 +178,7 @@ export function goodGraph(accessState: AccessState): Graph {
   });
   const bucket = res(T.bucket, N.bucket, BUCKET_ID, { bucketPrefix: "saas-acme-crm-trail-", forceDestroy: false });
   const allFour = { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true };
+  const accessLogBucket = res(T.bucket, N.accessLogBucket, ACCESS_LOG_BUCKET_ID, { bucketPrefix: "saas-acme-crm-access-", forceDestroy: false });
   return [
     { urn: urnOf("pulumi:pulumi:Stack", "saas-bridge-acme-crm"), type: "pulumi:pulumi:Stack", name: "saas-bridge-acme-crm", custom: false, id: "", inputs: {}, dependencies: [] },
     res(T.sg, N.sg, SG_ID, { vpcId, description: "endpoint ENIs", revokeRulesOnDelete: true }),
@@ -200,6 +207,12 @@ export function goodGraph(accessState: AccessState): Graph {
     bucket,
     res(T.pab, N.pab, BUCKET_ID, { bucket: BUCKET_ID, ...allFour }, [bucket.urn]),
     res(T.trail, N.trail, "trail-1", { s3BucketName: BUCKET_ID, kmsKeyId: LOGGING_KEY_ARN, enableLogFileValidation: true }, [bucket.urn]),
+    accessLogBucket,
+    res(T.pab, N.accessLogPab, ACCESS_LOG_BUCKET_ID, { bucket: ACCESS_LOG_BUCKET_ID, ...allFour }, [accessLogBucket.urn]),
+    res(T.bucketLogging, N.bucketLogging, BUCKET_ID, { bucket: BUCKET_ID, targetBucket: ACCESS_LOG_BUCKET_ID, targetPrefix: "s3-access/acme-crm/" }, [
+      bucket.urn,
+      accessLogBucket.urn,
+    ]),
   ];
 }
 
@@ -418,6 +431,11 @@ export const BAD_GRAPHS: readonly BadGraph[] = [
   bad("public access block for another bucket", "active",
     () => patched(active(), N.pab, { bucket: "someone-elses" }).map((r) => (r.name === N.pab ? { ...r, dependencies: [] } : r)),
     ["BUCKET_PUBLIC_ACCESS_NOT_BLOCKED", N.bucket]),
+  // Issue 12, defect 6: S3.9 (server access logging)
+  bad("trail bucket without access logging", "active", () => active().filter((r) => r.name !== N.bucketLogging), ["BUCKET_ACCESS_LOGGING_DISABLED", N.bucket], ["BUCKET_ACCESS_LOGGING_DISABLED", N.accessLogBucket]),
+  bad("access logging of another bucket", "active",
+    () => patched(active(), N.bucketLogging, { bucket: "someone-elses" }).map((r) => (r.name === N.bucketLogging ? { ...r, dependencies: [] } : r)),
+    ["BUCKET_ACCESS_LOGGING_DISABLED", N.bucket]),
   // Firewall (§1.4)
   bad("firewall not STRICT_ORDER", "active",
     () => patched(active(), N.ruleGroup, ruleGroupInputs(ruleLines("active"), "DEFAULT_ACTION_ORDER")), ["FIREWALL_NOT_DEFAULT_DROP", N.ruleGroup]),

@@ -69,7 +69,10 @@ describe("evaluateGuardrails accepts equivalent safe forms", () => {
   });
   it("a bucket matched by its explicit name, without ids", () => {
     const graph = patched(patched(active(), N.bucket, { bucket: "explicit-name", bucketPrefix: undefined }), N.pab, { bucket: "explicit-name" });
-    ok(graph.map((r) => ({ ...r, id: "", dependencies: [] })));
+    // Issue 12: the access-log bucket and the logging named explicitly too.
+    const logs = patched(patched(graph, N.accessLogBucket, { bucket: "explicit-logs", bucketPrefix: undefined }), N.accessLogPab, { bucket: "explicit-logs" });
+    const named = patched(logs, N.bucketLogging, { bucket: "explicit-name", targetBucket: "explicit-logs" });
+    ok(named.map((r) => ({ ...r, id: "", dependencies: [] })));
   });
   it("a computed bucket name matched by the bucket's id alone", () =>
     ok(active().map((r) => (r.name === N.pab ? { ...r, dependencies: [] } : r))));
@@ -84,7 +87,13 @@ describe("evaluateGuardrails accepts equivalent safe forms", () => {
     const bare = active().map(({ urn, type, name, inputs, custom }) => ({ urn, type, name, inputs, custom }));
     const unknown = bare.map((r) => (r.name === N.pab ? { ...r, inputs: { ...r.inputs, bucket: undefined } } : r));
     const violations = evaluateGuardrails(unknown, expectations("active"));
-    expect(violations.map((v) => [v.code, v.resourceName])).toEqual([["BUCKET_PUBLIC_ACCESS_NOT_BLOCKED", N.bucket]]);
+    // Issue 12: access logging is matched by ids too, so it fails closed the same way.
+    expect(violations.map((v) => [v.code, v.resourceName])).toEqual([
+      ["BUCKET_PUBLIC_ACCESS_NOT_BLOCKED", N.bucket],
+      ["BUCKET_ACCESS_LOGGING_DISABLED", N.bucket],
+      ["BUCKET_PUBLIC_ACCESS_NOT_BLOCKED", N.accessLogBucket],
+      ["BUCKET_ACCESS_LOGGING_DISABLED", N.accessLogBucket],
+    ]);
   });
 
   it("orders violations by the resource's position in the graph", () => {
@@ -262,12 +271,13 @@ describe("the real provider-stack program passes its guardrails", () => {
       // Without its PAB the audit bucket is reported; without its Deny only the BYOK key is (the audit
       // key is recognised through the log group and trail that use it, by the mock's real ids).
       const byok = resources.find((r) => r.type === T.key && String(r.inputs["policy"]).includes(PROVIDER));
-      const bucket = resources.find((r) => r.type === T.bucket);
-      if (!byok || !bucket) throw new Error("no BYOK key or bucket in the graph");
+      // Two buckets: the trail's and its access-log bucket (issue 12, S3.9).
+      const buckets = resources.filter((r) => r.type === T.bucket);
+      if (!byok || buckets.length !== 2) throw new Error("no BYOK key or not two buckets in the graph");
       const mutated = resources
         .filter((r) => r.type !== T.pab)
         .map((r) => (r === byok ? { ...r, inputs: { ...r.inputs, policy: JSON.stringify({ Statement: [] }) } } : r));
-      const expected = [[byok, "REVOKED_ACCESS_REMAINS"] as const, [bucket, "BUCKET_PUBLIC_ACCESS_NOT_BLOCKED"] as const]
+      const expected = [[byok, "REVOKED_ACCESS_REMAINS"] as const, ...buckets.map((b) => [b, "BUCKET_PUBLIC_ACCESS_NOT_BLOCKED"] as const)]
         .filter(([, code]) => accessState === "revoked" || code !== "REVOKED_ACCESS_REMAINS")
         .sort(([a], [b]) => resources.indexOf(a) - resources.indexOf(b))
         .map(([r, code]) => [code, r.urn]);
@@ -308,7 +318,15 @@ describe("guardrailExpectations", () => {
   });
 });
 
-describe("issue 12, defect 5 on the real provider-stack graph", () => {
+describe("issue 12 controls on the real provider-stack graph (defects 5 and 6)", () => {
+  it("removing the trail bucket's logging turns BUCKET_ACCESS_LOGGING_DISABLED red (defect 6, S3.9)", async () => {
+    const args = providerStackArgs();
+    const { resources } = await evaluateProviderStack(args);
+    expect(evaluateGuardrails(resources, expectationsOf(args))).toEqual([]);
+    const without = resources.filter((r) => r.type !== "aws:s3/bucketLogging:BucketLogging");
+    expect(evaluateGuardrails(without, expectationsOf(args)).map((v) => v.code)).toEqual(["BUCKET_ACCESS_LOGGING_DISABLED", "BUCKET_ACCESS_LOGGING_DISABLED"]);
+  });
+
   it("the NLB's ingress sources come from the spec: another spec's CIDRs turn NLB_SG_HAS_INGRESS red", async () => {
     const spec = schema.parse(globex());
     const region = lz.network.regions[spec.region]!;

@@ -70,7 +70,7 @@ describe("toProviderStackArgs", () => {
         retiringPrincipalArn: "arn:aws:iam::111111111111:role/saas-offboarding",
         deletionWindowInDays: 30,
       },
-      audit: { retentionInDays: 365 },
+      audit: { retentionInDays: 365, accessLogArchive: { bucket: "example-org-log-archive-eu-west-1", accountId: "444444444444", prefix: "s3-access-logs/" } },
     });
   });
 

@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, test } from "vitest";
 import { BridgeAudit, type BridgeAuditArgs } from "../../programs/components/bridge-audit.js";
 import type { AuditStatement } from "../../programs/components/audit-policies.js";
-import type { Evaluation } from "../../programs/mock-cloud.js";
+import type { Evaluation, RegisteredResource } from "../../programs/mock-cloud.js";
 import { expandAction } from "../support/iam-policy-validator.js";
-import { evaluateComponent, ofType, single, str, T } from "./fixtures.js";
+import { evaluateComponent, ofType, single as singleOf, str, T } from "./fixtures.js";
 
 const A = {
   bucket: "aws:s3/bucket:Bucket",
@@ -26,7 +26,15 @@ const BREAK_GLASS = `arn:aws:iam::${BRIDGE}:role/break-glass`;
 const TRAIL_ARN = `arn:aws:cloudtrail:eu-west-1:${BRIDGE}:trail/saas-bridge-acme-crm`;
 const LOG_GROUP_ARN = `arn:aws:logs:eu-west-1:${BRIDGE}:log-group:/saas-bridge/acme-crm/cloudtrail`;
 
-const base: BridgeAuditArgs = { slug: "acme-crm", region: "eu-west-1", accountId: BRIDGE, retentionInDays: 365, adminRoleArns: [DEPLOY, BREAK_GLASS] };
+const ARCHIVE = { bucket: "example-org-log-archive", accountId: "444444444444", prefix: "s3-access-logs/" };
+const base: BridgeAuditArgs = {
+  slug: "acme-crm",
+  region: "eu-west-1",
+  accountId: BRIDGE,
+  retentionInDays: 365,
+  adminRoleArns: [DEPLOY, BREAK_GLASS],
+  accessLogArchive: ARCHIVE,
+};
 
 function evaluate(args: Partial<BridgeAuditArgs> = {}, region = "eu-west-1"): Promise<Evaluation> {
   return evaluateComponent(() => {
@@ -35,6 +43,11 @@ function evaluate(args: Partial<BridgeAuditArgs> = {}, region = "eu-west-1"): Pr
     return { trailArn: audit.trailArn, bucketName: audit.bucketName, logGroupName: audit.logGroupName, loggingKeyArn: audit.loggingKeyArn };
   });
 }
+
+/** The access-log bucket and its delivery (access-logs.ts, S3.9) have a describe block of their own. */
+const isAccessLogPart = (r: RegisteredResource): boolean => /-access-log-|-trail-bucket-logging$/.test(r.name);
+/** The one resource of `type` among the trail's own (the access-log part aside). */
+const single = (e: Evaluation, type: string): RegisteredResource => singleOf({ ...e, resources: e.resources.filter((r) => !isAccessLogPart(r)) }, type);
 
 const policyOf = (value: unknown): AuditStatement[] => (JSON.parse(str(value)) as { Statement: AuditStatement[] }).Statement;
 const bySid = (statements: AuditStatement[], sid: string): AuditStatement => {
@@ -199,7 +212,8 @@ describe("BridgeAudit", () => {
     const e = await evaluate();
     const provider = single(e, T.provider);
     const custom = e.resources.filter((r) => r.custom && r.type !== T.provider);
-    expect(custom).toHaveLength(12);
+    // 12 for the trail, 10 for its access logging (bucket + 5 configurations, logging, role, policy, replication).
+    expect(custom).toHaveLength(22);
     for (const r of custom) expect(r.provider, r.type).toBe(provider.urn);
   });
 
@@ -210,7 +224,12 @@ describe("BridgeAudit", () => {
       new BridgeAudit("acme-audit", { ...base, accountId: account.id }, { providers: [provider] });
     }, true);
     expect(e.resources.filter((r) => r.custom && r.type.startsWith("aws:")).map((r) => r.type).sort()).toEqual(
-      [T.account, T.alias, T.key, ...Object.values(A)].sort(),
+      [
+        T.account, T.alias, T.key, ...Object.values(A),
+        // The access-log bucket (S3.9): its configurations, the logging, replication and its role.
+        A.bucket, A.publicAccess, A.ownership, A.versioning, A.encryption, A.bucketPolicy, A.role, A.rolePolicy,
+        "aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+      ].sort(),
     );
   });
 
@@ -239,5 +258,105 @@ describe("BridgeAudit", () => {
       expect(() => new BridgeAudit("bad", { ...base, retentionInDays: 2 })).toThrow();
     });
     expect(ofType(e, T.key)).toHaveLength(0);
+  });
+});
+
+describe("BridgeAudit: server access logging of the trail bucket into the log archive (issue 12, defect 6, S3.9)", () => {
+  const S = {
+    logging: "aws:s3/bucketLogging:BucketLogging",
+    replication: "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+  } as const;
+  /** The trail's bucket (prefix saas-audit-) and the access-log bucket (prefix saas-access-). */
+  const bucketsOf = (e: Evaluation) => {
+    const find = (prefix: string) => {
+      const found = ofType(e, A.bucket).filter((b) => str(b.inputs["bucketPrefix"]).startsWith(prefix));
+      if (found.length !== 1) throw new Error(`expected one bucket with prefix ${prefix}, found ${found.length}`);
+      return found[0]!;
+    };
+    return { trail: find("saas-audit-"), logs: find("saas-access-") };
+  };
+  const ofBucket = (e: Evaluation, type: string, bucketId: string) => ofType(e, type).filter((r) => r.inputs["bucket"] === bucketId);
+
+  test("the trail bucket logs into a local access-log bucket under <prefix><slug>/, partitioned by event time", async () => {
+    const e = await evaluate();
+    const { trail, logs } = bucketsOf(e);
+    const logging = singleOf(e, S.logging);
+    expect(logging.inputs).toMatchObject({
+      bucket: trail.id,
+      targetBucket: logs.id,
+      targetPrefix: "s3-access-logs/acme-crm/",
+      targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: "EventTime" } },
+    });
+    expect(logging.options.retainOnDelete).toBe(true);
+  });
+
+  test("the access-log bucket is hardened like the trail bucket, with SSE-S3 (S3 delivers no access logs into SSE-KMS)", async () => {
+    const e = await evaluate();
+    const { logs } = bucketsOf(e);
+    expect(logs.inputs["forceDestroy"]).toBe(false);
+    expect(logs.options.retainOnDelete).toBe(true);
+    expect(singleOf({ ...e, resources: ofBucket(e, A.publicAccess, logs.id) }, A.publicAccess).inputs).toMatchObject({
+      blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
+    });
+    expect(ofBucket(e, A.ownership, logs.id)[0]?.inputs["rule"]).toEqual({ objectOwnership: "BucketOwnerEnforced" });
+    expect(ofBucket(e, A.versioning, logs.id)[0]?.inputs["versioningConfiguration"]).toEqual({ status: "Enabled" });
+    expect(ofBucket(e, A.encryption, logs.id)[0]?.inputs["rules"]).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]);
+  });
+
+  test("only S3's log delivery, for the trail bucket of this account, may write, under the prefix; TLS only", async () => {
+    const e = await evaluate();
+    const { trail, logs } = bucketsOf(e);
+    const statements = policyOf(ofBucket(e, A.bucketPolicy, logs.id)[0]?.inputs["policy"]);
+    expect(bySid(statements, "DenyInsecureTransport")).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(bySid(statements, "S3ServerAccessLogsPolicy")).toEqual({
+      Sid: "S3ServerAccessLogsPolicy",
+      Effect: "Allow",
+      Principal: { Service: "logging.s3.amazonaws.com" },
+      Action: "s3:PutObject",
+      Resource: `${str(logs.state["arn"])}/s3-access-logs/acme-crm/*`,
+      Condition: { ArnLike: { "aws:SourceArn": trail.state["arn"] }, StringEquals: { "aws:SourceAccount": BRIDGE } },
+    });
+  });
+
+  test("every log object under the prefix is replicated to the archive bucket, owned by the archive account", async () => {
+    const e = await evaluate();
+    const { logs } = bucketsOf(e);
+    const replication = singleOf(e, S.replication);
+    expect(replication.inputs).toMatchObject({
+      bucket: logs.id,
+      rules: [
+        {
+          id: "to-log-archive",
+          status: "Enabled",
+          filter: { prefix: "s3-access-logs/acme-crm/" },
+          deleteMarkerReplication: { status: "Disabled" },
+          destination: { bucket: "arn:aws:s3:::example-org-log-archive", account: "444444444444", accessControlTranslation: { owner: "Destination" } },
+        },
+      ],
+    });
+    const role = ofType(e, A.role).find((r) => r.state["arn"] === replication.inputs["role"]);
+    if (!role) throw new Error("no replication role");
+    expect(policyOf(role.inputs["assumeRolePolicy"])).toEqual([
+      expect.objectContaining({
+        Principal: { Service: "s3.amazonaws.com" },
+        Condition: { StringEquals: { "aws:SourceAccount": BRIDGE }, ArnLike: { "aws:SourceArn": logs.state["arn"] } },
+      }),
+    ]);
+    const permissions = policyOf(ofType(e, A.rolePolicy).find((p) => p.inputs["role"] === role.id)?.inputs["policy"]);
+    expect(bySid(permissions, "ReplicateToLogArchive")).toMatchObject({
+      Action: ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+      Resource: "arn:aws:s3:::example-org-log-archive/s3-access-logs/acme-crm/*",
+    });
+    expect(permissions.flatMap(actions)).not.toContain("s3:ReplicateDelete");
+  });
+
+  test.each([
+    [{ ...ARCHIVE, bucket: "Not_A_Bucket" }, /not an S3 bucket name/],
+    [{ ...ARCHIVE, bucket: "10.0.0.1" }, /not an S3 bucket name/],
+    [{ ...ARCHIVE, accountId: "4444" }, /12-digit/],
+    [{ ...ARCHIVE, prefix: "no-trailing-slash" }, /prefix/],
+    [{ ...ARCHIVE, prefix: "../" }, /prefix/],
+  ])("rejects accessLogArchive %j", async (accessLogArchive, message) => {
+    await expect(evaluate({ accessLogArchive })).rejects.toThrow(message);
   });
 });

@@ -57,7 +57,7 @@ export function providerStackArgs(overrides: Partial<ProviderStackArgs> = {}): P
       retiringPrincipalArn: `arn:aws:iam::${BRIDGE_ACCOUNT}:role/saas-bridge-offboarding`,
       deletionWindowInDays: 30,
     },
-    audit: { retentionInDays: 365 },
+    audit: { retentionInDays: 365, accessLogArchive: { bucket: "example-org-log-archive", accountId: "444444444444", prefix: "s3-access-logs/" } },
     ...overrides,
   };
 }

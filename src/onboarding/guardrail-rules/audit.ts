@@ -67,3 +67,31 @@ export function bucketRules(resources: readonly PlannedResource[]): GuardrailVio
   }
   return out;
 }
+
+/**
+ * Server access logging (AWS Security Hub S3.9; issue 12, defect 6): every bucket has a BucketLogging
+ * naming it, with a target, unless it is itself the target of one (an access-log bucket: logging it
+ * too would only log the log deliveries, which AWS advises against). Source and target are matched by
+ * value (a bucket's id or explicit name); when the source's value names no bucket of the graph (a real
+ * preview's unknown value), by the logging resource's dependencies other than its target: exactly the
+ * buckets whose outputs its inputs used.
+ */
+export function bucketLoggingRules(resources: readonly PlannedResource[]): GuardrailViolation[] {
+  const buckets = ofType(resources, TYPES.bucket, TYPES.bucketV2);
+  const byValue = (value: unknown) => (nonEmptyString(value) ? buckets.find((b) => b.id === value || b.inputs["bucket"] === value) : undefined);
+  const covered = new Set<string>();
+  for (const logging of ofType(resources, TYPES.bucketLogging, TYPES.bucketLoggingV2)) {
+    if (logging.inputs["targetBucket"] !== undefined && !nonEmptyString(logging.inputs["targetBucket"])) continue;
+    const target = byValue(logging.inputs["targetBucket"]);
+    if (target) covered.add(target.urn);
+    const source = byValue(logging.inputs["bucket"]);
+    if (source) {
+      covered.add(source.urn);
+      continue;
+    }
+    for (const b of buckets) if (b !== target && logging.dependencies?.includes(b.urn)) covered.add(b.urn);
+  }
+  return buckets
+    .filter((b) => !covered.has(b.urn))
+    .map((b) => violation(b, "BUCKET_ACCESS_LOGGING_DISABLED", "bucket has no server access logging referring to it and is no access-log destination; expected an s3.BucketLogging (S3.9)"));
+}

@@ -28,6 +28,7 @@ export const GUARDRAIL_CODES = [
   "FIREWALL_PASS_NOT_IN_SPEC",
   "KEY_ADMIN_CAN_USE_KEY",
   "NLB_PRIVATELINK_NOT_ENFORCED",
+  "BUCKET_ACCESS_LOGGING_DISABLED",
 ] as const;
 export type GuardrailCode = (typeof GUARDRAIL_CODES)[number];
 
@@ -54,6 +55,7 @@ export const GUARDRAIL_SUMMARIES: Readonly<Record<GuardrailCode, string>> = {
   FIREWALL_PASS_NOT_IN_SPEC: "A firewall pass rule opens a port, protocol or scope (sources, destination, domain match) the spec does not.",
   KEY_ADMIN_CAN_USE_KEY: "A key policy lets a key administrator (or, on a provider's key, anyone but the provider) use the key or create grants on it.",
   NLB_PRIVATELINK_NOT_ENFORCED: "A load balancer does not enforce its security group on PrivateLink traffic, or has no security group.",
+  BUCKET_ACCESS_LOGGING_DISABLED: "An S3 bucket has no server access logging, and is not itself an access-log destination (AWS Security Hub S3.9).",
 };
 
 /**
@@ -113,6 +115,8 @@ export const TYPES = {
   bucketV2: "aws:s3/bucketV2:BucketV2",
   publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
   ruleGroup: "aws:networkfirewall/ruleGroup:RuleGroup",
+  bucketLogging: "aws:s3/bucketLogging:BucketLogging",
+  bucketLoggingV2: "aws:s3/bucketLoggingV2:BucketLoggingV2",
 } as const;
 
 export function violation(resource: PlannedResource, code: GuardrailCode, message: string): GuardrailViolation {
