@@ -187,7 +187,7 @@ function cases(): Case[] {
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 async function analyse(c: Case, defaulted: Set<string>): Promise<CaseResult> {
-  const mocks = createMockCloud({ region: c.args.region, callerAccountId: c.args.network.accountId });
+  const mocks = createMockCloud({ region: c.args.region, callerAccountId: c.args.managementAccountId });
   const program = async (): Promise<Record<string, unknown>> => ({ ...(await providerStackProgram(c.args)()) });
   const evaluation = await evaluateProgram(program, { stack: `bench-critical-${c.key}`, project: PROJECTS.provider, mocks });
   const nodes = toGraph(evaluation.resources, defaulted);

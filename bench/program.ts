@@ -40,7 +40,7 @@ export async function measureProgramEvaluation(): Promise<Figure> {
   const args = toProviderStackArgs(spec, landingZone, "active", { subnets, connectionAccepted: false });
   const provider: Program = async () => ({ ...(await providerStackProgram(args)()) });
   const trivial: Program = async () => ({ bucket: new aws.s3.Bucket("bench").id });
-  const run = (program: Program) => evaluateOnce(program, args.region, args.network.accountId);
+  const run = (program: Program) => evaluateOnce(program, args.region, args.managementAccountId);
 
   for (let i = 0; i < WARMUPS; i++) {
     await run(provider);

@@ -15,7 +15,10 @@ export { evaluateProgram, type Evaluation, type EvaluateOptions, type Registered
 export interface MockCloudOptions {
   /** Region of resources whose provider sets none. Default `eu-west-1`. */
   readonly region?: string;
-  /** Account of the default (ambient) credentials, e.g. the Organizations management account. */
+  /**
+   * Account of the default provider (the service's own credentials): the Organizations management
+   * account, the only one whose Organizations calls succeed. Default `000000000000`.
+   */
   readonly callerAccountId?: string;
 }
 
@@ -51,6 +54,27 @@ const INVOKES: Readonly<Record<string, (c: { region: string; accountId: string; 
   }),
 };
 
+/**
+ * The account an AWS provider instance works in, as AWS would have it: the one its `allowedAccountIds`
+ * pins, else the account of the role it assumes, else the ambient credentials' (`fallback`). Shared
+ * with the stand-in AWS plugin of the real-engine tests, which reads the same inputs from Configure.
+ */
+export function providerAccount(inputs: Inputs, fallback: string): string {
+  const allowed = parseJsonList(inputs["allowedAccountIds"]);
+  if (typeof allowed[0] === "string" && allowed[0] !== "") return allowed[0];
+  const role = parseJsonList(inputs["assumeRoles"])[0] as Inputs | undefined;
+  const roleArn = typeof role?.["roleArn"] === "string" ? role["roleArn"] : "";
+  return /^arn:[^:]+:iam::(\d{12}):role\//.exec(roleArn)?.[1] ?? fallback;
+}
+
+/**
+ * One mock cloud per evaluation. Every resource and invoke is answered in the account and region of the
+ * provider instance it is registered with: the default provider is the caller's (the Organizations
+ * management account), an explicit provider is the account it pins or assumes a role in. Organizations
+ * resources registered with a provider in any other account are refused, as AWS refuses the call
+ * (AccessDeniedException: only the management account, or a delegated administrator, manages the
+ * organisation; the programs use no delegation).
+ */
 export function createMockCloud(options: MockCloudOptions = {}): pulumi.runtime.Mocks {
   const defaults = { region: options.region ?? "eu-west-1", accountId: options.callerAccountId ?? "000000000000" };
   // Explicit providers by id: resources name their provider as `<urn>::<id>`.
@@ -69,19 +93,24 @@ export function createMockCloud(options: MockCloudOptions = {}): pulumi.runtime.
       if (!args.custom) return { id: undefined, state: {} };
       if (args.type === "pulumi:providers:aws") {
         const id = `${args.name}-id`;
-        const accounts = parseJsonList(inputs["allowedAccountIds"]);
-        const accountId = typeof accounts[0] === "string" ? accounts[0] : defaults.accountId;
+        const accountId = providerAccount(inputs, defaults.accountId);
         providers.set(id, { region: typeof inputs["region"] === "string" ? inputs["region"] : defaults.region, accountId });
         return { id, state: inputs };
       }
       if (!args.type.startsWith("aws:")) throw new MockCloudError(`mock-cloud: unmocked resource type ${args.type}`);
+      const where = contextOf(args.provider, inputs);
+      if (args.type.startsWith("aws:organizations/") && where.accountId !== defaults.accountId) {
+        throw new MockCloudError(
+          `mock-cloud: ${args.type} ${args.name}: account ${where.accountId} is not the Organizations management account ${defaults.accountId} (AWS: AccessDeniedException)`,
+        );
+      }
       const replaceKeys = REPLACE_ON[args.type] ?? [];
       const identity = JSON.stringify([args.type, args.name, ...replaceKeys.map((k) => inputs[k] ?? null)], stable);
       const context: Context = {
         type: args.type,
         name: args.name,
         inputs,
-        ...contextOf(args.provider, inputs),
+        ...where,
         hex: (length, salt = "") => {
           let out = "";
           for (let i = 0; out.length < length; i++) out += digest(`${identity}\0${salt}\0${i}`);

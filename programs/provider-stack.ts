@@ -29,6 +29,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
     assertSlug(slug);
     const partition = partitionOf(args.region);
     assertAccountId(args.network.accountId, "network.accountId");
+    assertAccountId(args.managementAccountId, "managementAccountId");
     const tags = { ...args.tags };
 
     const network = new aws.Provider("network", {

@@ -56,6 +56,12 @@ export interface ProviderStackArgs {
   readonly allowedRegions: readonly string[];
   /** Tags applied to every resource through the providers' default tags. */
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * The Organizations management account (the landing zone's): the account of the program's default
+   * provider, i.e. of the service's own credentials, which creates the bridge account and owns its SCP,
+   * RCP and their attachments. The mock cloud answers the default provider as this account.
+   */
+  readonly managementAccountId: string;
 
   /** The central SaaS network account and the shared VPC the provider's subnets are carved from. */
   readonly network: AccountAccess & {

@@ -1,9 +1,9 @@
-import { arn, digest, dnsSuffix, globalArn, type Computed, type Context, type MockArea } from "./context.js";
+import { arn, dnsSuffix, globalArn, type Computed, type Context, type MockArea } from "./context.js";
 
 /**
- * Trail bucket and its configuration, log group, CloudTrail, the delivery role, and the Organizations
- * policies of the bridge account (see context.ts). ForceNew lists follow the Terraform provider
- * schemas as far as known; the ones marked "guess" were not checked against the schema.
+ * Trail bucket and its configuration, log group, CloudTrail and the delivery role (see context.ts); the
+ * bridge account's Organizations policies are in organizations.ts. ForceNew lists follow the Terraform
+ * provider schemas as far as known; the ones marked "guess" were not checked against the schema.
  */
 
 const text = (c: Context, key: string): string | undefined => {
@@ -29,9 +29,6 @@ export const audit: MockArea = {
     "aws:cloudtrail/trail:Trail": ["name"],
     "aws:iam/role:Role": ["name", "namePrefix", "path"],
     "aws:iam/rolePolicy:RolePolicy": ["role", "name", "namePrefix"],
-    // Guess: an Organizations policy keeps its id when renamed or edited; only its type is fixed.
-    "aws:organizations/policy:Policy": ["type"],
-    "aws:organizations/policyAttachment:PolicyAttachment": ["policyId", "targetId"],
   },
   computed: {
     "aws:s3/bucket:Bucket": (c) => {
@@ -81,17 +78,5 @@ export const audit: MockArea = {
       const name = text(c, "name") ?? autoName(c);
       return { id: `${text(c, "role") ?? ""}:${name}`, state: { name } };
     },
-    "aws:organizations/policy:Policy": (c) => {
-      const id = `p-${c.hex(8)}`;
-      // One organization per management (caller) account.
-      const org = `o-${digest(`org:${c.accountId}`).slice(0, 10)}`;
-      const kind = String(c.inputs["type"] ?? "SERVICE_CONTROL_POLICY").toLowerCase();
-      return { id, state: { arn: globalArn(c, "organizations", `policy/${org}/${kind}/${id}`), awsManaged: false } };
-    },
-    // Terraform's id is `<targetId>:<policyId>`; an attachment has no ARN.
-    "aws:organizations/policyAttachment:PolicyAttachment": (c) => ({
-      id: `${text(c, "targetId") ?? ""}:${text(c, "policyId") ?? ""}`,
-      state: {},
-    }),
   },
 };

@@ -1,6 +1,6 @@
 import { arn, digest, dnsSuffix, stable, uuid, type MockArea } from "./context.js";
 
-/** Organizations account, endpoint security group and rules, interface endpoint, rule group, hub policy, BYOK key. */
+/** Endpoint security group and rules, interface endpoint, rule group, hub policy, BYOK key. */
 export const core: MockArea = {
   replaceOn: {
     "aws:ec2/securityGroup:SecurityGroup": ["vpcId", "name", "namePrefix", "description"],
@@ -10,15 +10,9 @@ export const core: MockArea = {
     "aws:kms/key:Key": ["keyUsage", "customerMasterKeySpec", "customKeyStoreId", "multiRegion"],
     "aws:kms/alias:Alias": ["name"],
     "aws:kms/grant:Grant": ["keyId", "granteePrincipal", "operations", "constraints", "retiringPrincipal", "name"],
-    "aws:organizations/account:Account": ["email", "name"],
     "aws:networkfirewall/firewallPolicy:FirewallPolicy": ["name"],
   },
   computed: {
-    "aws:organizations/account:Account": (c) => {
-      const id = (BigInt(`0x${c.hex(15)}`) % 10n ** 12n).toString().padStart(12, "0");
-      const org = `o-${c.hex(10, "org")}`;
-      return { id, state: { arn: `arn:${c.partition}:organizations::${c.accountId}:account/${org}/${id}`, status: "ACTIVE", govcloudId: "" } };
-    },
     "aws:ec2/securityGroup:SecurityGroup": (c) => {
       const id = `sg-${c.hex(17)}`;
       return { id, state: { arn: arn(c, "ec2", `security-group/${id}`), ownerId: c.accountId, name: c.inputs["name"] ?? `${c.name}-${c.hex(7, "name")}` } };

@@ -4,8 +4,9 @@ import { core } from "./core.js";
 import { hsm } from "./hsm.js";
 import { inbound } from "./inbound.js";
 import { network } from "./network.js";
+import { organizations } from "./organizations.js";
 
-const AREAS: readonly MockArea[] = [core, network, inbound, audit, hsm];
+const AREAS: readonly MockArea[] = [core, network, inbound, audit, hsm, organizations];
 
 function merge<T>(pick: (area: MockArea) => Readonly<Record<string, T>>): Readonly<Record<string, T>> {
   const out: Record<string, T> = {};

@@ -34,7 +34,7 @@ export async function preflight(
     evaluation = await evaluateProgram(program(args), {
       project: PROJECTS.provider,
       stack: args.name,
-      mocks: createMockCloud({ region: args.region, callerAccountId: args.network.accountId }),
+      mocks: createMockCloud({ region: args.region, callerAccountId: args.managementAccountId }),
     });
   } catch (err) {
     return { violations: [], actionsRequired: [], rejected: (err as Error).message };

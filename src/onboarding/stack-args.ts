@@ -63,6 +63,7 @@ export function toProviderStackArgs(
       "saas:data-classification": spec.dataClassification,
       "managed-by": "saas-bridge",
     },
+    managementAccountId: lz.organization.managementAccountId,
     network: {
       accountId: lz.network.accountId,
       deployRoleArn: lz.network.deployRoleArn,

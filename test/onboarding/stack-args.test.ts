@@ -34,6 +34,7 @@ describe("toProviderStackArgs", () => {
         "saas:data-classification": "confidential",
         "managed-by": "saas-bridge",
       },
+      managementAccountId: "111111111111",
       network: {
         accountId: "222222222222",
         deployRoleArn: "arn:aws:iam::222222222222:role/saas-bridge-network-deploy",

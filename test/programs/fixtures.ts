@@ -18,6 +18,8 @@ export const T = {
 export const NETWORK_ACCOUNT = "111111111111";
 export const BRIDGE_ACCOUNT = "222222222222";
 export const PROVIDER_ACCOUNT = "333333333333";
+/** The Organizations management account: the default provider's. */
+export const MANAGEMENT_ACCOUNT = "999999999999";
 export const DEPLOY_ROLE = `arn:aws:iam::${BRIDGE_ACCOUNT}:role/OrganizationAccountAccessRole`;
 
 /** A valid, fully resolved ProviderStackArgs; override whole sections as needed. */
@@ -28,6 +30,7 @@ export function providerStackArgs(overrides: Partial<ProviderStackArgs> = {}): P
     region: "eu-west-1",
     allowedRegions: ["eu-west-1", "eu-central-1"],
     tags: { "saas:provider": "acme-crm", "managed-by": "saas-bridge" },
+    managementAccountId: MANAGEMENT_ACCOUNT,
     network: {
       accountId: NETWORK_ACCOUNT,
       deployRoleArn: `arn:aws:iam::${NETWORK_ACCOUNT}:role/saas-bridge-deploy`,
@@ -67,7 +70,7 @@ export function evaluateProviderStack(args: ProviderStackArgs, preview = false):
   return evaluateProgram(providerStackProgram(args), {
     project: "saas-bridge",
     stack: args.name,
-    mocks: createMockCloud({ region: args.region, callerAccountId: "999999999999" }),
+    mocks: createMockCloud({ region: args.region, callerAccountId: args.managementAccountId }),
     preview,
   });
 }
@@ -77,7 +80,7 @@ export function evaluateComponent(build: () => Record<string, unknown> | void, p
   return evaluateProgram(async () => build() ?? {}, {
     project: "saas-bridge",
     stack: "component-test",
-    mocks: createMockCloud({ region: "eu-west-1", callerAccountId: "999999999999" }),
+    mocks: createMockCloud({ region: "eu-west-1", callerAccountId: MANAGEMENT_ACCOUNT }),
     preview,
   });
 }

@@ -8,6 +8,7 @@ import type { Engine } from "../../src/engine/engine.js";
 import { prepareEngine } from "../../src/engine/factory.js";
 import { SDK_VERSION } from "../../src/engine/pulumi/cli.js";
 import { createLogger } from "../../src/logger.js";
+import { loadLandingZone } from "../../src/onboarding/landing-zone.js";
 import type { Db } from "../../src/store/db.js";
 import { createCloudStore, FAKE_AWS_DIR_ENV, type CloudBehaviour, type CloudStore } from "./fake-aws/cloud.js";
 import { writeFakeAwsPlugin } from "./fake-aws/plugin.js";
@@ -49,11 +50,15 @@ export interface RealEngineOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+const LANDING_ZONE_FILE = "examples/landing-zone.json";
+
 export async function prepareRealEngine(options: RealEngineOptions = {}): Promise<RealEngine> {
   const root = await mkdtemp(join(tmpdir(), "saas-bridge-real-engine-"));
   const dataDir = join(root, "data");
   const cloud = createCloudStore(join(root, "cloud"));
   cloud.setBehaviour(options.behaviour ?? {});
+  // The service runs with the Organizations management account's credentials: the default provider's.
+  cloud.setCallerAccountId((await loadLandingZone(LANDING_ZONE_FILE)).organization.managementAccountId);
   const plugin = await writeFakeAwsPlugin(join(root, "plugin"));
   const config = loadConfig({
     ...process.env,
@@ -62,7 +67,7 @@ export async function prepareRealEngine(options: RealEngineOptions = {}): Promis
     MODE: "development",
     DATA_DIR: dataDir,
     PATH: toolchainPath(),
-    LANDING_ZONE_FILE: "examples/landing-zone.json",
+    LANDING_ZONE_FILE,
     PULUMI_AWS_PLUGIN_PATH: plugin,
     ENGINE_ENV_PASSTHROUGH: FAKE_AWS_DIR_ENV,
     ENGINE_WARM_CHILDREN: "1",

@@ -11,7 +11,10 @@ export interface Evaluation {
 
 /** Runs the stack's program under the mock cloud (evaluations are serialized by evaluateProgram). */
 export async function evaluateStack(stack: string, program: StackProgram): Promise<Evaluation> {
-  const mocks = createMockCloud({ region: program.args.region, callerAccountId: program.args.network.accountId });
+  // The default provider is the service's own credentials: the Organizations management account. The hub
+  // uses no default provider, so its caller is left unset.
+  const callerAccountId = program.program === "provider" ? program.args.managementAccountId : undefined;
+  const mocks = createMockCloud({ region: program.args.region, ...(callerAccountId ? { callerAccountId } : {}) });
   let result;
   try {
     result = await evaluateProgram(inlineProgram(program), { stack, project: PROJECTS[program.program], mocks });

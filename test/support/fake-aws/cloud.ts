@@ -6,8 +6,9 @@ import { join } from "node:path";
  * TEST DOUBLE — the durable state of the fake AWS cloud behind the stand-in `aws` resource plugin
  * (./provider.ts). One folder per test: `resources/` holds one JSON record per live resource (what
  * "AWS" has; editing a record is drift), `faults.json` says how the cloud misbehaves, `claims/` counts
- * calls across the plugin processes (the engine starts one per provider instance). Every write is a
- * rename, so concurrent plugin processes never see half a file.
+ * calls across the plugin processes (the engine starts one per provider instance), `caller.json` names
+ * the account of the ambient credentials. Every write is a rename, so concurrent plugin processes never
+ * see half a file.
  */
 export interface CloudRecord {
   readonly type: string;
@@ -38,11 +39,10 @@ export interface CloudBehaviour {
   /** Latency of create/update/delete, per type token, with a default. */
   readonly latencyMs?: { readonly default?: number } & Readonly<Record<string, number>>;
   readonly faults?: readonly Fault[];
-  /** Account of the default provider (no allowedAccountIds): the Organizations management account. */
-  readonly callerAccountId?: string;
 }
 
 export const FAKE_AWS_DIR_ENV = "SAAS_BRIDGE_FAKE_AWS_DIR";
+const DEFAULT_CALLER = "000000000000";
 
 const fileOf = (dir: string, type: string, id: string) =>
   join(dir, "resources", `${createHash("sha256").update(`${type}\0${id}`).digest("hex").slice(0, 32)}.json`);
@@ -87,6 +87,23 @@ export function createCloudStore(dir: string) {
     },
     setBehaviour(behaviour: CloudBehaviour): void {
       writeAtomic(join(dir, "behaviour.json"), JSON.stringify(behaviour, null, 2));
+    },
+    /**
+     * The account of the ambient credentials, i.e. of a provider instance that pins no account and
+     * assumes no role (the programs' default provider: the Organizations management account). Set once
+     * per test, apart from the behaviour, so it holds across behaviour changes. Default `000000000000`.
+     */
+    callerAccountId(): string {
+      try {
+        const { accountId } = JSON.parse(readFileSync(join(dir, "caller.json"), "utf8")) as { accountId?: unknown };
+        return typeof accountId === "string" ? accountId : DEFAULT_CALLER;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return DEFAULT_CALLER;
+        throw err;
+      }
+    },
+    setCallerAccountId(accountId: string): void {
+      writeAtomic(join(dir, "caller.json"), JSON.stringify({ accountId }));
     },
     /** Counts one call of `key` across processes (mkdir is atomic) and returns its 1-based number. */
     claim(key: string): number {

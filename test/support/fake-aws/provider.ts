@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import * as provider from "@pulumi/pulumi/provider/index.js";
-import { createMockCloud, REPLACE_ON } from "../../../programs/mock-cloud.js";
+import { createMockCloud, providerAccount, REPLACE_ON } from "../../../programs/mock-cloud.js";
 import { COMPUTED } from "../../../programs/mocks/index.js";
 import { createCloudStore, FAKE_AWS_DIR_ENV, type CloudStore, type Fault } from "./cloud.js";
 
@@ -52,14 +52,14 @@ interface Configured {
   accountId: string;
 }
 
+/**
+ * The same rule as the mock cloud's: a pinned account, else the assumed role's, else the ambient
+ * credentials' (the cloud's caller account: the Organizations management account).
+ */
 function configuredFrom(args: Props, fallbackAccount: string): Configured {
-  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : typeof v === "string" && v.startsWith("[") ? (JSON.parse(v) as unknown[]) : []);
-  const allowed = list(args["allowedAccountIds"]);
-  const role = list(args["assumeRoles"])[0] as Props | undefined;
-  const roleAccount = typeof role?.["roleArn"] === "string" ? /^arn:[^:]+:iam::(\d{12}):/.exec(role["roleArn"])?.[1] : undefined;
   return {
     region: typeof args["region"] === "string" ? args["region"] : "eu-west-1",
-    accountId: typeof allowed[0] === "string" ? allowed[0] : (roleAccount ?? fallbackAccount),
+    accountId: providerAccount(args, fallbackAccount),
   };
 }
 
@@ -76,7 +76,7 @@ function awsError(type: string, op: string, fault: Extract<Fault["action"], { ki
 
 export function createFakeAwsProvider(store: CloudStore): provider.Provider & { configure(args: Props): void } {
   const behaviour = () => store.behaviour();
-  let configured: Configured = configuredFrom({}, behaviour().callerAccountId ?? "000000000000");
+  let configured: Configured = configuredFrom({}, store.callerAccountId());
   const cloud = () => createMockCloud({ region: configured.region, callerAccountId: configured.accountId });
 
   async function misbehave(op: Fault["op"], type: string): Promise<void> {
@@ -96,6 +96,10 @@ export function createFakeAwsProvider(store: CloudStore): provider.Provider & { 
   function materialize(urn: string, inputs: Props): { id: string; outs: Props } {
     const type = typeOfUrn(urn);
     if (!COMPUTED[type] && !type.startsWith("aws:")) throw new Error(`fake-aws: unknown resource type ${type}`);
+    // As AWS: only the management account manages the organisation (the mock cloud refuses the same).
+    if (type.startsWith("aws:organizations/") && configured.accountId !== store.callerAccountId()) {
+      throw awsError(type, "create", { kind: "error", code: "AccessDeniedException", message: "You don't have permissions to access this resource." });
+    }
     const made = cloud().newResource({ type, name: nameOfUrn(urn), inputs: plain(inputs) as Props, custom: true }) as { id: string; state: Props };
     return { id: made.id, outs: { ...made.state, ...inputs } };
   }
@@ -103,7 +107,7 @@ export function createFakeAwsProvider(store: CloudStore): provider.Provider & { 
   return {
     version: VERSION,
     configure(args) {
-      configured = configuredFrom(args, behaviour().callerAccountId ?? "000000000000");
+      configured = configuredFrom(args, store.callerAccountId());
     },
     async check(_urn, _olds, news) {
       return { inputs: news };
