@@ -4,7 +4,7 @@ import { assertAccountId, assertSlug, partitionOf, sessionName } from "./compone
 import { BridgeAccount } from "./components/bridge-account.js";
 import { BridgeAudit } from "./components/bridge-audit.js";
 import { ByokKey } from "./components/byok-key.js";
-import { CloudHsmKeyStore } from "./components/cloudhsm-key-store.js";
+import { cloudHsmFlowLogGroupName, CloudHsmKeyStore } from "./components/cloudhsm-key-store.js";
 import { InboundExposure } from "./components/inbound-exposure.js";
 import { PrivateLinkEndpoint } from "./components/private-link-endpoint.js";
 import { ProviderFirewallRules } from "./components/provider-firewall-rules.js";
@@ -123,6 +123,8 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
         retentionInDays: args.audit.retentionInDays,
         adminRoleArns: [...args.kms.adminRoleArns, deployRoleArn],
         accessLogArchive: args.audit.accessLogArchive,
+        // The logging key also encrypts the CloudHSM VPC's flow logs (EC2.6).
+        ...(args.kms.keyStore === "cloudhsm" ? { additionalLogGroupNames: [cloudHsmFlowLogGroupName(slug)] } : {}),
       },
       { providers: [bridge.provider] },
     );
@@ -140,6 +142,12 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
               region: args.region,
               vpcCidr: args.kms.cloudHsm?.vpcCidr ?? "",
               subnets: args.kms.cloudHsm?.subnets ?? [],
+              // EC2.6: the bridge account's logging key (its policy names this group), the landing zone's flow-log retention.
+              flowLogs: {
+                accountId: bridge.accountId,
+                kmsKeyArn: audit.loggingKeyArn,
+                retentionInDays: args.network.flowLogs.retentionInDays,
+              },
             },
             { providers: [bridge.provider] },
           )

@@ -32,6 +32,8 @@ export interface AuditNames {
   readonly accountId: string;
   readonly trailName: string;
   readonly logGroupName: string;
+  /** Other log groups of this account the logging key serves (the CloudHSM VPC's flow logs). */
+  readonly additionalLogGroupNames?: readonly string[];
 }
 
 export const CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com";
@@ -43,6 +45,12 @@ export function trailArnOf(n: AuditNames): string {
 
 export function logGroupArnOf(n: AuditNames): string {
   return `arn:${n.partition}:logs:${n.region}:${n.accountId}:log-group:${n.logGroupName}`;
+}
+
+/** The trail's log group ARN, or (with additional groups, e.g. the HSM VPC's flow logs) the list of all. */
+function logsArnCondition(n: AuditNames): string | string[] {
+  const extra = (n.additionalLogGroupNames ?? []).map((logGroupName) => logGroupArnOf({ ...n, logGroupName }));
+  return extra.length === 0 ? logGroupArnOf(n) : [logGroupArnOf(n), ...extra];
 }
 
 /** CloudWatch Logs' regional service principal (`.com.cn` in the China partition). */
@@ -106,7 +114,7 @@ export function buildLoggingKeyPolicy(n: LoggingKeyPolicyArgs): AuditPolicyDocum
         Principal: { Service: logsPrincipalOf(n.partition, n.region) },
         Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
         Resource: "*",
-        Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": logGroupArnOf(n) } },
+        Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": logsArnCondition(n) } },
       },
       {
         Sid: "CloudTrailEncrypt",

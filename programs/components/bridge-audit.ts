@@ -24,6 +24,11 @@ export interface BridgeAuditArgs {
   readonly readerRoleArns?: readonly string[];
   /** The landing zone's log archive: the trail bucket's server access logs end up there (S3.9, access-logs.ts). */
   readonly accessLogArchive: AccessLogArchive;
+  /**
+   * Other log groups of this account the logging key may encrypt (CloudWatch Logs is allowed for them
+   * by name), e.g. the CloudHSM VPC's flow logs. Default: none.
+   */
+  readonly additionalLogGroupNames?: readonly string[];
 }
 
 /** PutRetentionPolicy's allowed values (CloudWatch Logs API reference). */
@@ -59,13 +64,19 @@ export class BridgeAudit extends pulumi.ComponentResource {
     for (const arn of readerRoleArns) principalAccountOf(arn, partition);
     assertUnique(readerRoleArns, "audit reader role");
     assertAccessLogArchive(args.accessLogArchive);
+    const additionalLogGroupNames = args.additionalLogGroupNames ?? [];
+    for (const group of additionalLogGroupNames) {
+      // CloudWatch Logs group names (CreateLogGroup); no wildcard, which the key policy would widen.
+      if (!/^[\w\-/.#]{1,512}$/.test(group)) throw new Error(`audit: additional log group name "${group}" is invalid`);
+    }
+    assertUnique(additionalLogGroupNames, "audit additional log group");
 
     // Fixed names: the policies below reference the trail and log group by ARN before they exist.
     const trailName = `saas-bridge-${args.slug}`;
     const logGroupName = `/saas-bridge/${args.slug}/cloudtrail`;
     const names: pulumi.Output<AuditNames> = pulumi.output(args.accountId).apply((accountId) => {
       assertAccountId(accountId, "audit: accountId");
-      return { partition, region: args.region, accountId, trailName, logGroupName };
+      return { partition, region: args.region, accountId, trailName, logGroupName, additionalLogGroupNames };
     });
 
     // Retained on destroy: decommission must never delete audit evidence (research §4.2). Deleting the

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assertIpv4Cidr, assertSlug, assertUnique, partitionOf } from "./aws-ids.js";
+import { assertVpcFlowLogArgs, createVpcFlowLog } from "./flow-logs.js";
 
 export type HsmType = "hsm2m.medium" | "hsm1.medium";
 
@@ -28,6 +29,24 @@ export interface CloudHsmKeyStoreArgs {
   readonly hsmType?: HsmType;
   /** Plain presence selects the phase: absent = phase 1 (cluster + first HSM only). */
   readonly keyStore?: HsmKeyStoreInputs;
+  /** Flow logs of the HSM VPC (AWS Security Hub EC2.6), in the bridge account. */
+  readonly flowLogs: HsmFlowLogs;
+}
+
+export interface HsmFlowLogs {
+  /** The bridge account (the VPC's owner); an Output when the account is created in this run. */
+  readonly accountId: pulumi.Input<string>;
+  /**
+   * A key ARN of the bridge account whose policy lets CloudWatch Logs use it for
+   * `cloudHsmFlowLogGroupName(slug)`: BridgeAudit's logging key, given that name.
+   */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly retentionInDays: number;
+}
+
+/** The HSM VPC's flow-log group, next to the trail's (`/saas-bridge/<slug>/cloudtrail`). */
+export function cloudHsmFlowLogGroupName(slug: string): string {
+  return `/saas-bridge/${slug}/cloudhsm-vpc-flow-logs`;
 }
 
 const HSM_TYPES: readonly HsmType[] = ["hsm2m.medium", "hsm1.medium"];
@@ -86,7 +105,7 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
     super("saas-bridge:kms:CloudHsmKeyStore", name, {}, opts);
 
     assertSlug(args.slug);
-    partitionOf(args.region);
+    const partition = partitionOf(args.region);
     const hsmType = args.hsmType ?? "hsm2m.medium";
     if (!HSM_TYPES.includes(hsmType)) throw new Error(`cloudhsm: hsmType must be one of ${HSM_TYPES.join(", ")}, got "${String(hsmType)}"`);
     assertIpv4Cidr(args.vpcCidr, "cloudhsm vpcCidr");
@@ -116,6 +135,7 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
         if (a.range[0] <= b.range[1] && b.range[0] <= a.range[1]) throw new Error(`cloudhsm: subnets cidr "${a.cidr}" overlaps "${b.cidr}"`);
       }
     }
+    assertVpcFlowLogArgs(args.flowLogs, partition, args.region, "cloudhsm");
     if (args.keyStore) {
       const { kmsuserPassword, trustAnchorCertificate } = args.keyStore;
       // KMS accepts 7-32 characters (CreateCustomKeyStore KeyStorePassword). Never echo the value.
@@ -138,6 +158,23 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
       `${name}-vpc`,
       { cidrBlock: args.vpcCidr, enableDnsSupport: true, enableDnsHostnames: true },
       keep,
+    );
+    // EC2.6 (issue 12, defect 6): a VPC-level flow log. Its group is retained with the VPC; the flow
+    // log itself goes with the stack, as the HSMs do.
+    createVpcFlowLog(
+      name,
+      {
+        slug: args.slug,
+        partition,
+        region: args.region,
+        accountId: args.flowLogs.accountId,
+        vpcId: vpc.id,
+        logGroupName: cloudHsmFlowLogGroupName(args.slug),
+        kmsKeyArn: args.flowLogs.kmsKeyArn,
+        retentionInDays: args.flowLogs.retentionInDays,
+        what: "cloudhsm",
+      },
+      this,
     );
     // Adopting the default security group strips its allow-all rules (CIS AWS Foundations 5.4);
     // CloudHSM creates and manages the cluster's own group.

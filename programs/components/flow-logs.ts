@@ -17,16 +17,24 @@ const RETENTION_DAYS: ReadonlySet<number> = new Set([
 const KMS_KEY_ARN =
   /^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 
-/** A symmetric key ARN in the stack's partition and region (an alias or another region's key is refused). */
-export function assertFlowLogsConfig(config: FlowLogsConfig, partition: Partition, region: string): void {
-  const match = KMS_KEY_ARN.exec(config.kmsKeyArn);
-  if (!match) throw new Error(`endpoint: flowLogs.kmsKeyArn "${config.kmsKeyArn}" is not a KMS key ARN (arn:<p>:kms:<region>:<account>:key/<id>)`);
+function assertKmsKeyArn(kmsKeyArn: string, partition: Partition, region: string, what: string): void {
+  const match = KMS_KEY_ARN.exec(kmsKeyArn);
+  if (!match) throw new Error(`${what}: flowLogs.kmsKeyArn "${kmsKeyArn}" is not a KMS key ARN (arn:<p>:kms:<region>:<account>:key/<id>)`);
   if (match[1] !== partition || match[2] !== region) {
-    throw new Error(`endpoint: flowLogs.kmsKeyArn "${config.kmsKeyArn}" is not in ${partition}/${region}, where the log group lives`);
+    throw new Error(`${what}: flowLogs.kmsKeyArn "${kmsKeyArn}" is not in ${partition}/${region}, where the log group lives`);
   }
-  if (!RETENTION_DAYS.has(config.retentionInDays)) {
-    throw new Error(`endpoint: flowLogs.retentionInDays ${config.retentionInDays} is not a CloudWatch Logs retention value`);
+}
+
+function assertRetention(retentionInDays: number, what: string): void {
+  if (!RETENTION_DAYS.has(retentionInDays)) {
+    throw new Error(`${what}: flowLogs.retentionInDays ${retentionInDays} is not a CloudWatch Logs retention value`);
   }
+}
+
+/** A symmetric key ARN in the stack's partition and region (an alias or another region's key is refused). */
+export function assertFlowLogsConfig(config: FlowLogsConfig, partition: Partition, region: string, what = "endpoint"): void {
+  assertKmsKeyArn(config.kmsKeyArn, partition, region, what);
+  assertRetention(config.retentionInDays, what);
 }
 
 export interface FlowLogsArgs {
@@ -38,39 +46,56 @@ export interface FlowLogsArgs {
   readonly subnets: readonly CreatedSubnet[];
 }
 
-/**
- * Flow logs of every provider subnet into one KMS-encrypted log group (research/aws-design.md §1.2).
- * Returns the log group name.
- */
-export function createFlowLogs(name: string, args: FlowLogsArgs, parent: pulumi.Resource): pulumi.Output<string> {
+interface DeliveryArgs {
+  readonly slug: string;
+  readonly partition: Partition;
+  readonly region: string;
+  /** The account the flow logs (and so the role and the log group) live in. */
+  readonly accountId: pulumi.Input<string>;
+  readonly logGroupName: string;
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly retentionInDays: number;
+  readonly roleDescription: string;
+}
+
+interface Delivery {
+  readonly logGroup: aws.cloudwatch.LogGroup;
+  readonly role: aws.iam.Role;
+  readonly policy: aws.iam.RolePolicy;
+}
+
+/** A KMS-encrypted, retained log group and the role VPC Flow Logs delivers into it with. */
+function createDelivery(name: string, args: DeliveryArgs, parent: pulumi.Resource): Delivery {
   const logGroup = new aws.cloudwatch.LogGroup(
     `${name}-flow-logs`,
-    { name: `/saas/${args.slug}/vpc-flow-logs`, kmsKeyId: args.config.kmsKeyArn, retentionInDays: args.config.retentionInDays },
+    { name: args.logGroupName, kmsKeyId: args.kmsKeyArn, retentionInDays: args.retentionInDays },
     // Flow logs are audit evidence: they must outlive the provider's stack (research §4.2).
     { parent, retainOnDelete: true },
   );
 
-  // Confused-deputy guard: only flow logs of the network account, in this region, may assume the role
+  // Confused-deputy guard: only flow logs of this account, in this region, may assume the role
   // (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html).
   const role = new aws.iam.Role(
     `${name}-flow-logs-role`,
     {
-      description: `saas-bridge: VPC flow logs delivery for ${args.slug}`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Sid: "VpcFlowLogsDelivery",
-            Effect: "Allow",
-            Principal: { Service: "vpc-flow-logs.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            Condition: {
-              StringEquals: { "aws:SourceAccount": args.networkAccountId },
-              ArnLike: { "aws:SourceArn": `arn:${args.partition}:ec2:${args.region}:${args.networkAccountId}:vpc-flow-log/*` },
+      description: args.roleDescription,
+      assumeRolePolicy: pulumi.jsonStringify(
+        pulumi.output(args.accountId).apply((accountId) => ({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "VpcFlowLogsDelivery",
+              Effect: "Allow",
+              Principal: { Service: "vpc-flow-logs.amazonaws.com" },
+              Action: "sts:AssumeRole",
+              Condition: {
+                StringEquals: { "aws:SourceAccount": accountId },
+                ArnLike: { "aws:SourceArn": `arn:${args.partition}:ec2:${args.region}:${accountId}:vpc-flow-log/*` },
+              },
             },
-          },
-        ],
-      }),
+          ],
+        })),
+      ),
     },
     { parent },
   );
@@ -94,21 +119,96 @@ export function createFlowLogs(name: string, args: FlowLogsArgs, parent: pulumi.
     },
     { parent },
   );
+  return { logGroup, role, policy };
+}
 
+/** What every flow log here records: all traffic, at the finest aggregation (research §1.2). */
+function flowLogInputs(delivery: Delivery) {
+  return {
+    trafficType: "ALL",
+    logDestinationType: "cloud-watch-logs",
+    logDestination: delivery.logGroup.arn,
+    iamRoleArn: delivery.role.arn,
+    maxAggregationInterval: 60,
+  };
+}
+
+/**
+ * Flow logs of every provider subnet into one KMS-encrypted log group (research/aws-design.md §1.2).
+ * Returns the log group name.
+ */
+export function createFlowLogs(name: string, args: FlowLogsArgs, parent: pulumi.Resource): pulumi.Output<string> {
+  const delivery = createDelivery(
+    name,
+    {
+      slug: args.slug,
+      partition: args.partition,
+      region: args.region,
+      accountId: args.networkAccountId,
+      logGroupName: `/saas/${args.slug}/vpc-flow-logs`,
+      kmsKeyArn: args.config.kmsKeyArn,
+      retentionInDays: args.config.retentionInDays,
+      roleDescription: `saas-bridge: VPC flow logs delivery for ${args.slug}`,
+    },
+    parent,
+  );
   for (const { azId, subnet } of args.subnets) {
     new aws.ec2.FlowLog(
       `${name}-flow-log-${azId}`,
-      {
-        subnetId: subnet.id,
-        trafficType: "ALL",
-        logDestinationType: "cloud-watch-logs",
-        logDestination: logGroup.arn,
-        iamRoleArn: role.arn,
-        maxAggregationInterval: 60,
-      },
+      { subnetId: subnet.id, ...flowLogInputs(delivery) },
       // After the policy: delivery fails (and is only reported in the flow log status) without it.
-      { parent, dependsOn: [policy] },
+      { parent, dependsOn: [delivery.policy] },
     );
   }
-  return logGroup.name;
+  return delivery.logGroup.name;
+}
+
+export interface VpcFlowLogArgs {
+  readonly slug: string;
+  readonly partition: Partition;
+  readonly region: string;
+  /** The account that owns the VPC (the bridge account for the CloudHSM VPC); may be known only at deploy time. */
+  readonly accountId: pulumi.Input<string>;
+  readonly vpcId: pulumi.Input<string>;
+  readonly logGroupName: string;
+  /** A key ARN of that account whose policy lets CloudWatch Logs use it for `logGroupName`. */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly retentionInDays: number;
+  /** For messages: the component the VPC belongs to. */
+  readonly what: string;
+}
+
+/** The plain parts of a VPC flow log's settings; a key ARN that is an Output is checked by AWS. */
+export function assertVpcFlowLogArgs(
+  args: Pick<VpcFlowLogArgs, "kmsKeyArn" | "retentionInDays">,
+  partition: Partition,
+  region: string,
+  what: string,
+): void {
+  if (typeof args.kmsKeyArn === "string") assertKmsKeyArn(args.kmsKeyArn, partition, region, what);
+  assertRetention(args.retentionInDays, what);
+}
+
+/**
+ * One VPC-level flow log (AWS Security Hub EC2.6 checks the VPC, not its subnets) into a KMS-encrypted,
+ * retained log group. Returns the log group name.
+ */
+export function createVpcFlowLog(name: string, args: VpcFlowLogArgs, parent: pulumi.Resource): pulumi.Output<string> {
+  assertVpcFlowLogArgs(args, args.partition, args.region, args.what);
+  const delivery = createDelivery(
+    name,
+    {
+      slug: args.slug,
+      partition: args.partition,
+      region: args.region,
+      accountId: args.accountId,
+      logGroupName: args.logGroupName,
+      kmsKeyArn: args.kmsKeyArn,
+      retentionInDays: args.retentionInDays,
+      roleDescription: `saas-bridge: ${args.what} VPC flow logs delivery for ${args.slug}`,
+    },
+    parent,
+  );
+  new aws.ec2.FlowLog(`${name}-flow-log-vpc`, { vpcId: args.vpcId, ...flowLogInputs(delivery) }, { parent, dependsOn: [delivery.policy] });
+  return delivery.logGroup.name;
 }

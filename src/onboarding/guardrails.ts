@@ -1,7 +1,7 @@
 import { bucketLoggingRules, bucketRules, logGroupRules, trailRules } from "./guardrail-rules/audit.js";
 import { firewallRules } from "./guardrail-rules/firewall.js";
 import { grantRules, keyPolicyRules, keyRotationRules } from "./guardrail-rules/kms.js";
-import { endpointRules, inboundRules, securityGroupRules } from "./guardrail-rules/network.js";
+import { endpointRules, flowLogRules, inboundRules, securityGroupRules } from "./guardrail-rules/network.js";
 import type { GuardrailExpectations, GuardrailViolation, PlannedResource, Rule } from "./guardrail-rules/types.js";
 import type { ProviderSpec } from "./spec.js";
 import { effectivePortMatch } from "./spec-rules.js";
@@ -37,6 +37,7 @@ const RULES: readonly Rule[] = [
   trailRules,
   bucketRules,
   bucketLoggingRules,
+  flowLogRules,
   firewallRules,
 ];
 

@@ -24,6 +24,8 @@ const LOGGING_KEY_ARN = `arn:aws:kms:eu-west-1:${BRIDGE}:key/${LOGGING_KEY_ID}`;
 export const INBOUND_SOURCE = "100.64.12.0/24";
 /** Issue 12, defect 6 (S3.9): the trail bucket's access-log bucket. */
 const ACCESS_LOG_BUCKET_ID = "saas-acme-crm-access-20250101000000000002";
+/** Issue 12, defect 6 (EC2.6): the CloudHSM VPC, which the program creates. */
+const HSM_VPC_ID = "vpc-0c0c0c0c0c0c0c0c0";
 
 export function expectations(accessState: AccessState, overrides: Partial<GuardrailExpectations> = {}): GuardrailExpectations {
   return {
@@ -62,6 +64,8 @@ export const T = {
   pab: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
   trail: "aws:cloudtrail/trail:Trail",
   bucketLogging: "aws:s3/bucketLogging:BucketLogging",
+  vpc: "aws:ec2/vpc:Vpc",
+  flowLog: "aws:ec2/flowLog:FlowLog",
 } as const;
 
 /** Names of the good graph's resources that the cases mutate. */
@@ -86,6 +90,8 @@ export const N = {
   accessLogBucket: "acme-crm-access-log-bucket",
   accessLogPab: "acme-crm-access-log-pab",
   bucketLogging: "acme-crm-trail-bucket-logging",
+  hsmVpc: "acme-crm-hsm-vpc",
+  hsmFlowLog: "acme-crm-hsm-flow-log",
 } as const;
 
 export type Inputs = Record<string, unknown>;
@@ -179,6 +185,7 @@ export function goodGraph(accessState: AccessState): Graph {
   const bucket = res(T.bucket, N.bucket, BUCKET_ID, { bucketPrefix: "saas-acme-crm-trail-", forceDestroy: false });
   const allFour = { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true };
   const accessLogBucket = res(T.bucket, N.accessLogBucket, ACCESS_LOG_BUCKET_ID, { bucketPrefix: "saas-acme-crm-access-", forceDestroy: false });
+  const hsmVpc = res(T.vpc, N.hsmVpc, HSM_VPC_ID, { cidrBlock: "10.255.0.0/24" });
   return [
     { urn: urnOf("pulumi:pulumi:Stack", "saas-bridge-acme-crm"), type: "pulumi:pulumi:Stack", name: "saas-bridge-acme-crm", custom: false, id: "", inputs: {}, dependencies: [] },
     res(T.sg, N.sg, SG_ID, { vpcId, description: "endpoint ENIs", revokeRulesOnDelete: true }),
@@ -213,6 +220,8 @@ export function goodGraph(accessState: AccessState): Graph {
       bucket.urn,
       accessLogBucket.urn,
     ]),
+    hsmVpc,
+    res(T.flowLog, N.hsmFlowLog, "fl-0123456789abcdef0", { vpcId: HSM_VPC_ID, trafficType: "ALL", logDestinationType: "cloud-watch-logs" }, [hsmVpc.urn]),
   ];
 }
 
@@ -431,7 +440,12 @@ export const BAD_GRAPHS: readonly BadGraph[] = [
   bad("public access block for another bucket", "active",
     () => patched(active(), N.pab, { bucket: "someone-elses" }).map((r) => (r.name === N.pab ? { ...r, dependencies: [] } : r)),
     ["BUCKET_PUBLIC_ACCESS_NOT_BLOCKED", N.bucket]),
-  // Issue 12, defect 6: S3.9 (server access logging)
+  // Issue 12, defect 6: EC2.6 (flow logs in every VPC the program creates), S3.9 (server access logging)
+  bad("created VPC without a flow log", "active", () => active().filter((r) => r.name !== N.hsmFlowLog), ["VPC_FLOW_LOGS_MISSING", N.hsmVpc]),
+  bad("flow log of another VPC", "active",
+    () => patched(active(), N.hsmFlowLog, { vpcId: "vpc-0d0d0d0d0d0d0d0d0" }).map((r) => (r.name === N.hsmFlowLog ? { ...r, dependencies: [] } : r)),
+    ["VPC_FLOW_LOGS_MISSING", N.hsmVpc]),
+  bad("flow log of accepted traffic only", "active", () => patched(active(), N.hsmFlowLog, { trafficType: "ACCEPT" }), ["VPC_FLOW_LOGS_MISSING", N.hsmVpc]),
   bad("trail bucket without access logging", "active", () => active().filter((r) => r.name !== N.bucketLogging), ["BUCKET_ACCESS_LOGGING_DISABLED", N.bucket], ["BUCKET_ACCESS_LOGGING_DISABLED", N.accessLogBucket]),
   bad("access logging of another bucket", "active",
     () => patched(active(), N.bucketLogging, { bucket: "someone-elses" }).map((r) => (r.name === N.bucketLogging ? { ...r, dependencies: [] } : r)),

@@ -69,9 +69,9 @@ describe("evaluateGuardrails accepts equivalent safe forms", () => {
   });
   it("a bucket matched by its explicit name, without ids", () => {
     const graph = patched(patched(active(), N.bucket, { bucket: "explicit-name", bucketPrefix: undefined }), N.pab, { bucket: "explicit-name" });
-    // Issue 12: the access-log bucket and the logging named explicitly too.
+    // Issue 12: the access-log bucket and the logging named explicitly too; a VPC has no name to match by.
     const logs = patched(patched(graph, N.accessLogBucket, { bucket: "explicit-logs", bucketPrefix: undefined }), N.accessLogPab, { bucket: "explicit-logs" });
-    const named = patched(logs, N.bucketLogging, { bucket: "explicit-name", targetBucket: "explicit-logs" });
+    const named = patched(logs, N.bucketLogging, { bucket: "explicit-name", targetBucket: "explicit-logs" }).filter((r) => r.name !== N.hsmVpc && r.name !== N.hsmFlowLog);
     ok(named.map((r) => ({ ...r, id: "", dependencies: [] })));
   });
   it("a computed bucket name matched by the bucket's id alone", () =>
@@ -87,12 +87,13 @@ describe("evaluateGuardrails accepts equivalent safe forms", () => {
     const bare = active().map(({ urn, type, name, inputs, custom }) => ({ urn, type, name, inputs, custom }));
     const unknown = bare.map((r) => (r.name === N.pab ? { ...r, inputs: { ...r.inputs, bucket: undefined } } : r));
     const violations = evaluateGuardrails(unknown, expectations("active"));
-    // Issue 12: access logging is matched by ids too, so it fails closed the same way.
+    // Issue 12: access logging and flow logs are matched by ids too, so they fail closed the same way.
     expect(violations.map((v) => [v.code, v.resourceName])).toEqual([
       ["BUCKET_PUBLIC_ACCESS_NOT_BLOCKED", N.bucket],
       ["BUCKET_ACCESS_LOGGING_DISABLED", N.bucket],
       ["BUCKET_PUBLIC_ACCESS_NOT_BLOCKED", N.accessLogBucket],
       ["BUCKET_ACCESS_LOGGING_DISABLED", N.accessLogBucket],
+      ["VPC_FLOW_LOGS_MISSING", N.hsmVpc],
     ]);
   });
 
@@ -319,6 +320,37 @@ describe("guardrailExpectations", () => {
 });
 
 describe("issue 12 controls on the real provider-stack graph (defects 5 and 6)", () => {
+  const hsmArgs = providerStackArgs({
+    kms: {
+      ...providerStackArgs().kms,
+      keyStore: "cloudhsm",
+      cloudHsm: { vpcCidr: "10.255.0.0/24", subnets: [{ azId: "euw1-az1", cidr: "10.255.0.0/26" }, { azId: "euw1-az2", cidr: "10.255.0.64/26" }] },
+    },
+  });
+
+  it("removing the HSM VPC's flow log, the trail bucket's logging or the NLB's enforcement turns a guardrail red", async () => {
+    const inbound = providerStackArgs({
+      ...hsmArgs,
+      inbound: {
+        targets: [{ ip: "10.20.1.10", port: 8443 }],
+        allowedPrincipals: [`arn:aws:iam::${PROVIDER}:root`],
+        acceptedEndpointIds: [],
+        sourceCidrs: ["100.64.0.0/24"],
+      },
+    });
+    const { resources } = await evaluateProviderStack(inbound);
+    expect(evaluateGuardrails(resources, expectationsOf(inbound))).toEqual([]);
+    const codes = (graph: typeof resources) => evaluateGuardrails(graph, expectationsOf(inbound)).map((v) => v.code);
+    expect(codes(resources.filter((r) => r.type !== "aws:ec2/flowLog:FlowLog" || r.inputs["vpcId"] === undefined))).toEqual(["VPC_FLOW_LOGS_MISSING"]);
+    expect(codes(resources.filter((r) => r.type !== "aws:s3/bucketLogging:BucketLogging"))).toEqual([
+      "BUCKET_ACCESS_LOGGING_DISABLED",
+      "BUCKET_ACCESS_LOGGING_DISABLED",
+    ]);
+    const off = resources.map((r) => (r.type === T.lb ? { ...r, inputs: { ...r.inputs, enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "off" } } : r));
+    expect(codes(off)).toEqual(["NLB_PRIVATELINK_NOT_ENFORCED"]);
+    expect(codes(resources)).toEqual([]);
+  });
+
   it("removing the trail bucket's logging turns BUCKET_ACCESS_LOGGING_DISABLED red (defect 6, S3.9)", async () => {
     const args = providerStackArgs();
     const { resources } = await evaluateProviderStack(args);

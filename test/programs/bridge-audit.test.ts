@@ -360,3 +360,18 @@ describe("BridgeAudit: server access logging of the trail bucket into the log ar
     await expect(evaluate({ accessLogArchive })).rejects.toThrow(message);
   });
 });
+
+describe("BridgeAudit: the logging key also serves the CloudHSM VPC's flow logs (issue 12, defect 6, EC2.6)", () => {
+  const HSM_GROUP = "/saas-bridge/acme-crm/cloudhsm-vpc-flow-logs";
+
+  test("CloudWatch Logs may use it for exactly the trail's and the named additional log groups", async () => {
+    const statements = keyPolicy(await evaluate({ additionalLogGroupNames: [HSM_GROUP] }));
+    expect(bySid(statements, "CloudWatchLogsUse").Condition).toEqual({
+      ArnLike: { "kms:EncryptionContext:aws:logs:arn": [LOG_GROUP_ARN, `arn:aws:logs:eu-west-1:${BRIDGE}:log-group:${HSM_GROUP}`] },
+    });
+  });
+
+  test.each([[["/saas-bridge/*"]], [[HSM_GROUP, HSM_GROUP]]])("rejects additional log groups %j", async (additionalLogGroupNames) => {
+    await expect(evaluate({ additionalLogGroupNames })).rejects.toThrow(/additional log group/);
+  });
+});

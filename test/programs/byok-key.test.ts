@@ -213,6 +213,7 @@ describe("ByokKey", () => {
           { azId: "euw1-az2", cidr: "10.90.0.64/26" },
         ],
         keyStore: { trustAnchorCertificate: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----", kmsuserPassword: "correct-horse" },
+        flowLogs: { accountId: "222222222222", kmsKeyArn: "arn:aws:kms:eu-west-1:222222222222:key/0d7a3d7e-0000-4000-8000-000000000002", retentionInDays: 365 },
       });
       if (!store.customKeyStoreId) throw new Error("phase 2 store expected");
       new ByokKey("acme-byok", { ...base, keyStore: "cloudhsm", customKeyStoreId: store.customKeyStoreId });

@@ -29,6 +29,7 @@ const base: CloudHsmKeyStoreArgs = {
     { azId: "euw1-az1", cidr: "10.90.0.0/26" },
     { azId: "euw1-az2", cidr: "10.90.0.64/26" },
   ],
+  flowLogs: { kmsKeyArn: `arn:aws:kms:eu-west-1:${BRIDGE}:key/0d7a3d7e-0000-4000-8000-000000000002`, retentionInDays: 365, accountId: BRIDGE },
 };
 const phase2: Partial<CloudHsmKeyStoreArgs> = { keyStore: { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD } };
 
@@ -205,8 +206,57 @@ describe("CloudHsmKeyStore", () => {
   });
 
   test("AZ ids are checked against other regions' naming too", async () => {
-    const args = { region: "us-gov-west-1", subnets: [az("usgw1-az1", "10.90.0.0/26"), az("usgw1-az2", "10.90.0.64/26")] };
+    const args = {
+      region: "us-gov-west-1",
+      subnets: [az("usgw1-az1", "10.90.0.0/26"), az("usgw1-az2", "10.90.0.64/26")],
+      flowLogs: { ...base.flowLogs, kmsKeyArn: `arn:aws-us-gov:kms:us-gov-west-1:${BRIDGE}:key/0d7a3d7e-0000-4000-8000-000000000002` },
+    };
     expect(ofType(await evaluate(args), H.hsm)).toHaveLength(1);
     await expect(evaluate({ ...args, subnets: [az("usgw1-az1", "10.90.0.0/26"), az("usw1-az2", "10.90.0.64/26")] })).rejects.toThrow(/not in region/);
+  });
+});
+
+describe("CloudHsmKeyStore: flow logs on the HSM VPC (issue 12, defect 6, AWS Security Hub EC2.6)", () => {
+  const LOGGING_KEY = `arn:aws:kms:eu-west-1:${BRIDGE}:key/0d7a3d7e-0000-4000-8000-000000000002`;
+  const flowLogs = { kmsKeyArn: LOGGING_KEY, retentionInDays: 365, accountId: BRIDGE };
+  const F = { flowLog: "aws:ec2/flowLog:FlowLog", logGroup: "aws:cloudwatch/logGroup:LogGroup", role: "aws:iam/role:Role", policy: "aws:iam/rolePolicy:RolePolicy" };
+
+  test("one VPC-level flow log of ALL traffic into a KMS-encrypted, retained log group in the bridge account", async () => {
+    const e = await evaluate({ flowLogs } as Partial<CloudHsmKeyStoreArgs>);
+    const vpc = single(e, H.vpc);
+    const flowLog = single(e, F.flowLog);
+    expect(flowLog.inputs).toMatchObject({ vpcId: vpc.id, trafficType: "ALL", logDestinationType: "cloud-watch-logs", maxAggregationInterval: 60 });
+    expect(flowLog.inputs).not.toHaveProperty("subnetId");
+    const group = single(e, F.logGroup);
+    expect(group.inputs).toMatchObject({ name: "/saas-bridge/acme-crm/cloudhsm-vpc-flow-logs", kmsKeyId: LOGGING_KEY, retentionInDays: 365 });
+    expect(group.options.retainOnDelete).toBe(true);
+    expect(flowLog.inputs["logDestination"]).toBe(group.state["arn"]);
+    const role = single(e, F.role);
+    expect(flowLog.inputs["iamRoleArn"]).toBe(role.state["arn"]);
+    const trust = JSON.parse(str(role.inputs["assumeRolePolicy"])) as { Statement: { Principal: unknown; Condition: unknown }[] };
+    expect(trust.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: "vpc-flow-logs.amazonaws.com" },
+        Condition: {
+          StringEquals: { "aws:SourceAccount": BRIDGE },
+          ArnLike: { "aws:SourceArn": `arn:aws:ec2:eu-west-1:${BRIDGE}:vpc-flow-log/*` },
+        },
+      }),
+    ]);
+    expect(flowLog.dependencies).toContain(single(e, F.policy).urn);
+  });
+
+  test("phase 2 keeps the same flow log (no rename)", async () => {
+    const one = await evaluate({ flowLogs } as Partial<CloudHsmKeyStoreArgs>);
+    const two = await evaluate({ flowLogs, ...phase2 } as Partial<CloudHsmKeyStoreArgs>);
+    expect(single(two, F.flowLog).urn).toBe(single(one, F.flowLog).urn);
+  });
+
+  test.each([
+    [{ kmsKeyArn: "alias/saas-audit/acme-crm" }, /not a KMS key ARN/],
+    [{ kmsKeyArn: LOGGING_KEY.replace("eu-west-1", "us-east-1") }, /not in aws\/eu-west-1/],
+    [{ retentionInDays: 13 }, /retention/],
+  ])("rejects flowLogs %j", async (override, message) => {
+    await expect(evaluate({ flowLogs: { ...flowLogs, ...override } } as Partial<CloudHsmKeyStoreArgs>)).rejects.toThrow(message);
   });
 });

@@ -213,3 +213,28 @@ export function inboundRules(resources: readonly PlannedResource[], expect: Guar
   return out;
 }
 
+/** EC2.6 accepts flow logs that capture rejected traffic: ALL or REJECT. */
+const FLOW_LOG_TRAFFIC = ["ALL", "REJECT"];
+
+/**
+ * Every VPC the program creates has a VPC-level flow log capturing rejected traffic (AWS Security Hub
+ * EC2.6; issue 12, defect 6). Matched as audit.ts matches a public access block: by the flow log's
+ * `vpcId` (the VPC's id), otherwise (a real preview's unknown value) by its dependency on the VPC. A
+ * subnet-level flow log of a created VPC does not count: EC2.6 checks the VPC. The shared SaaS VPC is not created
+ * here; its provider subnets carry subnet-level flow logs (PrivateLinkEndpoint).
+ */
+export function flowLogRules(resources: readonly PlannedResource[]): GuardrailViolation[] {
+  const vpcs = ofType(resources, TYPES.vpc);
+  const logged = new Set<string>();
+  for (const flowLog of ofType(resources, TYPES.flowLog)) {
+    if (!FLOW_LOG_TRAFFIC.includes(String(flowLog.inputs["trafficType"]))) continue;
+    if (["subnetId", "eniId", "transitGatewayId", "transitGatewayAttachmentId"].some((k) => flowLog.inputs[k] !== undefined)) continue;
+    const target = flowLog.inputs["vpcId"];
+    const byValue = nonEmptyString(target) ? vpcs.find((v) => v.id === target) : undefined;
+    if (byValue) logged.add(byValue.urn);
+    else for (const v of vpcs) if (flowLog.dependencies?.includes(v.urn)) logged.add(v.urn);
+  }
+  return vpcs
+    .filter((v) => !logged.has(v.urn))
+    .map((v) => violation(v, "VPC_FLOW_LOGS_MISSING", `no flow log with trafficType ${show(FLOW_LOG_TRAFFIC)} on this VPC; expected one (EC2.6)`));
+}

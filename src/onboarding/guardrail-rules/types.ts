@@ -29,6 +29,7 @@ export const GUARDRAIL_CODES = [
   "KEY_ADMIN_CAN_USE_KEY",
   "NLB_PRIVATELINK_NOT_ENFORCED",
   "BUCKET_ACCESS_LOGGING_DISABLED",
+  "VPC_FLOW_LOGS_MISSING",
 ] as const;
 export type GuardrailCode = (typeof GUARDRAIL_CODES)[number];
 
@@ -56,6 +57,7 @@ export const GUARDRAIL_SUMMARIES: Readonly<Record<GuardrailCode, string>> = {
   KEY_ADMIN_CAN_USE_KEY: "A key policy lets a key administrator (or, on a provider's key, anyone but the provider) use the key or create grants on it.",
   NLB_PRIVATELINK_NOT_ENFORCED: "A load balancer does not enforce its security group on PrivateLink traffic, or has no security group.",
   BUCKET_ACCESS_LOGGING_DISABLED: "An S3 bucket has no server access logging, and is not itself an access-log destination (AWS Security Hub S3.9).",
+  VPC_FLOW_LOGS_MISSING: "A VPC the program creates has no flow log capturing rejected traffic (AWS Security Hub EC2.6).",
 };
 
 /**
@@ -115,6 +117,8 @@ export const TYPES = {
   bucketV2: "aws:s3/bucketV2:BucketV2",
   publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
   ruleGroup: "aws:networkfirewall/ruleGroup:RuleGroup",
+  vpc: "aws:ec2/vpc:Vpc",
+  flowLog: "aws:ec2/flowLog:FlowLog",
   bucketLogging: "aws:s3/bucketLogging:BucketLogging",
   bucketLoggingV2: "aws:s3/bucketLoggingV2:BucketLoggingV2",
 } as const;
