@@ -31,6 +31,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
     assertAccountId(args.network.accountId, "network.accountId");
     assertAccountId(args.managementAccountId, "managementAccountId");
     const tags = { ...args.tags };
+    const generation = args.generation === undefined ? {} : { generation: args.generation };
 
     const network = new aws.Provider("network", {
       region: args.region,
@@ -66,6 +67,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
         connectionAccepted: args.outbound.connectionAccepted,
         flowLogs: args.network.flowLogs,
         accessState: args.accessState,
+        ...generation,
       },
       { providers: [network] },
     );
@@ -100,8 +102,8 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
             acceptedEndpointIds: args.inbound.acceptedEndpointIds,
             sourceCidrs: args.inbound.sourceCidrs,
             accessState: args.accessState,
-            // Decommission destroys the stack in one run; protection would make that fail half-way.
-            deletionProtection: false,
+            // ELB.6. A decommission turns it off in the `up` it runs before its destroy (same operation).
+            deletionProtection: args.decommissioning === undefined,
           },
           { providers: [network] },
         )
@@ -125,6 +127,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
         accessLogArchive: args.audit.accessLogArchive,
         // The logging key also encrypts the CloudHSM VPC's flow logs (EC2.6).
         ...(args.kms.keyStore === "cloudhsm" ? { additionalLogGroupNames: [cloudHsmFlowLogGroupName(slug)] } : {}),
+        ...generation,
       },
       { providers: [bridge.provider] },
     );
@@ -174,7 +177,10 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
               retiringPrincipalArn: args.kms.retiringPrincipalArn,
               deletionWindowInDays: args.kms.deletionWindowInDays,
               keyStore: "kms",
-              accessState: args.accessState,
+              // A decommissioned provider's retained key keeps no grant and denies the provider.
+              accessState: args.decommissioning ? "revoked" : args.accessState,
+              ...generation,
+              ...(args.decommissioning ? { decommission: args.decommissioning.key } : {}),
             },
             { providers: [bridge.provider] },
           )

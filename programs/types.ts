@@ -22,6 +22,13 @@ export interface OutboundPort {
   readonly match: PortMatch;
 }
 
+/**
+ * What a decommission does with the provider's BYOK key: `retain` (the default) disables it and keeps
+ * it, so data encrypted with it stays recoverable; `shred` schedules its deletion (crypto-shredding).
+ */
+export const KEY_DISPOSITIONS = ["retain", "shred"] as const;
+export type KeyDisposition = (typeof KEY_DISPOSITIONS)[number];
+
 /** KMS grant operations the service allows a provider to be granted (an allow-list, see the spec). */
 export const GRANT_OPERATIONS = [
   "Encrypt",
@@ -147,6 +154,18 @@ export interface ProviderStackArgs {
      */
     readonly accessLogArchive: { readonly bucket: string; readonly accountId: string; readonly prefix: string };
   };
+
+  /**
+   * This onboarding of the name: 1 for the first, +1 each time a decommissioned name is onboarded again.
+   * Retained, named resources carry it from 2 on (their names would collide with the retained ones).
+   * Absent = 1.
+   */
+  readonly generation?: number;
+  /**
+   * Only in the `up` a decommission runs before its destroy (the same operation): NLB deletion
+   * protection off, the BYOK key disabled, and retained or left to its deletion window.
+   */
+  readonly decommissioning?: { readonly key: KeyDisposition };
 }
 
 /** Stack outputs a portal needs. Secrets (grant tokens, passwords) are never exported. */

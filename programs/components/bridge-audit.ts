@@ -9,6 +9,7 @@ import {
 } from "./audit-policies.js";
 import { assertAccessLogArchive, createAccessLogging, type AccessLogArchive } from "./access-logs.js";
 import { assertAccountId, assertSlug, assertUnique, partitionOf, principalAccountOf } from "./aws-ids.js";
+import { generationSuffix } from "./generation.js";
 
 export interface BridgeAuditArgs {
   readonly slug: string;
@@ -29,6 +30,8 @@ export interface BridgeAuditArgs {
    * by name), e.g. the CloudHSM VPC's flow logs. Default: none.
    */
   readonly additionalLogGroupNames?: readonly string[];
+  /** The onboarding's generation (generation.ts): from 2 on, the retained trail and log group names carry it. */
+  readonly generation?: number;
 }
 
 /** PutRetentionPolicy's allowed values (CloudWatch Logs API reference). */
@@ -72,8 +75,10 @@ export class BridgeAudit extends pulumi.ComponentResource {
     assertUnique(additionalLogGroupNames, "audit additional log group");
 
     // Fixed names: the policies below reference the trail and log group by ARN before they exist.
-    const trailName = `saas-bridge-${args.slug}`;
-    const logGroupName = `/saas-bridge/${args.slug}/cloudtrail`;
+    // Both are retained on destroy, so a later onboarding of the same name needs other names.
+    const generation = generationSuffix(args.generation);
+    const trailName = `saas-bridge-${args.slug}${generation}`;
+    const logGroupName = `/saas-bridge/${args.slug}/cloudtrail${generation}`;
     const names: pulumi.Output<AuditNames> = pulumi.output(args.accountId).apply((accountId) => {
       assertAccountId(accountId, "audit: accountId");
       return { partition, region: args.region, accountId, trailName, logGroupName, additionalLogGroupNames };

@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { GRANT_OPERATIONS, type AccessState, type GrantOperation } from "../types.js";
+import { GRANT_OPERATIONS, KEY_DISPOSITIONS, type AccessState, type GrantOperation, type KeyDisposition } from "../types.js";
 import { assertAccountId, assertSlug, assertUnique, partitionOf, principalAccountOf, stableSuffix } from "./aws-ids.js";
+import { assertGeneration } from "./generation.js";
 import { buildKeyPolicy } from "./key-policy.js";
 
 export interface ByokKeyArgs {
@@ -32,6 +33,14 @@ export interface ByokKeyArgs {
   readonly customKeyStoreId?: pulumi.Input<string>;
   /** Plain: `revoked` removes every grant and replaces the provider's allows with an explicit deny. */
   readonly accessState: AccessState;
+  /** The onboarding's generation (types.ts): shown in the description, so a retained key is findable. */
+  readonly generation?: number;
+  /**
+   * Set only by a decommission's first phase: the key is disabled; on the destroy that follows,
+   * `retain` keeps it (disabled, data recoverable) and `shred` schedules its deletion. Absent, the key
+   * is retained too: a destroy that skipped that phase must never crypto-shred by accident.
+   */
+  readonly decommission?: KeyDisposition;
 }
 
 /** KMS limit on encryption-context pairs in one grant constraint. */
@@ -104,6 +113,13 @@ export class ByokKey extends pulumi.ComponentResource {
       throw new Error(`kms: deletionWindowInDays must be an integer in 7..30, got ${window}`);
     }
 
+    assertGeneration(args.generation);
+    if (args.decommission !== undefined && !KEY_DISPOSITIONS.includes(args.decommission)) {
+      throw new Error(`kms: decommission must be retain or shred, got "${String(args.decommission)}"`);
+    }
+    const generation = args.generation === undefined || args.generation === 1 ? "" : ` (generation ${args.generation})`;
+    const fate = { retain: "disabled and retained: the data it encrypts stays recoverable", shred: "disabled and scheduled for deletion" };
+
     const policy = pulumi
       .all([args.bridgeAccountId, args.deployRoleArn])
       .apply(([bridgeAccountId, deployRoleArn]) =>
@@ -124,7 +140,11 @@ export class ByokKey extends pulumi.ComponentResource {
     const key = new aws.kms.Key(
       `${name}-key`,
       {
-        description: `saas-bridge BYOK key for ${args.slug}`,
+        // A retained key has no alias left (it is deleted so the name can be onboarded again): the
+        // description and tags keep it findable.
+        description:
+          `saas-bridge BYOK key for ${args.slug}${generation}` + (args.decommission ? `; decommissioned, ${fate[args.decommission]}` : ""),
+        ...(args.decommission ? { isEnabled: false, tags: { "saas:decommissioned": args.decommission } } : {}),
         keyUsage: "ENCRYPT_DECRYPT",
         customerMasterKeySpec: "SYMMETRIC_DEFAULT",
         // "You cannot enable automatic rotation of ... KMS keys in a custom key store"
@@ -138,7 +158,8 @@ export class ByokKey extends pulumi.ComponentResource {
         bypassPolicyLockoutSafetyCheck: false,
         policy: pulumi.jsonStringify(policy),
       },
-      { parent: this },
+      // Fail-safe (issue 12, defect 7): only an explicit `shred` lets a destroy schedule the deletion.
+      { parent: this, retainOnDelete: args.decommission !== "shred" },
     );
 
     const alias = new aws.kms.Alias(

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Partition } from "./aws-ids.js";
+import { generationSuffix } from "./generation.js";
 import type { CreatedSubnet } from "./subnet-nacl.js";
 
 export interface FlowLogsConfig {
@@ -44,6 +45,8 @@ export interface FlowLogsArgs {
   readonly networkAccountId: string;
   readonly config: FlowLogsConfig;
   readonly subnets: readonly CreatedSubnet[];
+  /** The onboarding's generation (generation.ts): from 2 on, the retained log group's name carries it. */
+  readonly generation?: number;
 }
 
 interface DeliveryArgs {
@@ -145,7 +148,7 @@ export function createFlowLogs(name: string, args: FlowLogsArgs, parent: pulumi.
       partition: args.partition,
       region: args.region,
       accountId: args.networkAccountId,
-      logGroupName: `/saas/${args.slug}/vpc-flow-logs`,
+      logGroupName: `/saas/${args.slug}/vpc-flow-logs${generationSuffix(args.generation)}`,
       kmsKeyArn: args.config.kmsKeyArn,
       retentionInDays: args.config.retentionInDays,
       roleDescription: `saas-bridge: VPC flow logs delivery for ${args.slug}`,

@@ -32,6 +32,8 @@ export interface PrivateLinkEndpointArgs {
   /** Plain: the provider has accepted the endpoint connection (phase 2 of onboarding, research §2.2). */
   readonly connectionAccepted: boolean;
   readonly flowLogs: FlowLogsConfig;
+  /** The onboarding's generation, for the retained flow-log group's name (flow-logs.ts). */
+  readonly generation?: number;
   /** Plain: `revoked` keeps endpoint, subnets, group and flow logs, drops ingress and DNS, adds a deny NACL. */
   readonly accessState: AccessState;
 }
@@ -142,7 +144,7 @@ export class PrivateLinkEndpoint extends pulumi.ComponentResource {
 
     this.flowLogGroupName = createFlowLogs(
       name,
-      { slug: args.slug, partition, region: args.region, networkAccountId: args.networkAccountId, config: args.flowLogs, subnets },
+      { slug: args.slug, partition, region: args.region, networkAccountId: args.networkAccountId, config: args.flowLogs, subnets, ...(args.generation === undefined ? {} : { generation: args.generation }) },
       this,
     );
     this.networkAclId = active ? undefined : createRevokeNacl(name, { slug: args.slug, vpcId: args.vpcId, subnets }, this).id;

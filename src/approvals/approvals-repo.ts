@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KEY_DISPOSITIONS, type KeyDisposition } from "../../programs/types.js";
 import type { Queryable } from "../store/db.js";
 import type { ApprovalRule } from "./policy.js";
 
@@ -120,12 +121,14 @@ export interface ApprovalListItem {
   readonly approval: Approval;
   readonly provider: string;
   readonly intent: string;
+  /** A decommission's choice for the BYOK key: part of what the approver decides. */
+  readonly keyDisposition: KeyDisposition | undefined;
 }
 
 /** Approval requests with their operation's provider, oldest first. */
 export async function listApprovals(q: Queryable, query: ApprovalListQuery): Promise<ApprovalListItem[]> {
   const rows = await q.query(
-    `SELECT a.*, o.provider AS op_provider, o.intent AS op_intent
+    `SELECT a.*, o.provider AS op_provider, o.intent AS op_intent, o.key_disposition AS op_key_disposition
        FROM approvals a JOIN operations o ON o.id = a.operation_id JOIN providers p ON p.name = o.provider
       WHERE a.status = $1
         AND ($2::text[] IS NULL OR p.team = ANY($2::text[]))
@@ -134,5 +137,10 @@ export async function listApprovals(q: Queryable, query: ApprovalListQuery): Pro
       LIMIT $4`,
     [query.status, query.teams === undefined ? null : [...query.teams], query.after ?? null, query.limit],
   );
-  return rows.map((r) => ({ approval: ApprovalRow.parse(r), provider: String(r["op_provider"]), intent: String(r["op_intent"]) }));
+  return rows.map((r) => ({
+    approval: ApprovalRow.parse(r),
+    provider: String(r["op_provider"]),
+    intent: String(r["op_intent"]),
+    keyDisposition: z.enum(KEY_DISPOSITIONS).optional().parse(r["op_key_disposition"] ?? undefined),
+  }));
 }

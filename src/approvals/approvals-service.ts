@@ -87,7 +87,15 @@ export async function approveOperation(deps: ApprovalsDeps, actor: Actor, id: st
     if (queued === undefined) throw new AppError("INVALID_STATE", `Operation ${id} changed while it was being approved; try again.`);
     const data = { type: "approval.approved" as const, approvedBy: actor.principal.name };
     const { seq, at } = await ops.appendEvent(tx, id, null, data);
-    await audit(deps, tx, actor, action, id, { provider: operation.provider, intent: operation.intent, specHash: approval.specHash, programVersion: approval.programVersion, rule: approval.rule, comment: request.comment ?? null });
+    await audit(deps, tx, actor, action, id, {
+      provider: operation.provider,
+      intent: operation.intent,
+      specHash: approval.specHash,
+      programVersion: approval.programVersion,
+      rule: approval.rule,
+      comment: request.comment ?? null,
+      ...(operation.key_disposition === null ? {} : { decommission: { key: operation.key_disposition } }),
+    });
     // last_seq moved with the event: the row as it is now, not as the UPDATE returned it.
     return { operation: (await ops.getOperation(tx, id))!, events: [{ ...data, seq, at } as OperationEvent] };
   });

@@ -17,6 +17,12 @@ export interface EngineRequest {
   readonly kind: OperationKind;
   readonly program: StackProgram;
   /**
+   * Destroy only: an `up` of this program (the same stack's, in another variant) runs first, in the same
+   * operation; then the destroy. A decommission uses it to turn deletion protection off and disable the
+   * key before deleting (issue 12). Both phases report their steps and progress; the summary adds them.
+   */
+  readonly prepare?: StackProgram;
+  /**
    * Set when an earlier operation on this stack was interrupted (crash, kill, lease lost): before it
    * runs, the engine clears the stale lock, reports every pending operation that may have left a
    * resource behind, and reconciles the state (DESIGN §9). Then it calls `onRecovered`.
@@ -25,6 +31,18 @@ export interface EngineRequest {
 }
 
 export type EngineEvent = Exclude<EventData, { type: `operation.${string}` }>;
+
+/** A `prepare` program is only meaningful before a destroy: anything else is a caller's bug, refused. */
+export function assertPrepareFits(request: EngineRequest): void {
+  if (request.prepare !== undefined && request.kind !== "destroy") {
+    throw new EngineFailure("BAD_ENGINE_REQUEST", `a prepare phase is only valid before a destroy, not a ${request.kind}`);
+  }
+}
+
+/** The two phases' step counts added (a step of each phase is its own cloud call). */
+export function addSummaries(a: ChangeSummary, b: ChangeSummary): ChangeSummary {
+  return { create: a.create + b.create, update: a.update + b.update, delete: a.delete + b.delete, replace: a.replace + b.replace, same: a.same + b.same };
+}
 
 /**
  * The abort reason the runner uses when the service shuts down: engines then stop within a short

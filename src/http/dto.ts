@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { APPROVAL_STATUSES, type Approval } from "../approvals/approvals-repo.js";
+import { KEY_DISPOSITIONS } from "../../programs/types.js";
 import { Lifecycle } from "../onboarding/lifecycle.js";
 import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
@@ -7,6 +8,11 @@ import { Intent, OperationKind, OperationStatus, AccessStateSchema, type Operati
 
 /** Response bodies. Fastify serializes through these schemas, so a field not listed here never leaks. */
 const links = z.record(z.string(), z.string());
+
+/** A decommission's choice for the provider's BYOK key (retain: disabled and kept; shred: scheduled for deletion). */
+export const DecommissionDto = z
+  .object({ key: z.enum(KEY_DISPOSITIONS) })
+  .describe("decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding)");
 
 export const ApprovalDto = z.object({
   rule: z.string().describe("why it needs one: decommission, restricted, revoke or all"),
@@ -44,6 +50,7 @@ export const OperationDto = z
     kind: OperationKind,
     status: OperationStatus,
     accessState: AccessStateSchema,
+    decommission: DecommissionDto.optional(),
     engine: z.string().describe("`simulated` means nothing was created in AWS"),
     specHash: z.string(),
     programVersion: z.string(),
@@ -84,6 +91,7 @@ export const ProviderDto = z.object({
   team: z.string(),
   lifecycle: Lifecycle,
   engine: z.string(),
+  generation: z.number().int().describe("this onboarding of the name: 1, then +1 each time a decommissioned name is onboarded again"),
   spec: z.record(z.string(), z.unknown()),
   specHash: z.string(),
   outputs: z.record(z.string(), z.unknown()),
@@ -127,6 +135,7 @@ export function toOperationDto(op: Operation, queuePosition?: number, approval?:
     kind: op.kind,
     status: op.status,
     accessState: op.access_state,
+    ...(op.key_disposition === null ? {} : { decommission: { key: op.key_disposition } }),
     engine: op.engine,
     specHash: op.spec_hash,
     programVersion: op.program_version,
@@ -167,6 +176,7 @@ export function toProviderSummaryDto(p: ProviderRecord): z.input<typeof Provider
     team: p.team,
     lifecycle: p.lifecycle,
     engine: p.engine,
+    generation: p.generation,
     specHash: p.spec_hash,
     createdAt: p.created_at,
     updatedAt: p.updated_at,

@@ -48,7 +48,7 @@ export function createTextFormatter(header: string): (event: OperationEvent) => 
       case "operation.queued":
         return e.position > 0 ? `queued behind ${e.position} operation(s) on this provider\n` : "queued\n";
       case "approval.requested":
-        return `awaiting approval (${clean(e.rule)}) by someone other than ${clean(e.requestedBy)}, until ${clean(e.expiresAt)}\n`;
+        return `awaiting approval (${clean(e.rule)}${e.decommission ? `; BYOK key: ${e.decommission.key}` : ""}) by someone other than ${clean(e.requestedBy)}, until ${clean(e.expiresAt)}\n`;
       case "approval.approved":
         return `approved by ${clean(e.approvedBy)}\n`;
       case "operation.started":

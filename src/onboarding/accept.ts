@@ -10,6 +10,7 @@ import type { OperationEvent } from "../operations/events.js";
 import type { Intent, Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import { isUniqueViolation, type Db, type Queryable } from "../store/db.js";
+import type { KeyDisposition } from "../../programs/types.js";
 
 /** What every accepted mutation returns: the operation, where it sits in its provider's queue, and replay status. */
 export interface Accepted {
@@ -57,6 +58,8 @@ export interface OperationInput {
   readonly blockedBy?: string;
   /** Set when the change needs a second person: the operation waits in `awaiting_approval`. */
   readonly approvalRule?: ApprovalRule | undefined;
+  /** Decommission only: what happens to the provider's BYOK key (shown in the approval and the audit record). */
+  readonly keyDisposition?: KeyDisposition;
 }
 
 /** Parts of a spec the audit trail keeps only as keyed hashes. */
@@ -133,6 +136,8 @@ async function acceptIn(
     specHash: operation.spec_hash,
     programVersion: operation.program_version,
     status: operation.status,
+    // What a decommission does to the data-bearing key is part of what is asked for and approved.
+    ...(operation.key_disposition === null ? {} : { decommission: { key: operation.key_disposition } }),
   };
   let approvalExpiresAt: string | undefined;
   if (rule !== undefined) {
@@ -146,7 +151,13 @@ async function acceptIn(
       ttlMs: deps.approvals.ttlMs,
     });
     approvalExpiresAt = approval.expiresAt;
-    const data = { type: "approval.requested" as const, rule, requestedBy: actor.principal.name, expiresAt: approval.expiresAt };
+    const data = {
+      type: "approval.requested" as const,
+      rule,
+      requestedBy: actor.principal.name,
+      expiresAt: approval.expiresAt,
+      ...(operation.key_disposition === null ? {} : { decommission: { key: operation.key_disposition } }),
+    };
     const { seq, at } = await ops.appendEvent(tx, operation.id, null, data);
     events.push({ ...data, seq, at });
   }

@@ -1,4 +1,5 @@
 import { bucketLoggingRules, bucketRules, logGroupRules, trailRules } from "./guardrail-rules/audit.js";
+import { deletionProtectionRules } from "./guardrail-rules/deletion.js";
 import { firewallRules } from "./guardrail-rules/firewall.js";
 import { grantRules, keyPolicyRules, keyRotationRules } from "./guardrail-rules/kms.js";
 import { endpointRules, flowLogRules, inboundRules, securityGroupRules } from "./guardrail-rules/network.js";
@@ -39,6 +40,7 @@ const RULES: readonly Rule[] = [
   bucketLoggingRules,
   flowLogRules,
   firewallRules,
+  deletionProtectionRules,
 ];
 
 /** Violations ordered by the resource's position in `resources`, then by rule. */

@@ -12,6 +12,8 @@ export const ProviderRow = z.object({
   lifecycle: Lifecycle,
   outputs: z.record(z.string(), z.unknown()),
   engine: z.string(),
+  /** This onboarding of the name (1, then +1 each time a decommissioned name is onboarded again). */
+  generation: z.number().int().positive().default(1),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -47,7 +49,10 @@ export async function listProviders(q: Queryable, query: ProviderListQuery): Pro
   );
 }
 
-/** Inserts a provider, or re-provisions a decommissioned one under the same name; false when the name is taken. */
+/**
+ * Inserts a provider, or re-provisions a decommissioned one under the same name as its next generation
+ * (its retained resources keep the names of the earlier one); false when the name is taken.
+ */
 export async function upsertForCreate(
   q: Queryable,
   p: { name: string; team: string; spec: unknown; specHash: string; engine: string },
@@ -56,7 +61,8 @@ export async function upsertForCreate(
     `INSERT INTO providers (name, team, spec, spec_hash, lifecycle, engine)
      VALUES ($1, $2, $3, $4, 'provisioning', $5)
      ON CONFLICT (name) DO UPDATE SET team = EXCLUDED.team, spec = EXCLUDED.spec, spec_hash = EXCLUDED.spec_hash,
-            lifecycle = 'provisioning', outputs = '{}'::jsonb, engine = EXCLUDED.engine, updated_at = now()
+            lifecycle = 'provisioning', outputs = '{}'::jsonb, engine = EXCLUDED.engine, generation = providers.generation + 1,
+            updated_at = now()
       WHERE providers.lifecycle = 'decommissioned'
      RETURNING name`,
     [p.name, p.team, JSON.stringify(p.spec), p.specHash, p.engine],

@@ -7,7 +7,7 @@ import { DeniedError } from "../auth/denied.js";
 import type { Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";
-import type { AccessState } from "../../programs/types.js";
+import type { AccessState, KeyDisposition } from "../../programs/types.js";
 import { accept, type AcceptDeps, type Accepted, type Idempotency, type OperationInput } from "./accept.js";
 import type { LandingZone } from "./landing-zone.js";
 import { admit, type Lifecycle } from "./lifecycle.js";
@@ -158,6 +158,36 @@ export async function requestAction(
   idempotency?: Idempotency,
   proposed?: ProviderSpec,
 ): Promise<Accepted> {
+  return act(deps, actor, name, intent, { idempotency, proposed });
+}
+
+/** What a decommission request chooses (issue 12): the BYOK key is retained unless shredding is asked for. */
+export interface DecommissionRequest {
+  readonly key: KeyDisposition;
+}
+
+/**
+ * Decommission: the destroy is preceded, in the same operation, by an up of the decommissioning variant
+ * (deletion protection off, the key disabled; runner-hooks.ts). The key's fate is stored on the operation,
+ * shown in its approval request and recorded in the audit trail.
+ */
+export async function decommissionProvider(
+  deps: ProvidersDeps,
+  actor: Actor,
+  name: string,
+  request: DecommissionRequest,
+  idempotency?: Idempotency,
+): Promise<Accepted> {
+  return act(deps, actor, name, "decommission", { idempotency, keyDisposition: request.key });
+}
+
+async function act(
+  deps: ProvidersDeps,
+  actor: Actor,
+  name: string,
+  intent: keyof typeof KIND_OF,
+  { idempotency, proposed, keyDisposition }: { idempotency?: Idempotency | undefined; proposed?: ProviderSpec | undefined; keyDisposition?: KeyDisposition },
+): Promise<Accepted> {
   const action: AuditAction = `provider.${intent}`;
   if (proposed) {
     // The variant is a best guess from the current lifecycle; the runner checks again with the exact one.
@@ -183,6 +213,7 @@ export async function requestAction(
       spec,
       specHash: proposed ? specHash(proposed) : provider.spec_hash,
       ...(hubUpdate ? { blockedBy: hubUpdate.id } : {}),
+      ...(intent === "decommission" ? { keyDisposition: keyDisposition ?? "retain" } : {}),
       approvalRule,
     };
     return newOperation(input);

@@ -22,6 +22,17 @@ export interface RunnerHooksDeps {
   readonly program?: ProviderProgram;
 }
 
+/**
+ * What a decommissioned provider still shows: the BYOK key a destroy left behind (retained: disabled, its
+ * alias deleted, findable by ARN and tags) or shredded (pending deletion for the landing zone's window).
+ */
+function decommissionedOutputs(op: Operation, before: Record<string, unknown>): Record<string, unknown> {
+  const keyArn = before["keyArn"];
+  if (typeof keyArn !== "string") return {};
+  const key = op.key_disposition ?? "retain";
+  return { byokKey: key === "retain" ? { arn: keyArn, disposition: "retained", state: "disabled" } : { arn: keyArn, disposition: "shredded", state: "pending-deletion" } };
+}
+
 /** How the runner learns what to run and how an operation moves its provider's lifecycle. */
 export function createRunnerHooks({ db, landingZone, engine, program: checkedProgram }: RunnerHooksDeps): RunnerHooks {
   const schema = buildProviderSpecSchema(landingZone);
@@ -71,9 +82,17 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
     }
     const current = await providers.getProvider(db, op.provider);
     const connectionAccepted = current?.outputs["endpointState"] === "available";
-    const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted });
+    const generation = current?.generation ?? 1;
+    const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted, generation });
     const program: StackProgram = { program: "provider", args };
-    if (op.kind === "destroy") return { program, findings: [] };
+    if (op.kind === "destroy") {
+      // Deletion protection off and the key disabled (retained unless shredding was asked for), in the
+      // same operation as the destroy. A decommission queued before the option existed retains the key.
+      const key = op.key_disposition ?? "retain";
+      const prepare: StackProgram = { program: "provider", args: { ...args, decommissioning: { key } } };
+      const fate = key === "retain" ? "disabled and retained (data encrypted with it stays recoverable)" : "disabled and scheduled for deletion (crypto-shredding)";
+      return { program, prepare, findings: [{ type: "diagnostic", severity: "info", message: `decommission: the BYOK key is ${fate}` }] };
+    }
 
     const checked = await preflight(spec, args, op.access_state, checkedProgram);
     if (checked.rejected !== undefined) {
@@ -102,8 +121,7 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
       const p = await providers.getProvider(tx, op.provider, true);
       if (!p) return;
       const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
-      const clear: Record<string, unknown> | undefined = next === "decommissioned" ? {} : undefined;
-      const nextOutputs = status === "succeeded" && outputs ? outputs : clear;
+      const nextOutputs = next === "decommissioned" ? decommissionedOutputs(op, p.outputs) : status === "succeeded" && outputs ? outputs : undefined;
       if (next !== p.lifecycle || nextOutputs !== undefined) await providers.setLifecycle(tx, op.provider, next, nextOutputs);
       if (next === "decommissioned") await releaseSubnets(tx, op.provider);
       // A new rule group (first successful up, or a replacement) must be listed by the central policy.

@@ -29,6 +29,8 @@ export interface Placement {
   readonly subnets: readonly SubnetPlacement[];
   /** The endpoint was `available` after the last run: the provider accepted the connection. */
   readonly connectionAccepted: boolean;
+  /** The provider row's generation (retained resources' names carry it from 2 on); default 1. */
+  readonly generation?: number;
 }
 
 /**
@@ -109,6 +111,7 @@ export function toProviderStackArgs(
         : {}),
     },
     audit: { retentionInDays: lz.audit.retentionInDays, accessLogArchive: { ...lz.audit.accessLogArchive } },
+    generation: placement.generation ?? 1,
   };
 }
 

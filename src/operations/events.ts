@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KEY_DISPOSITIONS } from "../../programs/types.js";
 
 /**
  * OperationEvent: our own discriminated union (DESIGN §5), never raw engine text. Each persisted event
@@ -25,7 +26,14 @@ export type OperationError = z.infer<typeof OperationError>;
 export const EventData = z.discriminatedUnion("type", [
   z.object({ type: z.literal("operation.queued"), position: z.number().int().nonnegative() }),
   /** A second person must approve before it runs (it waits in `awaiting_approval`). */
-  z.object({ type: z.literal("approval.requested"), rule: z.string(), requestedBy: z.string(), expiresAt: z.string() }),
+  z.object({
+    type: z.literal("approval.requested"),
+    rule: z.string(),
+    requestedBy: z.string(),
+    expiresAt: z.string(),
+    /** A decommission's choice for the BYOK key, so the approver sees what it approves. */
+    decommission: z.object({ key: z.enum(KEY_DISPOSITIONS) }).optional(),
+  }),
   z.object({ type: z.literal("approval.approved"), approvedBy: z.string() }),
   z.object({ type: z.literal("operation.started"), attempt: z.number().int().positive(), engine: z.string() }),
   z.object({ type: z.literal("operation.succeeded"), summary: ChangeSummary, durationMs: z.number() }),

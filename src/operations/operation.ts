@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KEY_DISPOSITIONS } from "../../programs/types.js";
 import { OperationError } from "./events.js";
 
 /** The operation row, parsed at the store edge. */
@@ -37,6 +38,8 @@ export const OperationRow = z.object({
   progress_total: z.number().int().nullable(),
   result: z.record(z.string(), z.unknown()).nullable(),
   blocked_by: z.string().nullable().default(null),
+  /** Decommission only: `retain` (disable and keep the BYOK key) or `shred` (schedule its deletion). */
+  key_disposition: z.enum(KEY_DISPOSITIONS).nullable().default(null),
   error: OperationError.nullable(),
   created_at: timestamp,
   started_at: timestamp.nullable(),

@@ -1,3 +1,4 @@
+import type { KeyDisposition } from "../../programs/types.js";
 import { isUniqueViolation, type Db, type Queryable } from "../store/db.js";
 import type { EventData, OperationError, OperationEvent } from "./events.js";
 import { LeaseLostError, OperationRow, type Fence, type Intent, type Operation, type OperationStatus } from "./operation.js";
@@ -18,6 +19,8 @@ export interface NewOperation {
   readonly blockedBy?: string;
   /** Inserted as `awaiting_approval`: the runner leaves it until an approver queues it. */
   readonly awaitingApproval?: boolean;
+  /** Decommission only: what happens to the provider's BYOK key. */
+  readonly keyDisposition?: KeyDisposition;
 }
 
 /** Statuses of operations that have not ended: they hold their place in the provider's queue. */
@@ -41,8 +44,8 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
     `WITH ahead AS (
        SELECT count(*)::int AS n FROM operations WHERE provider = $2 AND status IN ${ACTIVE_SQL}),
      op AS (
-       INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq, blocked_by)
-       VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 1, $10) RETURNING *),
+       INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq, blocked_by, key_disposition)
+       VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 1, $10, $12) RETURNING *),
      ev AS (
        INSERT INTO operation_events (operation_id, seq, type, data)
        SELECT $1, 1, 'operation.queued', jsonb_build_object('type', 'operation.queued', 'position', ahead.n) FROM ahead
@@ -60,6 +63,7 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
       op.programVersion,
       op.blockedBy ?? null,
       op.awaitingApproval === true ? "awaiting_approval" : "queued",
+      op.keyDisposition ?? null,
     ],
   );
   const row = rows[0] as Record<string, unknown> & { queue_position: number; event_at: Date | string };

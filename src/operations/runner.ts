@@ -21,6 +21,8 @@ import { clearRecovery, getRecovery, markForRecovery } from "./recovery-repo.js"
 /** Lifecycle hooks, provided by onboarding (operations does not know about providers). */
 export interface Prepared {
   readonly program: StackProgram;
+  /** Destroy only: an `up` of this program runs first, in the same operation (EngineRequest.prepare). */
+  readonly prepare?: StackProgram;
   /** Found while preparing (guardrail results, actions a person must take): emitted before the run. */
   readonly findings: readonly EngineEvent[];
   /** Set when the findings block the run (a guardrail violation): the operation fails with it. */
@@ -132,6 +134,7 @@ export function createRunner(options: RunnerOptions): Runner {
           stack: op.provider,
           kind: op.kind,
           program: prepared.program,
+          ...(prepared.prepare ? { prepare: prepared.prepare } : {}),
           ...(recovery ? { recover: { interruptedOperationId: recovery.operationId } } : {}),
         },
         {

@@ -109,6 +109,41 @@ export function engineContract(subject: ContractSubject): void {
     }
   }, subject.timeoutMs);
 
+  it("decommission: an up of the decommissioning variant (NLB deletion protection off, key disabled), then the destroy, in one operation", async () => {
+    const s = await start();
+    try {
+      // globex's inbound exposure (an NLB), with a KMS-backed key and an account of its own.
+      const base = specNamed("contract-leave", "globex.json") as Json;
+      const spec = { ...base, bridgeAccount: { create: { email: "aws-saas-contract-leave@example.com" } }, kms: { ...base.kms, keyStore: "kms" } };
+      const created = await until(s, await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers", payload: spec })), ["succeeded", "failed"]);
+      expect(created.status, JSON.stringify(created.error)).toBe("succeeded");
+
+      const left = await until(s, await accepted(s, await s.app.inject({ method: "DELETE", url: "/v1/providers/contract-leave" })), ["succeeded", "failed"]);
+      expect(left.status, JSON.stringify(left.error)).toBe("succeeded");
+      const list = await events(s, left.id);
+      expectWellFormed(list, "operation.succeeded");
+      const phases = list.filter((e) => e.type === "diagnostic" && /^phase \d of 2/.test(e.message)).map((e) => e.seq as number);
+      expect(phases).toHaveLength(2);
+      // Phase 1 updates the NLB (protection off) and the key (disabled); phase 2 deletes them.
+      const steps = (type: string) => list.filter((e) => e.type === "resource.completed" && e.resourceType === type && e.op !== "same");
+      for (const type of ["aws:lb/loadBalancer:LoadBalancer", "aws:kms/key:Key"]) {
+        const own = steps(type).filter((e) => type !== "aws:kms/key:Key" || String(e.urn).includes("ByokKey"));
+        expect(own.map((e) => e.op), type).toEqual(["update", "delete"]);
+        expect(own[0]!.seq).toBeGreaterThan(phases[0]!);
+        expect(own[0]!.seq).toBeLessThan(phases[1]!);
+        expect(own[1]!.seq).toBeGreaterThan(phases[1]!);
+      }
+      expect(list.filter((e) => e.type === "progress" && e.done === 0)).toHaveLength(2);
+      expect(lastProgress(list)!.done).toBe(lastProgress(list)!.total);
+      expect(left.result.summary.create).toBe(0);
+      const provider = (await s.app.inject({ method: "GET", url: "/v1/providers/contract-leave" })).json() as Json;
+      expect(provider.lifecycle).toBe("decommissioned");
+      expect(provider.outputs.byokKey).toEqual({ arn: created.result.outputs.keyArn, disposition: "retained", state: "disabled" });
+    } finally {
+      await s.close(5_000);
+    }
+  }, subject.timeoutMs);
+
   it("cancel while running: in-flight steps settle, the operation is cancelled, and the provider can run again", async () => {
     const s = await start();
     try {

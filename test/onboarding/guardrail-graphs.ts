@@ -201,6 +201,7 @@ export function goodGraph(accessState: AccessState): Graph {
       loadBalancerType: "network",
       securityGroups: [NLB_SG_ID],
       enforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "on",
+      enableDeletionProtection: true,
     }),
     res(T.listener, N.listener, "listener-1", { port: 8443, protocol: "TLS", sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06" }),
     res(T.service, N.service, "vpce-svc-0aaaaaaaaaaaaaaaa", { acceptanceRequired: true, allowedPrincipals: active ? [`arn:aws:iam::${PROVIDER}:root`] : [] }),
@@ -344,6 +345,8 @@ export const BAD_GRAPHS: readonly BadGraph[] = [
   // Inbound exposure (§1.3)
   bad("internet-facing NLB", "active", () => patched(active(), N.nlb, { internal: false }), ["NLB_NOT_INTERNAL", N.nlb]),
   bad("NLB without internal (AWS default: internet-facing)", "active", () => patched(active(), N.nlb, { internal: undefined }), ["NLB_NOT_INTERNAL", N.nlb]),
+  bad("NLB without deletion protection (ELB.6)", "active", () => patched(active(), N.nlb, { enableDeletionProtection: false }), ["NLB_DELETION_PROTECTION_OFF", N.nlb]),
+  bad("NLB deletion protection left to the default (off)", "revoked", () => patched(revoked(), N.nlb, { enableDeletionProtection: undefined }), ["NLB_DELETION_PROTECTION_OFF", N.nlb]),
   bad("listener on a port no target uses", "active", () => patched(active(), N.listener, { port: 22 }), ["INBOUND_PORT_NOT_IN_SPEC", N.listener]),
   bad("NLB egress to every port", "active",
     () => patched(active(), N.nlbEgress, { ipProtocol: "-1", fromPort: undefined, toPort: undefined }),

@@ -72,6 +72,7 @@ describe("toProviderStackArgs", () => {
         deletionWindowInDays: 30,
       },
       audit: { retentionInDays: 365, accessLogArchive: { bucket: "example-org-log-archive-eu-west-1", accountId: "444444444444", prefix: "s3-access-logs/" } },
+      generation: 1,
     });
   });
 

@@ -154,16 +154,18 @@ describe("providerStackProgram", () => {
     }
   });
 
-  test("decommission (destroy) keeps the evidence: audit trail, logs and their key are retained; the BYOK key gets its deletion window", async () => {
+  test("decommission (destroy) keeps the evidence: audit trail, logs and their key are retained; the BYOK key too unless shredding is asked for", async () => {
     const e = await evaluateProviderStack(createArgs);
     const retained = new Set(e.resources.filter((r) => r.options.retainOnDelete).map((r) => r.type));
     for (const t of [X.bucket, X.trail, X.logGroup, T.account]) expect(retained).toContain(t);
     expect(ofType(e, X.logGroup).every((g) => g.options.retainOnDelete)).toBe(true);
     const loggingKey = ofType(e, T.key).find((k) => k.parent.includes("BridgeAudit"));
     expect(loggingKey?.options.retainOnDelete).toBe(true);
-    const byok = byokKeyOf(e);
-    expect(byok.options.retainOnDelete).toBe(false);
-    expect(byok.inputs["deletionWindowInDays"]).toBe(30);
+    // Fail-safe (issue 12): only the decommissioning variant with key "shred" leaves it to its deletion window.
+    expect(byokKeyOf(e).options.retainOnDelete).toBe(true);
+    const shred = byokKeyOf(await evaluateProviderStack({ ...createArgs, decommissioning: { key: "shred" } }));
+    expect(shred.options.retainOnDelete).toBe(false);
+    expect(shred.inputs["deletionWindowInDays"]).toBe(30);
     expect(single(e, T.account).inputs["closeOnDeletion"]).toBe(false);
   });
 

@@ -203,6 +203,10 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
         return store.clearPending(call.stack, call.urn);
       case "takePending":
         return store.takePending(call.stack);
+      case "retain":
+        return store.retain(call.entry);
+      case "retained":
+        return store.retained();
     }
   }
 

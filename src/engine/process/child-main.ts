@@ -2,7 +2,7 @@ import pino from "pino";
 import type { StackProgram } from "../../../programs/types.js";
 import { EngineCancelledError, EngineFailure, type Engine, type EngineEvent, type EngineRequest } from "../engine.js";
 import { createSimulatedEngine } from "../simulated/simulated-engine.js";
-import type { PendingOperation, SimStateStore } from "../simulated/state-repo.js";
+import type { PendingOperation, RetainedName, SimStateStore } from "../simulated/state-repo.js";
 import { FromChild, ToChild, type ChildFailure, type ChildSettings, type ChildTask, type StateCall } from "./protocol.js";
 import { killTree } from "./process-tree.js";
 
@@ -68,6 +68,8 @@ function remoteStateStore(): SimStateStore {
     markPending: async (stack, pending) => void (await call({ method: "markPending", stack, pending })),
     clearPending: async (stack, urn) => void (await call({ method: "clearPending", stack, urn })),
     takePending: async (stack) => (await call({ method: "takePending", stack })) as PendingOperation[],
+    retain: async (entry) => void (await call({ method: "retain", entry })),
+    retained: async () => (await call({ method: "retained" })) as RetainedName[],
   };
 }
 

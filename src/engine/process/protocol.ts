@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ChangeSummary, EventData } from "../../operations/events.js";
-import { PendingOperationSchema, SimResourceSchema } from "../simulated/state-repo.js";
+import { PendingOperationSchema, RetainedNameSchema, SimResourceSchema } from "../simulated/state-repo.js";
 
 /**
  * The typed message protocol between the service (parent) and an engine child process. Both sides
@@ -22,6 +22,7 @@ export const EngineRequestWire = z.object({
   stack: z.string(),
   kind: z.enum(["up", "preview", "refresh", "destroy"]),
   program: StackProgramWire,
+  prepare: StackProgramWire.optional(),
   recover: z.object({ interruptedOperationId: z.string() }).optional(),
 });
 
@@ -62,6 +63,8 @@ export const StateCall = z.discriminatedUnion("method", [
   z.object({ method: z.literal("markPending"), stack: z.string(), pending: PendingOperationSchema }),
   z.object({ method: z.literal("clearPending"), stack: z.string(), urn: z.string() }),
   z.object({ method: z.literal("takePending"), stack: z.string() }),
+  z.object({ method: z.literal("retain"), entry: RetainedNameSchema }),
+  z.object({ method: z.literal("retained") }),
 ]);
 export type StateCall = z.infer<typeof StateCall>;
 

@@ -63,6 +63,8 @@ export interface OperationHandlers {
   /** Synchronous (the SDK swallows what it throws): push to a queue, never await here. */
   readonly onEvent: (event: EngineEvent) => void;
   readonly signal: AbortSignal;
+  /** preview and up only: change these resources (URNs) and nothing else; untargeted creates are skipped. */
+  readonly targets?: readonly string[];
 }
 
 /**
@@ -84,12 +86,13 @@ export async function runOperation(
     suppressProgress: true,
     ...(settings.parallel === undefined ? {} : { parallel: settings.parallel }),
   };
+  const targeted = handlers.targets === undefined ? {} : { target: [...handlers.targets] };
   switch (operation) {
     case "preview":
-      await stack.preview(common);
+      await stack.preview({ ...common, ...targeted });
       return { outputs: {} };
     case "up":
-      return { outputs: maskSecrets((await stack.up({ ...common, suppressOutputs: true })).outputs) };
+      return { outputs: maskSecrets((await stack.up({ ...common, ...targeted, suppressOutputs: true })).outputs) };
     case "previewDestroy":
       await stack.previewDestroy({ ...common, runProgram: true });
       return { outputs: {} };
@@ -140,6 +143,17 @@ export async function pendingOperations(stack: Stack): Promise<PendingOperation[
     return typeof urn === "string"
       ? [{ urn, type: String(entry.resource?.type ?? "unknown"), operation: String(entry.type ?? "unknown") }]
       : [];
+  });
+}
+
+/** The URNs of the stack's resources but its root (like pendingOperations, nothing else is read from the export). */
+export async function stackResourceUrns(stack: Stack): Promise<string[]> {
+  const exported = (await stack.exportStack()) as { deployment?: { resources?: unknown } };
+  const resources = exported.deployment?.resources;
+  if (!Array.isArray(resources)) return [];
+  return resources.flatMap((r: unknown) => {
+    const entry = r as { urn?: unknown; type?: unknown };
+    return typeof entry.urn === "string" && entry.type !== "pulumi:pulumi:Stack" ? [entry.urn] : [];
   });
 }
 

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { StackProgram } from "../../../programs/types.js";
 import {
+  addSummaries,
+  assertPrepareFits,
   EngineCancelledError,
   EngineFailure,
   type Engine,
@@ -19,7 +21,7 @@ type PulumiChildSettings = Extract<ChildSettings, { engine: "pulumi" }>;
 /** The adapter functions this engine drives (tests replay recorded engine events through a stand-in). */
 export type AutomationAdapter = Pick<
   typeof automation,
-  "openStack" | "runOperation" | "stackOutputs" | "clearStackLock" | "pendingOperations" | "isConcurrentUpdate"
+  "openStack" | "runOperation" | "stackOutputs" | "clearStackLock" | "pendingOperations" | "stackResourceUrns" | "isConcurrentUpdate"
 >;
 
 /**
@@ -32,7 +34,7 @@ export function createPulumiEngine(
   settings: PulumiChildSettings,
   adapter: AutomationAdapter = automation,
 ): Engine & { clearLock(stack: string, program: StackProgram): Promise<void> } {
-  const { openStack, stackOutputs, clearStackLock, pendingOperations } = adapter;
+  const { openStack, stackOutputs, clearStackLock, pendingOperations, stackResourceUrns } = adapter;
   const workspace: WorkspaceSettings = {
     workRoot: settings.workRoot,
     pulumiHome: settings.pulumiHome,
@@ -41,11 +43,15 @@ export function createPulumiEngine(
   };
 
   async function run(request: EngineRequest, { signal, onEvent, onRecovered, log }: EngineRunOptions): Promise<EngineResult> {
-    const stack = await openStack(request.stack, request.program, workspace);
+    assertPrepareFits(request);
+    // The destroy runs the program only for its providers (`runProgram`), which the prepare program
+    // builds the same way: one stack, opened once, with the program of the first phase.
+    const stack = await openStack(request.stack, request.prepare ?? request.program, workspace);
     if (!stack) throw new Error(`stack ${request.stack} could not be opened`);
     const forward = createForwarder(onEvent);
-    const step = (operation: StackOperation, mode: MapMode, total?: number) =>
+    const step = (operation: StackOperation, mode: MapMode, total?: number, targets?: readonly string[]) =>
       runMapped({
+        ...(targets === undefined ? {} : { targets }),
         stack,
         operation,
         mapper: createEventMapper({ mode, omitSame: operation === "destroy" || operation === "previewDestroy", ...(total === undefined ? {} : { total }) }),
@@ -69,13 +75,27 @@ export function createPulumiEngine(
       }
       case "up":
       case "destroy": {
-        const planned = await step(request.kind === "up" ? "preview" : "previewDestroy", "preview");
-        // `same` steps are reported as completed too, so every planned step counts.
-        const total = planned.mapper.steps().length;
-        await forward.send({ type: "progress", done: 0, total });
-        const applied = await step(request.kind, "apply", total);
-        return { outputs: request.kind === "up" ? applied.outputs : {}, summary: applied.mapper.summary() };
+        if (request.kind === "destroy" && request.prepare) {
+          // Only what the stack still holds: a retried destroy must not re-create what it already deleted.
+          const existing = await stackResourceUrns(stack);
+          await forward.send({ type: "diagnostic", severity: "info", message: "phase 1 of 2: an up of the prepare program, before the destroy" });
+          const prepared = existing.length > 0 ? await apply("up", existing) : { outputs: {}, summary: { create: 0, update: 0, delete: 0, replace: 0, same: 0 } };
+          await forward.send({ type: "diagnostic", severity: "info", message: "phase 2 of 2: the destroy" });
+          const destroyed = await apply("destroy");
+          return { outputs: {}, summary: addSummaries(prepared.summary, destroyed.summary) };
+        }
+        return apply(request.kind);
       }
+    }
+
+    /** Preview, then apply: the preview gives the progress its total. */
+    async function apply(kind: "up" | "destroy", targets?: readonly string[]): Promise<EngineResult> {
+      const planned = await step(kind === "up" ? "preview" : "previewDestroy", "preview", undefined, targets);
+      // `same` steps are reported as completed too, so every planned step counts.
+      const total = planned.mapper.steps().length;
+      await forward.send({ type: "progress", done: 0, total });
+      const applied = await step(kind, "apply", total, targets);
+      return { outputs: kind === "up" ? applied.outputs : {}, summary: applied.mapper.summary() };
     }
   }
 
@@ -188,6 +208,8 @@ interface MappedRun {
   readonly adapter: AutomationAdapter;
   /** Which mapped events are forwarded (all by default). */
   readonly keep?: (event: EngineEvent) => boolean;
+  /** preview and up only: the resources the operation may change (automation.ts). */
+  readonly targets?: readonly string[];
 }
 
 async function runMapped(run: MappedRun): Promise<{ mapper: EventMapper; outputs: Record<string, unknown> }> {
@@ -202,7 +224,7 @@ async function runMapped(run: MappedRun): Promise<{ mapper: EventMapper; outputs
   let outputs: Record<string, unknown> = {};
   let failure: { error: unknown } | undefined;
   try {
-    ({ outputs } = await run.adapter.runOperation(stack, operation, { onEvent, signal }, run.workspace));
+    ({ outputs } = await run.adapter.runOperation(stack, operation, { onEvent, signal, ...(run.targets ? { targets: run.targets } : {}) }, run.workspace));
   } catch (err) {
     failure = { error: err };
   }

@@ -1,9 +1,10 @@
 import type { Db } from "../../store/db.js";
-import type { Engine, EngineEvent, EngineRequest, EngineResult, EngineRunOptions } from "../engine.js";
+import { addSummaries, assertPrepareFits, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions } from "../engine.js";
 import { evaluateStack } from "./evaluate.js";
 import { executeSteps } from "./execute.js";
+import { deleteRefusal, physicalName } from "./cloud-rules.js";
 import { planDestroy, planUp, summarize, type SimResource, type Step } from "./plan.js";
-import { createDbStateStore, type SimStateStore } from "./state-repo.js";
+import { createDbStateStore, type RetainedName, type SimStateStore } from "./state-repo.js";
 
 export interface SimulatedEngineOptions {
   /** Where the simulated checkpoint lives: the service's database, or (in a child) the parent through IPC. */
@@ -43,10 +44,25 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
   }
 
   async function run(request: EngineRequest, { signal, onEvent, onRecovered }: EngineRunOptions): Promise<EngineResult> {
+    assertPrepareFits(request);
     if (request.recover) {
       await recover(request, request.recover.interruptedOperationId, onEvent);
       await onRecovered?.();
     }
+    if (request.prepare === undefined) return phase(request, signal, onEvent);
+    await onEvent({ type: "diagnostic", severity: "info", message: "phase 1 of 2: an up of the prepare program, before the destroy" });
+    const prepared = await phase({ ...request, kind: "up", program: request.prepare }, signal, onEvent, true);
+    await onEvent({ type: "diagnostic", severity: "info", message: "phase 2 of 2: the destroy" });
+    const destroyed = await phase(request, signal, onEvent);
+    return { outputs: {}, summary: addSummaries(prepared.summary, destroyed.summary) };
+  }
+
+  /**
+   * One engine command (up, preview, refresh or destroy) over the recorded state, with its own progress.
+   * `existingOnly`: an up that creates nothing (like Pulumi's up targeted at the stack's resources), so a
+   * retried destroy never re-creates what its first attempt deleted.
+   */
+  async function phase(request: EngineRequest, signal: AbortSignal, onEvent: EngineRunOptions["onEvent"], existingOnly = false): Promise<EngineResult> {
     const previous = await store.load(request.stack);
     let desired: SimResource[] = [];
     let outputs: Record<string, unknown> = {};
@@ -59,7 +75,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
         : request.kind === "refresh"
           ? // The simulated cloud never drifts from what it recorded.
             previous.map((r) => ({ op: "same" as const, urn: r.urn, type: r.type, name: r.name, custom: r.custom, desired: r, after: [] }))
-          : planUp(previous, desired);
+          : planUp(previous, desired).filter((s) => !existingOnly || s.op !== "create");
     const summary = summarize(steps);
 
     for (const s of steps) {
@@ -71,6 +87,8 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     }
 
     const position = new Map(desired.map((r, i) => [r.urn, i]));
+    const recorded = new Map(previous.map((r) => [r.urn, r]));
+    const taken = await retainedNames();
     let done = 0;
     const ref = (s: Step) => ({ urn: s.urn, resourceType: s.type, name: s.name, op: s.op });
     const emit = (event: EngineEvent) => onEvent(event);
@@ -79,7 +97,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
       // Components and provider instances are bookkeeping, not cloud calls: they take no time.
       // Retained deletes only drop the resource from the stack: no cloud call either.
       durationOf: (s) => (s.custom && !s.retain && !s.type.startsWith("pulumi:providers:") ? options.stepMs : 0),
-      ...(options.faultOf ? { faultOf: options.faultOf } : {}),
+      faultOf: (s) => options.faultOf?.(s) ?? nameTaken(s, taken) ?? refusedDelete(s, recorded),
       onStarted: async (s) => {
         // Recorded before the step starts, like a checkpoint's pending operation.
         await store.markPending(request.stack, { urn: s.urn, type: s.type, name: s.name, op: s.op, operationId: request.operationId });
@@ -92,6 +110,9 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
         if (s.op !== "same") await store.clearPending(request.stack, s.urn);
         await emit({ type: "resource.completed", ...ref(s), durationMs });
         if (s.retain) {
+          const kept = recorded.get(s.urn);
+          const name = kept === undefined ? undefined : physicalName(kept);
+          if (name !== undefined) await store.retain({ type: s.type, name, stack: request.stack, urn: s.urn });
           await emit({ type: "diagnostic", severity: "info", urn: s.urn, message: `${s.type} ${s.name} stays in AWS (retainOnDelete): removed from the stack only` });
         }
         done += 1;
@@ -104,6 +125,25 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
       },
     });
     return { outputs: request.kind === "destroy" ? {} : outputs, summary };
+  }
+
+  /** A delete AWS would refuse (a retained resource is only dropped from the stack: AWS is not asked). */
+  function refusedDelete(s: Step, recorded: ReadonlyMap<string, SimResource>): string | undefined {
+    const r = s.op === "delete" && !s.retain ? recorded.get(s.urn) : undefined;
+    return r === undefined ? undefined : deleteRefusal(r);
+  }
+
+  async function retainedNames(): Promise<Map<string, RetainedName>> {
+    return new Map((await store.retained()).map((r) => [`${r.type}\u0000${r.name}`, r]));
+  }
+
+  /** A create (or the create half of a replace) of a name a destroy left in the cloud fails, as in AWS. */
+  function nameTaken(s: Step, taken: ReadonlyMap<string, RetainedName>): string | undefined {
+    if ((s.op !== "create" && s.op !== "replace") || s.desired === undefined) return undefined;
+    const name = physicalName(s.desired);
+    const holder = name === undefined ? undefined : taken.get(`${s.type}\u0000${name}`);
+    if (holder === undefined) return undefined;
+    return `"${name}" already exists: stack ${holder.stack} left it in AWS when it was destroyed (retainOnDelete)`;
   }
 
   /** The root stack's outputs are not stored per resource: re-derive them from the program and state. */

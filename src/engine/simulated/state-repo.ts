@@ -15,6 +15,14 @@ export interface PendingOperation {
   readonly operationId: string;
 }
 
+/** A resource a destroy left in the cloud (retainOnDelete), by the unique name AWS knows it by. */
+export interface RetainedName {
+  readonly type: string;
+  readonly name: string;
+  readonly stack: string;
+  readonly urn: string;
+}
+
 export interface SimStateStore {
   load(stack: string): Promise<SimResource[]>;
   put(stack: string, resource: SimResource, position: number): Promise<void>;
@@ -23,6 +31,10 @@ export interface SimStateStore {
   clearPending(stack: string, urn: string): Promise<void>;
   /** Returns the stack's pending operations and forgets them (recovery reports each one). */
   takePending(stack: string): Promise<PendingOperation[]>;
+  /** Remembers a name a destroy left in the cloud: the simulated cloud refuses to create it again. */
+  retain(entry: RetainedName): Promise<void>;
+  /** Every retained name, in every stack (the simulated cloud is one namespace). */
+  retained(): Promise<RetainedName[]>;
 }
 
 /** A recorded resource (also what an engine child sends to be stored). */
@@ -39,6 +51,8 @@ export const SimResourceSchema = z.object({
 });
 
 export const PendingOperationSchema = z.object({ urn: z.string(), type: z.string(), name: z.string(), op: z.string(), operationId: z.string() });
+
+export const RetainedNameSchema = z.object({ type: z.string(), name: z.string(), stack: z.string(), urn: z.string() });
 
 const Row = SimResourceSchema.omit({ retainOnDelete: true })
   .extend({ retain_on_delete: z.boolean() })
@@ -101,6 +115,17 @@ export function createDbStateStore(db: Queryable): SimStateStore {
         [stack],
       );
       return rows.map((r) => PendingRow.parse(r));
+    },
+    async retain(r) {
+      await db.query(
+        `INSERT INTO simulated_retained (type, name, stack, urn) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (type, name) DO UPDATE SET stack = EXCLUDED.stack, urn = EXCLUDED.urn, retained_at = now()`,
+        [r.type, r.name, r.stack, r.urn],
+      );
+    },
+    async retained() {
+      const rows = await db.query(`SELECT type, name, stack, urn FROM simulated_retained ORDER BY type, name`);
+      return rows.map((r) => RetainedNameSchema.parse(r));
     },
   };
 }

@@ -6,7 +6,7 @@ import { APPROVAL_STATUSES, getApproval, listApprovals } from "../../approvals/a
 import { principalRef, recordAllowed, visibleTeams } from "../../auth/actor.js";
 import { issueStreamTicket, DEFAULT_TICKET_SECONDS } from "../../auth/stream-tickets.js";
 import * as service from "../../operations/operations-service.js";
-import { ApprovalDto, EventListDto, OperationDto, ProblemDto, opLinks, toApprovalDto, toOperationDto } from "../dto.js";
+import { ApprovalDto, DecommissionDto, EventListDto, OperationDto, ProblemDto, opLinks, toApprovalDto, toOperationDto } from "../dto.js";
 import { requestActor, type RouteAuth } from "../auth.js";
 import { representationOf, streamingRepresentationOf } from "../respond.js";
 import { streamOperation, type StreamDeps } from "../streaming.js";
@@ -122,7 +122,16 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         }),
         response: {
           200: z.object({
-            items: z.array(z.object({ operationId: z.uuid(), provider: z.string(), intent: z.string(), approval: ApprovalDto, links: z.record(z.string(), z.string()) })),
+            items: z.array(
+              z.object({
+                operationId: z.uuid(),
+                provider: z.string(),
+                intent: z.string(),
+                decommission: DecommissionDto.optional(),
+                approval: ApprovalDto,
+                links: z.record(z.string(), z.string()),
+              }),
+            ),
             links: z.record(z.string(), z.string()),
           }),
           400: ProblemDto,
@@ -136,7 +145,14 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
       const items = rows.map((r) => {
         const self = `/v1/operations/${r.approval.operationId}`;
         const decide = r.approval.status === "pending" ? { approve: `${self}/approve`, reject: `${self}/reject` } : {};
-        return { operationId: r.approval.operationId, provider: r.provider, intent: r.intent, approval: toApprovalDto(r.approval), links: { operation: self, ...decide } };
+        return {
+          operationId: r.approval.operationId,
+          provider: r.provider,
+          intent: r.intent,
+          ...(r.keyDisposition === undefined ? {} : { decommission: { key: r.keyDisposition } }),
+          approval: toApprovalDto(r.approval),
+          links: { operation: self, ...decide },
+        };
       });
       const last = items.at(-1);
       const next = last !== undefined && items.length === limit ? { next: `/v1/approvals?${new URLSearchParams({ status, limit: String(limit), after: last.operationId }).toString()}` } : {};

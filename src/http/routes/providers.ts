@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AuditAction } from "../../audit/record.js";
+import { KEY_DISPOSITIONS } from "../../../programs/types.js";
 import { Lifecycle } from "../../onboarding/lifecycle.js";
 import * as service from "../../onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "../../onboarding/spec.js";
@@ -16,6 +17,19 @@ export interface ProviderRoutesOptions {
 }
 
 const Name = z.object({ name: z.string().min(1).max(64) });
+
+/** Optional body of a decommission; without one, the key is retained. */
+const DecommissionBody = z
+  .strictObject({
+    key: z
+      .enum(KEY_DISPOSITIONS)
+      .default("retain")
+      .describe(
+        "the provider's BYOK key: retain (default) disables it and keeps it, so data encrypted with it stays recoverable; " +
+          "shred schedules its deletion with the landing zone's window (crypto-shredding: that data becomes unreadable for good)",
+      ),
+  })
+  .describe("Decommission options");
 const problems = { 400: ProblemDto, 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto, 406: ProblemDto, 409: ProblemDto, 413: ProblemDto, 415: ProblemDto, 422: ProblemDto };
 const accepted = { 202: AcceptedDto.describe("Accepted; with a streaming Accept header the body is the live progress instead"), ...problems };
 
@@ -135,11 +149,20 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     "/v1/providers/:name",
     {
       config: change("provider.decommission"),
-      schema: { summary: "Decommission (→ destroy; needs an approval by default)", tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted },
+      schema: {
+        summary: "Decommission (→ deletion protection off and the key disabled, then destroy; needs an approval by default)",
+        tags: ["providers"],
+        params: Name,
+        headers: MutationHeaders,
+        // Fastify passes a missing body as null.
+        body: DecommissionBody.nullish(),
+        response: accepted,
+      },
     },
     async (request, reply) => {
       const rep = streamingRepresentationOf(request, stream);
-      const result = await service.requestAction(deps, requestActor(request), request.params.name, "decommission", idempotencyOf(request, null));
+      const options = request.body ?? { key: "retain" as const };
+      const result = await service.decommissionProvider(deps, requestActor(request), request.params.name, options, idempotencyOf(request, options));
       return respondAccepted(request, reply, stream, result, rep);
     },
   );

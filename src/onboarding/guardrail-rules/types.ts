@@ -30,6 +30,7 @@ export const GUARDRAIL_CODES = [
   "NLB_PRIVATELINK_NOT_ENFORCED",
   "BUCKET_ACCESS_LOGGING_DISABLED",
   "VPC_FLOW_LOGS_MISSING",
+  "NLB_DELETION_PROTECTION_OFF",
 ] as const;
 export type GuardrailCode = (typeof GUARDRAIL_CODES)[number];
 
@@ -58,6 +59,7 @@ export const GUARDRAIL_SUMMARIES: Readonly<Record<GuardrailCode, string>> = {
   NLB_PRIVATELINK_NOT_ENFORCED: "A load balancer does not enforce its security group on PrivateLink traffic, or has no security group.",
   BUCKET_ACCESS_LOGGING_DISABLED: "An S3 bucket has no server access logging, and is not itself an access-log destination (AWS Security Hub S3.9).",
   VPC_FLOW_LOGS_MISSING: "A VPC the program creates has no flow log capturing rejected traffic (AWS Security Hub EC2.6).",
+  NLB_DELETION_PROTECTION_OFF: "A load balancer has deletion protection off (AWS Security Hub ELB.6); only a decommission turns it off.",
 };
 
 /**

@@ -30,7 +30,7 @@ function standIn(script: Script): { adapter: AutomationAdapter; calls: string[] 
   const adapter: AutomationAdapter = {
     openStack: async (name) => (calls.push(`open ${name}`), stack),
     runOperation: async (_stack, operation, handlers) => {
-      calls.push(operation);
+      calls.push(handlers.targets ? `${operation} targeting ${handlers.targets.join(",")}` : operation);
       for (const e of script.events?.[operation] ?? []) handlers.onEvent(e as never);
       const failure = script.fail?.[operation];
       if (failure) throw failure;
@@ -42,18 +42,26 @@ function standIn(script: Script): { adapter: AutomationAdapter; calls: string[] 
       if (script.cancelFails) throw new Error("no lock");
     },
     pendingOperations: async () => (calls.push("export"), script.pending ?? []),
+    stackResourceUrns: async () => (calls.push("urns"), ["urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme"]),
     isConcurrentUpdate: script.locked ?? (() => false),
   };
   return { adapter, calls };
 }
 
-async function run(kind: "up" | "preview" | "refresh" | "destroy", script: Script, extra: { recover?: string; signal?: AbortSignal } = {}) {
+async function run(kind: "up" | "preview" | "refresh" | "destroy", script: Script, extra: { recover?: string; signal?: AbortSignal; prepare?: boolean } = {}) {
   const { adapter, calls } = standIn(script);
   const events: EngineEvent[] = [];
   let recovered = 0;
   const engine = createPulumiEngine(settings, adapter);
   const result = engine.run(
-    { operationId: "op-1", stack: "acme", kind, program, ...(extra.recover ? { recover: { interruptedOperationId: extra.recover } } : {}) },
+    {
+      operationId: "op-1",
+      stack: "acme",
+      kind,
+      program,
+      ...(extra.prepare ? { prepare: program } : {}),
+      ...(extra.recover ? { recover: { interruptedOperationId: extra.recover } } : {}),
+    },
     {
       signal: extra.signal ?? new AbortController().signal,
       log,
@@ -102,6 +110,30 @@ describe("pulumi engine orchestration (recorded events, stand-in adapter)", () =
     const err = (await bare.result.catch((e: unknown) => e)) as EngineFailure;
     expect(err.code).toBe("ENGINE_COMMAND_FAILED");
     expect(err.message).toBe("previewDestroy failed without a diagnostic; the service log has the details");
+  });
+
+  it("a destroy with a prepare phase first runs an up targeted at the stack's resources (nothing created), then the destroy", async () => {
+    const r = await run(
+      "destroy",
+      { events: { preview: recorded("preview-create"), up: recorded("up-create"), previewDestroy: recorded("preview-destroy"), destroy: recorded("destroy") } },
+      { prepare: true },
+    );
+    const result = await r.result;
+    const urn = "urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme";
+    expect(r.calls).toEqual(["open acme", "urns", `preview targeting ${urn}`, `up targeting ${urn}`, "previewDestroy", "destroy"]);
+    const phases = r.events.filter((e) => e.type === "diagnostic" && /^phase/.test(e.message)).map((e) => (e as { message: string }).message);
+    expect(phases).toEqual([expect.stringMatching(/^phase 1 of 2/), expect.stringMatching(/^phase 2 of 2/)]);
+    expect(r.events.filter((e) => e.type === "progress" && e.done === 0)).toHaveLength(2);
+    // Both phases' steps are counted.
+    expect(result.summary.create).toBeGreaterThan(0);
+    expect(result.summary.delete).toBe(4);
+    expect(result.outputs).toEqual({});
+  });
+
+  it("a prepare phase on anything but a destroy is refused before the stack is touched", async () => {
+    const r = await run("up", {}, { prepare: true });
+    await expect(r.result).rejects.toMatchObject({ code: "BAD_ENGINE_REQUEST" });
+    expect(r.calls).toEqual([]);
   });
 
   it("destroy previews the destroy first; refresh only previews a refresh and reports drift as planned steps", async () => {
