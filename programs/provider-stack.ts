@@ -126,7 +126,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
         adminRoleArns: [...args.kms.adminRoleArns, deployRoleArn],
         accessLogArchive: args.audit.accessLogArchive,
         // The logging key also encrypts the CloudHSM VPC's flow logs (EC2.6).
-        ...(args.kms.keyStore === "cloudhsm" ? { additionalLogGroupNames: [cloudHsmFlowLogGroupName(slug)] } : {}),
+        ...(args.kms.keyStore === "cloudhsm" ? { additionalLogGroupNames: [cloudHsmFlowLogGroupName(slug, args.generation)] } : {}),
         ...generation,
       },
       { providers: [bridge.provider] },
@@ -150,6 +150,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
                 accountId: bridge.accountId,
                 kmsKeyArn: audit.loggingKeyArn,
                 retentionInDays: args.network.flowLogs.retentionInDays,
+                ...generation,
               },
             },
             { providers: [bridge.provider] },

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assertIpv4Cidr, assertSlug, assertUnique, partitionOf } from "./aws-ids.js";
 import { assertVpcFlowLogArgs, createVpcFlowLog } from "./flow-logs.js";
+import { generationSuffix } from "./generation.js";
 
 export type HsmType = "hsm2m.medium" | "hsm1.medium";
 
@@ -38,15 +39,17 @@ export interface HsmFlowLogs {
   readonly accountId: pulumi.Input<string>;
   /**
    * A key ARN of the bridge account whose policy lets CloudWatch Logs use it for
-   * `cloudHsmFlowLogGroupName(slug)`: BridgeAudit's logging key, given that name.
+   * `cloudHsmFlowLogGroupName(slug, generation)`: BridgeAudit's logging key, given that name.
    */
   readonly kmsKeyArn: pulumi.Input<string>;
   readonly retentionInDays: number;
+  /** The onboarding's generation (generation.ts): the retained log group's name carries it from 2 on. */
+  readonly generation?: number;
 }
 
 /** The HSM VPC's flow-log group, next to the trail's (`/saas-bridge/<slug>/cloudtrail`). */
-export function cloudHsmFlowLogGroupName(slug: string): string {
-  return `/saas-bridge/${slug}/cloudhsm-vpc-flow-logs`;
+export function cloudHsmFlowLogGroupName(slug: string, generation?: number): string {
+  return `/saas-bridge/${slug}/cloudhsm-vpc-flow-logs${generationSuffix(generation)}`;
 }
 
 const HSM_TYPES: readonly HsmType[] = ["hsm2m.medium", "hsm1.medium"];
@@ -169,7 +172,7 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
         region: args.region,
         accountId: args.flowLogs.accountId,
         vpcId: vpc.id,
-        logGroupName: cloudHsmFlowLogGroupName(args.slug),
+        logGroupName: cloudHsmFlowLogGroupName(args.slug, args.flowLogs.generation),
         kmsKeyArn: args.flowLogs.kmsKeyArn,
         retentionInDays: args.flowLogs.retentionInDays,
         what: "cloudhsm",

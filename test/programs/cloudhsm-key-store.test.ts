@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, test, vi, type MockInstance } from "vitest";
-import { CloudHsmKeyStore, type CloudHsmKeyStoreArgs } from "../../programs/components/cloudhsm-key-store.js";
+import { cloudHsmFlowLogGroupName, CloudHsmKeyStore, type CloudHsmKeyStoreArgs } from "../../programs/components/cloudhsm-key-store.js";
 import type { Evaluation, RegisteredResource } from "../../programs/mock-cloud.js";
 import { evaluateComponent, ofType, single, str, T } from "./fixtures.js";
 
@@ -244,6 +244,13 @@ describe("CloudHsmKeyStore: flow logs on the HSM VPC (issue 12, defect 6, AWS Se
       }),
     ]);
     expect(flowLog.dependencies).toContain(single(e, F.policy).urn);
+  });
+
+  test("from generation 2 on, the retained log group's name carries the generation (issue 12, defect 9)", async () => {
+    const e = await evaluate({ flowLogs: { ...flowLogs, generation: 2 } } as Partial<CloudHsmKeyStoreArgs>);
+    expect(single(e, F.logGroup).inputs["name"]).toBe("/saas-bridge/acme-crm/cloudhsm-vpc-flow-logs-g2");
+    expect(cloudHsmFlowLogGroupName("acme-crm", 2)).toBe("/saas-bridge/acme-crm/cloudhsm-vpc-flow-logs-g2");
+    expect(cloudHsmFlowLogGroupName("acme-crm", 1)).toBe("/saas-bridge/acme-crm/cloudhsm-vpc-flow-logs");
   });
 
   test("phase 2 keeps the same flow log (no rename)", async () => {
