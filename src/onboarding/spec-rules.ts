@@ -133,13 +133,43 @@ export function principalsInProviderAccount(
 
 interface CrossFieldView {
   region: string;
+  bridgeAccount: { accountId: string } | { create: unknown };
+  provider?: { awsAccountId: string } | undefined;
   outbound: { endpointServiceName: string };
   inbound?: { tls?: { certificateArn: string } | undefined } | undefined;
 }
 
-/** Rules spanning sections: the endpoint service and the TLS certificate must be usable from spec.region. */
+/**
+ * Accounts an existing bridge account can never be: the management account (no SCP governs its
+ * principals, so the bridge's guardrails would not hold), the network account (shared by every provider)
+ * and the provider's own account (the provider would administer its own bridge).
+ */
+function bridgeAccountClash(lz: LandingZone, spec: CrossFieldView): string | undefined {
+  // Refinements also run after other fields failed: judge only well-formed values.
+  const bridge: unknown = spec.bridgeAccount;
+  const id = typeof bridge === "object" && bridge !== null && "accountId" in bridge ? bridge.accountId : undefined;
+  if (typeof id !== "string" || !ACCOUNT_ID.test(id)) return undefined;
+  if (id === lz.organization.managementAccountId) return "the Organizations management account: no SCP governs it";
+  if (id === lz.network.accountId) return "the central network account, which every provider shares";
+  if (id === spec.provider?.awsAccountId) return "the provider's own account (provider.awsAccountId)";
+  return undefined;
+}
+
+/**
+ * Rules spanning sections: the endpoint service and the TLS certificate must be usable from spec.region,
+ * and an existing bridge account must be an account of its own.
+ */
 export function crossFieldRules(lz: LandingZone) {
   return (spec: CrossFieldView, ctx: z.core.$RefinementCtx): void => {
+    const clash = bridgeAccountClash(lz, spec);
+    if (clash !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bridgeAccount", "accountId"],
+        input: spec.bridgeAccount,
+        message: `must be an account of its own for this provider, not ${clash}`,
+      });
+    }
     const serviceRegion = endpointServiceRegion(spec.outbound.endpointServiceName);
     if (serviceRegion !== undefined && serviceRegion !== spec.region) {
       ctx.addIssue({
