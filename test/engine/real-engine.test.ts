@@ -89,13 +89,15 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
       expect(destroyed.result.summary.create).toBe(0);
 
       // The outputs are what the (fake) cloud holds: the key's ARN is the record's, in the bridge account.
+      // Fail-safe decommission (issue 12): the BYOK key is disabled and retained, not scheduled for deletion.
       const key = real.cloud.list().find((r) => r.type === KMS_KEY && r.urn.endsWith("::real-life-key"));
-      expect(key, "the BYOK key is deleted (in AWS: scheduled for deletion)").toBeUndefined();
+      expect(key?.inputs["isEnabled"], "the BYOK key is disabled and retained").toBe(false);
       expect(created.result.outputs.keyArn).toMatch(/^arn:aws:kms:eu-west-1:\d{12}:key\/[0-9a-f-]{36}$/);
       expect(revoked.result.outputs.keyArn).toBe(created.result.outputs.keyArn);
       expect(reinstated.result.outputs.accessState).toBe("active");
       const provider = (await s.app.inject({ method: "GET", url: "/v1/providers/real-life" })).json() as Json;
       expect(provider.lifecycle).toBe("decommissioned");
+      expect(provider.outputs.byokKey).toEqual({ arn: created.result.outputs.keyArn, disposition: "retained", state: "disabled" });
       // Retained on purpose (audit evidence): the trail and its bucket outlive the stack.
       const kept = real.cloud.list().filter((r) => r.urn.includes("::real-life")).map((r) => r.type);
       expect(kept).toEqual(expect.arrayContaining(["aws:cloudtrail/trail:Trail", "aws:s3/bucket:Bucket"]));
