@@ -5,6 +5,8 @@ import { createRunnerHooks } from "../../src/onboarding/runner-hooks.js";
 import { buildProviderSpecSchema } from "../../src/onboarding/spec.js";
 import type { PgliteDb } from "../../src/store/pglite.js";
 import { createTestDb } from "../helpers/db.js";
+import { randomUUID } from "node:crypto";
+import { enqueueOperation } from "../../src/operations/operations-repo.js";
 import { queuedCreate } from "../helpers/operations.js";
 import { landingZone, specNamed } from "../helpers/service.js";
 
@@ -43,5 +45,36 @@ describe("runner hooks: prepare", () => {
     expect(error).toBeInstanceOf(EngineFailure);
     expect((error as EngineFailure).code).toBe("SUBNET_POOL_EXHAUSTED");
     expect((error as EngineFailure).message).toContain("10.200.0.0/28");
+  });
+});
+
+describe("runner hooks: a decommission (issue 12)", () => {
+  test("runs the live variant's destroy after an up of the decommissioning variant, with the request's key choice and the row's generation", async () => {
+    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
+    const create = await createFor("hooks-leave", landingZone);
+    await db.query(`UPDATE providers SET lifecycle = 'active', generation = 3 WHERE name = 'hooks-leave'`);
+    const decommission = async (keyDisposition?: "retain" | "shred") =>
+      (
+        await enqueueOperation(db, {
+          id: randomUUID(),
+          provider: "hooks-leave",
+          intent: "decommission",
+          kind: "destroy",
+          accessState: "active",
+          engine: "simulated",
+          spec: create.spec,
+          specHash: create.spec_hash,
+          programVersion: "test",
+          ...(keyDisposition ? { keyDisposition } : {}),
+        })
+      ).operation;
+    const shred = await hooks.prepare(await decommission("shred"));
+    expect(shred.program.program === "provider" && shred.program.args).toMatchObject({ generation: 3 });
+    expect(shred.program.program === "provider" && shred.program.args.decommissioning).toBeUndefined();
+    expect(shred.prepare?.program === "provider" && shred.prepare.args).toMatchObject({ generation: 3, decommissioning: { key: "shred" } });
+    expect(shred.findings).toEqual([{ type: "diagnostic", severity: "info", message: expect.stringContaining("scheduled for deletion") }]);
+    // A decommission queued before the option existed keeps the key (the safe default).
+    const legacy = await hooks.prepare(await decommission());
+    expect(legacy.prepare?.program === "provider" && legacy.prepare.args.decommissioning).toEqual({ key: "retain" });
   });
 });
