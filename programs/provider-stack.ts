@@ -30,6 +30,11 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
     const partition = partitionOf(args.region);
     assertAccountId(args.network.accountId, "network.accountId");
     assertAccountId(args.managementAccountId, "managementAccountId");
+    // Same rule as the spec's: no SCP governs the management account, and the network account is shared.
+    if (args.bridge.kind === "existing" && (args.bridge.accountId === args.managementAccountId || args.bridge.accountId === args.network.accountId)) {
+      const which = args.bridge.accountId === args.managementAccountId ? "the Organizations management account" : "the network account";
+      throw new Error(`bridge account ${args.bridge.accountId} is ${which}; a provider's bridge account must be an account of its own`);
+    }
     const tags = { ...args.tags };
     const generation = args.generation === undefined ? {} : { generation: args.generation };
 

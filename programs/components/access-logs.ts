@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { AuditPolicyDocument } from "./audit-policies.js";
-import { assertAccountId, type Partition } from "./aws-ids.js";
+import { assertAccountId, isAccessLogPrefix, isS3BucketName, type Partition } from "./aws-ids.js";
 
 /**
  * Server access logging of the trail bucket (AWS Security Hub S3.9; issue 12, defect 6) into the
@@ -25,22 +25,16 @@ export interface AccessLogArchive {
   readonly prefix: string;
 }
 
-/** S3 general purpose bucket names (S3 User Guide, "Bucket naming rules"), without the dotted-IP form. */
-const BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const PREFIX = /^([A-Za-z0-9_.-]+\/)*$/;
-
 export function assertAccessLogArchive(archive: AccessLogArchive): void {
-  if (!BUCKET_NAME.test(archive.bucket) || archive.bucket.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(archive.bucket) || /-s3alias$|--ol-s3$/.test(archive.bucket)) {
-    throw new Error(`audit: accessLogArchive.bucket "${archive.bucket}" is not an S3 bucket name`);
-  }
+  if (!isS3BucketName(archive.bucket)) throw new Error(`audit: accessLogArchive.bucket "${archive.bucket}" is not an S3 bucket name`);
   assertAccountId(archive.accountId, "audit: accessLogArchive.accountId");
-  if (archive.prefix.length > 100 || !PREFIX.test(archive.prefix) || archive.prefix.split("/").some((p) => p === "." || p === "..")) {
+  if (!isAccessLogPrefix(archive.prefix)) {
     throw new Error(`audit: accessLogArchive.prefix "${archive.prefix}" must be "" or segments of A-Z, a-z, 0-9, '_', '.', '-' each ending in "/" (no "." or ".." segment)`);
   }
 }
 
 /** Where the provider's access logs go, locally and in the archive: `<prefix><slug>/`. */
-export const accessLogPrefix = (archive: AccessLogArchive, slug: string): string => `${archive.prefix}${slug}/`;
+const accessLogPrefix = (archive: AccessLogArchive, slug: string): string => `${archive.prefix}${slug}/`;
 
 const S3_LOGGING_PRINCIPAL = "logging.s3.amazonaws.com";
 const S3_PRINCIPAL = "s3.amazonaws.com";
@@ -56,7 +50,7 @@ export interface AccessLogNames {
 }
 
 /** The local access-log bucket: TLS only; S3's log delivery writes under the prefix, for the trail bucket only. */
-export function buildAccessLogBucketPolicy(n: AccessLogNames): AuditPolicyDocument {
+function buildAccessLogBucketPolicy(n: AccessLogNames): AuditPolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -81,7 +75,7 @@ export function buildAccessLogBucketPolicy(n: AccessLogNames): AuditPolicyDocume
   };
 }
 
-export function buildReplicationTrustPolicy(n: AccessLogNames): AuditPolicyDocument {
+function buildReplicationTrustPolicy(n: AccessLogNames): AuditPolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -97,7 +91,7 @@ export function buildReplicationTrustPolicy(n: AccessLogNames): AuditPolicyDocum
 }
 
 /** The S3 User Guide's replication role permissions, narrowed to the one prefix in both buckets. */
-export function buildReplicationRolePolicy(n: AccessLogNames, archive: AccessLogArchive): AuditPolicyDocument {
+function buildReplicationRolePolicy(n: AccessLogNames, archive: AccessLogArchive): AuditPolicyDocument {
   const archiveArn = `arn:${n.partition}:s3:::${archive.bucket}`;
   return {
     Version: "2012-10-17",

@@ -80,3 +80,19 @@ export function assertIpv4Cidr(cidr: string, what: string): void {
   const address = octets.reduce((acc, o) => acc * 256 + o, 0);
   if (address % 2 ** (32 - prefix) !== 0) throw new Error(`${what}: CIDR "${cidr}" is not a network address`);
 }
+
+/** S3 general purpose bucket names (S3 User Guide, "Bucket naming rules"): no IP form, no "..", no reserved prefix or suffix. */
+const BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)(?!.*(-s3alias|--ol-s3)$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PREFIX = /^([A-Za-z0-9_.-]+\/)*$/;
+
+export const isS3BucketName = (name: string): boolean => BUCKET_NAME.test(name);
+
+/** `""` or segments of A-Z, a-z, 0-9, '_', '.', '-' each ending in "/", no "." or ".." segment, ≤ 100 characters. */
+export const isAccessLogPrefix = (prefix: string): boolean =>
+  prefix.length <= 100 && PREFIX.test(prefix) && !prefix.split("/").some((p) => p === "." || p === "..");
+
+/**
+ * The widest inbound client block: /16 is the largest CIDR block a VPC (where the SaaS's clients live) can
+ * have. The spec (src/onboarding/spec-rules.ts) and the inbound component both refuse anything wider.
+ */
+export const INBOUND_SOURCE_MIN_PREFIX = 16;

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { AccessState } from "../types.js";
-import { assertIpv4Cidr, assertSlug, assertUnique, partitionOf, type Partition } from "./aws-ids.js";
+import { assertIpv4Cidr, assertSlug, assertUnique, INBOUND_SOURCE_MIN_PREFIX, partitionOf, type Partition } from "./aws-ids.js";
 
 /** One internal system the SaaS may reach: an IPv4 address and the TCP port it listens on. */
 export interface InboundTarget {
@@ -80,16 +80,10 @@ function assertCertificate(arn: string, partition: Partition, region: string): v
 
 const dashed = (ip: string): string => ip.replace(/\./g, "-");
 
-/**
- * The widest client block accepted: /16 is the largest CIDR block a VPC (where the SaaS's clients
- * live) can have, so anything wider admits addresses no single client network holds.
- */
-export const SOURCE_CIDR_MIN_PREFIX = 16;
-
 function assertSourceCidr(cidr: string): void {
   assertIpv4Cidr(cidr, "inbound: source CIDR");
-  if (Number(cidr.split("/")[1]) < SOURCE_CIDR_MIN_PREFIX) {
-    throw new Error(`inbound: source CIDR "${cidr}" must be /${SOURCE_CIDR_MIN_PREFIX} or narrower`);
+  if (Number(cidr.split("/")[1]) < INBOUND_SOURCE_MIN_PREFIX) {
+    throw new Error(`inbound: source CIDR "${cidr}" must be /${INBOUND_SOURCE_MIN_PREFIX} or narrower`);
   }
 }
 

@@ -99,7 +99,7 @@ export function accessRolePattern(partition: Partition, accessRoleName: string):
  * account's), and IAM only changes roles of the caller's own account, so naming any other role, as an
  * exception or as a protected resource, does nothing. The access role is already covered by its pattern.
  */
-export function governedAdminRoles(args: BridgeScpArgs): string[] {
+function governedAdminRoles(args: BridgeScpArgs): string[] {
   return args.keyAdminRoleArns.filter((arn) => {
     const [, , , , account, resource] = arn.split(":");
     const inAccount = args.bridgeAccountId === undefined || account === args.bridgeAccountId;

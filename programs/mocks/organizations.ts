@@ -10,7 +10,7 @@ import { digest, globalArn, type Context, type MockArea } from "./context.js";
  */
 
 /** The organisation the management account manages: `o-` and 10 of [a-z0-9] (the API allows 10–32). */
-export const organizationId = (c: Context): string => `o-${digest(`org:${c.accountId}`).slice(0, 10)}`;
+const organizationId = (c: Context): string => `o-${digest(`org:${c.accountId}`).slice(0, 10)}`;
 
 /** The organisation's root, `r-` and 4 of [0-9a-z]; an OU id starts with its root's part. */
 const rootPart = (c: Context): string => digest(`root:${c.accountId}`).slice(0, 4);

@@ -1,6 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { accountId, cidrBlock, iamRoleArn, awsRegion } from "./aws-ids.js";
+import { isAccessLogPrefix, isS3BucketName } from "../../programs/components/aws-ids.js";
+import { activeRuleCount } from "../../programs/components/suricata.js";
+import { MAX_ALLOWED_DOMAINS, MAX_OUTBOUND_PORTS } from "./spec-fields.js";
+
+/** An upper bound on the rules of any valid spec's active rule group (all domains, all ports port-matched). */
+const LARGEST_SPEC_RULES = activeRuleCount(MAX_ALLOWED_DOMAINS, MAX_OUTBOUND_PORTS);
 
 /**
  * Landing-zone facts the service needs: where the shared SaaS network lives, which org ranges a source
@@ -44,20 +50,15 @@ const RegionNetwork = z
     }
   });
 
-/** S3 general purpose bucket names (S3 User Guide, "Bucket naming rules"). */
-const S3_BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)(?!.*(-s3alias|--ol-s3)$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
 const AccessLogArchive = z
   .object({
-    bucket: z.string().regex(S3_BUCKET_NAME, "must be an S3 bucket name (3–63 characters of a-z, 0-9, '.' and '-')"),
+    bucket: z.string().refine(isS3BucketName, "must be an S3 bucket name (3–63 characters of a-z, 0-9, '.' and '-')"),
     /** The log-archive account that owns the bucket: replicas are owned by it. */
     accountId,
     /** Key prefix for saas-bridge's access logs; each provider's logs go under `<prefix><name>/`. */
     prefix: z
       .string()
-      .max(100)
-      .regex(/^([A-Za-z0-9_.-]+\/)*$/, "must be empty or path segments of A-Z, a-z, 0-9, '_', '.' and '-', each ending in '/'")
-      .refine((p) => !p.split("/").some((segment) => segment === "." || segment === ".."), "must not contain a '.' or '..' segment")
+      .refine(isAccessLogPrefix, "must be empty or at most 100 characters of path segments of A-Z, a-z, 0-9, '_', '.' and '-', each ending in '/' (no '.' or '..' segment)")
       .default("s3-access-logs/"),
   })
   .strict();
@@ -101,7 +102,8 @@ export const LandingZoneSchema = z
       .prefault({}),
     firewall: z
       .object({
-        ruleGroupCapacity: z.number().int().min(10).max(30_000).default(1_000),
+        /** Fixed at creation: at least what the largest valid spec needs, so no valid spec is refused later. */
+        ruleGroupCapacity: z.number().int().min(LARGEST_SPEC_RULES).max(30_000).default(1_000),
         /** The central policy owned by the network-hub stack of each region. */
         policyName: z.string().regex(/^[a-zA-Z0-9-]{1,120}$/).default("saas-bridge-central"),
         /**

@@ -1,6 +1,10 @@
 import { z } from "zod";
 import { GRANT_OPERATIONS, PORT_MATCHES } from "../../programs/types.js";
 
+/** List limits of the spec that size other things (the firewall rule group's capacity). */
+export const MAX_OUTBOUND_PORTS = 20;
+export const MAX_ALLOWED_DOMAINS = 100;
+
 /**
  * Field validators of the ProviderSpec that do not depend on the landing zone. Each message says what is
  * expected, because it is shown verbatim to the portal user next to the field.

@@ -4,6 +4,7 @@ import { cidrWithin, isValidCidr, isWorldOpen } from "./cidr.js";
 import { ipv4Address } from "./spec-fields.js";
 import type { LandingZone } from "./landing-zone.js";
 import type { PortMatch } from "../../programs/types.js";
+import { INBOUND_SOURCE_MIN_PREFIX } from "../../programs/components/aws-ids.js";
 
 /**
  * ProviderSpec rules that need the landing zone or more than one field. Each rule skips values that already
@@ -29,16 +30,9 @@ export function orgCidr(lz: LandingZone) {
 }
 
 /**
- * The widest inbound client block: /16 is the largest CIDR block a VPC (where the SaaS's clients live)
- * can have, so a wider one admits addresses no single client network holds. Keep in step with
- * SOURCE_CIDR_MIN_PREFIX in programs/components/inbound-exposure.ts, which refuses the same.
- */
-export const INBOUND_SOURCE_MIN_PREFIX = 16;
-
-/**
  * An inbound source: the SaaS's clients as the NLB sees them through PrivateLink (their private IPs in
- * the SaaS's VPC). Not inside the org ranges (they are the provider's addresses); canonical, never /0,
- * at most as wide as one VPC.
+ * the SaaS's VPC). Not required to sit inside the org ranges (they are the provider's addresses);
+ * canonical, never /0, at most as wide as one VPC.
  */
 export const inboundSourceCidr = cidrBlock.refine(
   (c) => !isValidCidr(c) || isWorldOpen(c) || Number(c.split("/")[1]) >= INBOUND_SOURCE_MIN_PREFIX,

@@ -11,6 +11,8 @@ import {
   firewallDomain,
   grantOperation,
   keyStore,
+  MAX_ALLOWED_DOMAINS,
+  MAX_OUTBOUND_PORTS,
   port,
   portMatch,
   printableText,
@@ -52,7 +54,7 @@ export function buildProviderSpecSchema(lz: LandingZone) {
 
   const outbound = strictObject({
     endpointServiceName,
-    ports: arrayOf(strictObject({ port, protocol, match: portMatch.optional() }).superRefine(udpNeedsPortMatch), 1, 20, "ports").superRefine(
+    ports: arrayOf(strictObject({ port, protocol, match: portMatch.optional() }).superRefine(udpNeedsPortMatch), 1, MAX_OUTBOUND_PORTS, "ports").superRefine(
       uniqueBy((p) => `${p.port}/${p.protocol}`, "port and protocol"),
     ),
     allowedSourceCidrs: arrayOf(orgCidr(lz), 1, 50, "CIDRs").superRefine(uniqueBy(identity, "CIDR")),
@@ -89,7 +91,7 @@ export function buildProviderSpecSchema(lz: LandingZone) {
     inbound: inbound.optional(),
     firewall: strictObject({
       /** Matched on the outbound ports with match "domain"; empty when there is none (spec-rules). */
-      allowedDomains: arrayOf(firewallDomain, 0, 100, "domains").superRefine(uniqueBy(identity, "domain")),
+      allowedDomains: arrayOf(firewallDomain, 0, MAX_ALLOWED_DOMAINS, "domains").superRefine(uniqueBy(identity, "domain")),
     }),
     kms: strictObject({
       grantOperations: arrayOf(grantOperation, 1, GRANT_OPERATIONS.length, "grant operations").superRefine(

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import type { Evaluation, RegisteredResource } from "../../programs/mock-cloud.js";
 import type { ProviderStackArgs, ProviderStackOutputs } from "../../programs/types.js";
 import { PROGRAM_VERSION } from "../../programs/version.js";
-import { byokKeyOf, endpointGroupOf, evaluateProviderStack, keyPolicyOf, NETWORK_ACCOUNT, ofType, providerStackArgs, single, str, T } from "./fixtures.js";
+import { byokKeyOf, endpointGroupOf, evaluateProviderStack, keyPolicyOf, MANAGEMENT_ACCOUNT, NETWORK_ACCOUNT, ofType, providerStackArgs, single, str, T } from "./fixtures.js";
 import { expectSecureProviderStack } from "./security-invariants.js";
 
 const createArgs = providerStackArgs({
@@ -217,6 +217,12 @@ describe("providerStackProgram", () => {
       evaluateProviderStack(providerStackArgs({ network: { ...providerStackArgs().network, subnets: [] } })),
     ).rejects.toThrow(/subnet/);
     expect((await evaluateProviderStack(providerStackArgs())).resources.length).toBeGreaterThan(0);
+  });
+
+  test("an existing bridge account is an account of its own: not the management or the network account", async () => {
+    const existing = (accountId: string) => providerStackArgs({ bridge: { kind: "existing", accountId, accessRoleName: "OrganizationAccountAccessRole" } });
+    await expect(evaluateProviderStack(existing(MANAGEMENT_ACCOUNT))).rejects.toThrow(/bridge account .* management account/);
+    await expect(evaluateProviderStack(existing(NETWORK_ACCOUNT))).rejects.toThrow(/bridge account .* network account/);
   });
 
   test("the program version names the program", () => {

@@ -214,7 +214,9 @@ export async function validatePolicyDocument(type: PolicyType, document: unknown
   // The current policy language: policy variables and every condition operator need it.
   if ((document as Record<string, unknown>)["Version"] !== "2012-10-17") out.push({ path: "Version", message: `Version is not "2012-10-17"` });
   const limit = MAX_CHARS[type];
-  if (limit !== undefined && text.replace(/\s/g, "").length > limit) out.push({ path: "", message: `longer than the ${limit}-character quota` });
+  // IAM does not count whitespace; Organizations keeps whatever the API sends, so it counts for SCPs and RCPs.
+  const counted = type === "scp" || type === "rcp" ? text : text.replace(/\s/g, "");
+  if (limit !== undefined && counted.length > limit) out.push({ path: "", message: `longer than the ${limit}-character quota` });
   const rcpServices = new Set(await servicesWithRcpSupport());
   const statements = asList((document as Record<string, unknown>)["Statement"]) as Record<string, unknown>[];
   for (const [i, statement] of statements.entries()) {

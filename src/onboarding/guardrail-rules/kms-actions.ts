@@ -73,7 +73,7 @@ export const KMS_MANAGEMENT_ACTIONS = [
 ] as const;
 
 const lower = (names: readonly string[]) => names.map((n) => `kms:${n.toLowerCase()}`);
-export const ALL_KMS_ACTIONS: readonly string[] = lower([...KMS_USE_ACTIONS, ...KMS_GRANT_ACTIONS, ...KMS_MANAGEMENT_ACTIONS]);
+const ALL_KMS_ACTIONS: readonly string[] = lower([...KMS_USE_ACTIONS, ...KMS_GRANT_ACTIONS, ...KMS_MANAGEMENT_ACTIONS]);
 const USE = new Set(lower(KMS_USE_ACTIONS));
 const GRANT = new Set(lower(KMS_GRANT_ACTIONS));
 const MANAGEMENT = new Set(lower(KMS_MANAGEMENT_ACTIONS));
