@@ -4,7 +4,7 @@ import { canSeeTeam, visibleTeams, type Actor } from "../auth/actor.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 import { DeniedError } from "../auth/denied.js";
-import type { Operation } from "../operations/operation.js";
+import { DEFAULT_KEY_DISPOSITION, keyOf, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";
 import type { AccessState, KeyDisposition } from "../../programs/types.js";
@@ -124,6 +124,25 @@ export async function createProvider(deps: ProvidersDeps, actor: Actor, spec: Pr
   });
 }
 
+/**
+ * The inbound NLB has deletion protection (ELB.6, issue 12): an update that drops `inbound` would plan its
+ * delete, which AWS refuses, after the listeners and target groups are already gone. Only a decommission
+ * (which turns protection off first) removes the exposure; revoking cuts its traffic and keeps it.
+ */
+function assertKeepsInbound(current: Record<string, unknown>, next: ProviderSpec): void {
+  if (current["inbound"] === undefined || next.inbound !== undefined) return;
+  throw new AppError("INVALID_STATE", "The provider's inbound exposure cannot be removed by an update.", {
+    errors: [
+      {
+        path: "/inbound",
+        message:
+          "the inbound NLB has deletion protection (ELB.6), so AWS would refuse its delete halfway through the update; " +
+          "inbound exposure is removed by decommissioning the provider (or keep it and revoke the provider to cut its traffic)",
+      },
+    ],
+  });
+}
+
 export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: string, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
   if (spec.name !== name) {
     throw new AppError("VALIDATION_FAILED", "The spec's name must match the provider in the path.", {
@@ -138,6 +157,7 @@ export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: st
   await assertGuardrails(deps, spec, current?.lifecycle === "revoked" ? "revoked" : "active");
   return accept(deps, { actor, action: "provider.update", idempotency }, async (tx, newOperation) => {
     const { admission, provider } = await admitWith(tx, actor, name, "update");
+    assertKeepsInbound(provider.spec, spec);
     const hash = specHash(spec);
     const approvalRule = approvalRuleFor(deps.approvals.rules, "update", [provider.spec, asRecord(spec)]);
     // An update awaiting approval becomes the provider's spec only once approved (approvals-service.ts):
@@ -149,21 +169,24 @@ export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: st
 
 const KIND_OF = { revoke: "up", reinstate: "up", decommission: "destroy", preview: "preview", "drift-check": "refresh" } as const;
 
-/** revoke / reinstate / decommission / preview / drift-check of the provider's current spec (or a proposed one for preview). */
+/** revoke / reinstate / preview / drift-check of the provider's current spec (or a proposed one for preview). */
 export async function requestAction(
   deps: ProvidersDeps,
   actor: Actor,
   name: string,
-  intent: keyof typeof KIND_OF,
+  intent: Exclude<keyof typeof KIND_OF, "decommission">,
   idempotency?: Idempotency,
   proposed?: ProviderSpec,
 ): Promise<Accepted> {
   return act(deps, actor, name, intent, { idempotency, proposed });
 }
 
-/** What a decommission request chooses (issue 12): the BYOK key is retained unless shredding is asked for. */
+/**
+ * What a decommission request chooses (issue 12): the BYOK key is retained unless shredding is asked for.
+ * `key` absent: the default, or, on a retry, the choice of the attempt that already ran.
+ */
 export interface DecommissionRequest {
-  readonly key: KeyDisposition;
+  readonly key?: KeyDisposition | undefined;
 }
 
 /**
@@ -178,16 +201,32 @@ export async function decommissionProvider(
   request: DecommissionRequest,
   idempotency?: Idempotency,
 ): Promise<Accepted> {
-  return act(deps, actor, name, "decommission", { idempotency, keyDisposition: request.key });
+  return act(deps, actor, name, "decommission", { idempotency, key: request.key });
 }
 
-async function act(
-  deps: ProvidersDeps,
-  actor: Actor,
-  name: string,
-  intent: keyof typeof KIND_OF,
-  { idempotency, proposed, keyDisposition }: { idempotency?: Idempotency | undefined; proposed?: ProviderSpec | undefined; keyDisposition?: KeyDisposition },
-): Promise<Accepted> {
+/**
+ * The key choice of a decommission. While the provider is `decommissioning`, an earlier attempt has run
+ * (part of it may be done: the key already disabled and scheduled for deletion, or dropped from the stack
+ * and kept): a retry inherits its choice, and asking for the other one is refused, since the outputs would
+ * record a fate the key did not get.
+ */
+async function keyFor(tx: Queryable, provider: providers.ProviderRecord, asked: KeyDisposition | undefined): Promise<KeyDisposition> {
+  const earlier = provider.lifecycle === "decommissioning" ? await ops.earlierDecommission(tx, provider.name) : undefined;
+  if (earlier === undefined) return asked ?? DEFAULT_KEY_DISPOSITION;
+  const inherited = keyOf(earlier);
+  if (asked !== undefined && asked !== inherited) {
+    throw new AppError(
+      "INVALID_STATE",
+      `Cannot decommission "${provider.name}" with key "${asked}": operation ${earlier.id} already ran the decommission with key "${inherited}"; a retry keeps that choice (send no key, or "${inherited}").`,
+      { links: { provider: providerLink(provider.name), earlier: `/v1/operations/${earlier.id}` } },
+    );
+  }
+  return inherited;
+}
+
+type ActOptions = { idempotency?: Idempotency | undefined; proposed?: ProviderSpec | undefined; key?: KeyDisposition | undefined };
+
+async function act(deps: ProvidersDeps, actor: Actor, name: string, intent: keyof typeof KIND_OF, { idempotency, proposed, key }: ActOptions): Promise<Accepted> {
   const action: AuditAction = `provider.${intent}`;
   if (proposed) {
     // The variant is a best guess from the current lifecycle; the runner checks again with the exact one.
@@ -197,6 +236,7 @@ async function act(
   }
   return accept(deps, { actor, action, idempotency }, async (tx, newOperation) => {
     const { admission, provider } = await admitWith(tx, actor, name, intent);
+    const keyDisposition = intent === "decommission" ? await keyFor(tx, provider, key) : undefined;
     const spec = proposed ? asRecord(proposed) : provider.spec;
     const approvalRule = approvalRuleFor(deps.approvals.rules, intent, [provider.spec]);
     // The central policy must stop referencing the provider's rule group before it can be deleted:
@@ -213,7 +253,7 @@ async function act(
       spec,
       specHash: proposed ? specHash(proposed) : provider.spec_hash,
       ...(hubUpdate ? { blockedBy: hubUpdate.id } : {}),
-      ...(intent === "decommission" ? { keyDisposition: keyDisposition ?? "retain" } : {}),
+      ...(keyDisposition === undefined ? {} : { keyDisposition }),
       approvalRule,
     };
     return newOperation(input);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { KEY_DISPOSITIONS } from "../../programs/types.js";
+import { KEY_DISPOSITIONS, type KeyDisposition } from "../../programs/types.js";
 import { OperationError } from "./events.js";
 
 /** The operation row, parsed at the store edge. */
@@ -47,6 +47,19 @@ export const OperationRow = z.object({
 });
 
 export type Operation = z.output<typeof OperationRow>;
+
+/** A decommission keeps the BYOK key unless shredding is asked for (and did so before the option existed). */
+export const DEFAULT_KEY_DISPOSITION: KeyDisposition = "retain";
+
+/** What a decommission does with the key (the default for one queued before the option existed). */
+export function keyOf(op: Pick<Operation, "key_disposition">): KeyDisposition {
+  return op.key_disposition ?? DEFAULT_KEY_DISPOSITION;
+}
+
+/** The key option as the API, events and audit records show it: only on decommissions. */
+export function decommissionOf(op: Pick<Operation, "intent" | "key_disposition">): { decommission?: { key: KeyDisposition } } {
+  return op.intent === "decommission" ? { decommission: { key: keyOf(op) } } : {};
+}
 
 export const TERMINAL_STATUSES: ReadonlySet<OperationStatus> = new Set([
   "succeeded",

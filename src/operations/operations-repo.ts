@@ -115,6 +115,22 @@ export async function queuePosition(q: Queryable, op: Operation): Promise<number
   return rows[0]?.n ?? 0;
 }
 
+/**
+ * The latest decommission of the provider's current onboarding (after its latest create) that started
+ * running, other than `except`: a decommission after it is a retry of the same one (issue 12).
+ */
+export async function earlierDecommission(q: Queryable, provider: string, except?: string): Promise<Operation | undefined> {
+  return parse(
+    await q.query(
+      `SELECT * FROM operations
+        WHERE provider = $1 AND intent = 'decommission' AND started_at IS NOT NULL AND ($2::uuid IS NULL OR id <> $2::uuid)
+          AND queue_seq > coalesce((SELECT max(queue_seq) FROM operations WHERE provider = $1 AND intent = 'create'), 0)
+        ORDER BY queue_seq DESC LIMIT 1`,
+      [provider, except ?? null],
+    ),
+  )[0];
+}
+
 /** Queued and running operations of a provider, oldest first. */
 export async function activeOperations(q: Queryable, provider: string): Promise<Operation[]> {
   return parse(

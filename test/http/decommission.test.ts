@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
+import { requestAction } from "../../src/onboarding/providers-service.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
 /**
@@ -184,5 +186,102 @@ describe("decommission: the key's fate is part of the approval and the audit rec
     expect(decided.map((r) => r.details.decommission)).toEqual([{ key: "shred" }]);
     const done = await waitForStatus(approvals, op.id, ["succeeded", "failed"]);
     expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
+  });
+});
+
+describe("decommission: a retry keeps the key choice of the attempt that ran (review finding 1)", () => {
+  let s: TestService;
+  let failing = true;
+  beforeAll(async () => {
+    s = await startTestService({
+      engine: (db) =>
+        createSimulatedEngine({
+          state: { db },
+          stepMs: 0,
+          // Phase 2 fails on the subnets' deletes.
+          faultOf: (step) => (failing && step.op === "delete" && step.type === "aws:ec2/subnet:Subnet" ? "DependencyViolation (injected)" : undefined),
+        }),
+    });
+  });
+  afterAll(() => s.close(5_000));
+
+  it("a bare retry inherits shred; a retry asking for retain is a 409 naming the earlier operation", async () => {
+    const created = await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("second-try") as Json });
+    const keyArn = (await waitForStatus(s, (created.json() as Json).operation.id, ["succeeded"])).result.outputs.keyArn as string;
+    const first = await s.app.inject({ method: "DELETE", url: "/v1/providers/second-try", payload: { key: "shred" } });
+    const failed = await waitForStatus(s, (first.json() as Json).operation.id, ["succeeded", "failed"]);
+    expect(failed.status).toBe("failed");
+    expect(((await s.app.inject({ method: "GET", url: "/v1/providers/second-try" })).json() as Json).lifecycle).toBe("decommissioning");
+
+    const other = await s.app.inject({ method: "DELETE", url: "/v1/providers/second-try", payload: { key: "retain" } });
+    expect(other.statusCode, other.body).toBe(409);
+    expect((other.json() as Json).code).toBe("INVALID_STATE");
+    expect((other.json() as Json).detail).toContain(failed.id);
+
+    failing = false;
+    const retry = await s.app.inject({ method: "DELETE", url: "/v1/providers/second-try" });
+    expect(retry.statusCode, retry.body).toBe(202);
+    expect((retry.json() as Json).operation.decommission).toEqual({ key: "shred" });
+    const done = await waitForStatus(s, (retry.json() as Json).operation.id, ["succeeded", "failed"]);
+    expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
+    expect(((await s.app.inject({ method: "GET", url: "/v1/providers/second-try" })).json() as Json).outputs).toEqual({
+      byokKey: { arn: keyArn, disposition: "shredded", state: "pending-deletion" },
+    });
+  });
+});
+
+describe("decommission: inbound exposure cannot be dropped by an update (review finding 3)", () => {
+  it("a PUT without inbound for a provider that has it is a 409 naming /inbound; nothing is queued", async () => {
+    const spec = inboundSpec("keep-inbound");
+    await run("POST", "/v1/providers", spec);
+    const { inbound: _dropped, ...without } = spec;
+    const res = await svc.app.inject({ method: "PUT", url: "/v1/providers/keep-inbound", payload: without });
+    expect(res.statusCode, res.body).toBe(409);
+    const body = res.json() as Json;
+    expect(body.code).toBe("INVALID_STATE");
+    expect(body.errors).toEqual([{ path: "/inbound", message: expect.stringMatching(/deletion protection \(ELB\.6\).*decommission/) }]);
+    expect((await provider("keep-inbound")).activeOperations).toEqual([]);
+  });
+});
+
+describe("decommission: the request body (review findings 8 and 9)", () => {
+  const del = (name: string, headers: Record<string, string>, payload?: string) =>
+    svc.app.inject({ method: "DELETE", url: `/v1/providers/${name}`, headers, ...(payload === undefined ? {} : { payload }) });
+
+  it("no body, an empty JSON body and a JSON null are all 'no options'; text/plain is a 415; an unknown field a 400", async () => {
+    for (const [name, headers, payload] of [
+      ["body-none", {}, undefined],
+      ["body-empty-json", { "content-type": "application/json" }, ""],
+      ["body-null", { "content-type": "application/json" }, "null"],
+    ] as const) {
+      await run("POST", "/v1/providers", specNamed(name));
+      const res = await del(name, headers, payload);
+      expect(res.statusCode, `${name}: ${res.body}`).toBe(202);
+      expect((res.json() as Json).operation.decommission).toEqual({ key: "retain" });
+    }
+    await run("POST", "/v1/providers", specNamed("body-odd"));
+    const text = await del("body-odd", { "content-type": "text/plain" }, "shred");
+    expect(text.statusCode, text.body).toBe(415);
+    const unknown = await del("body-odd", { "content-type": "application/json" }, JSON.stringify({ colour: "red" }));
+    expect(unknown.statusCode, unknown.body).toBe(400);
+    expect((unknown.json() as Json).errors).toEqual([expect.objectContaining({ path: "/colour" })]);
+  });
+
+  it("the idempotency fingerprint of a DELETE without a key is that of no body: an explicit key is a different request", async () => {
+    await run("POST", "/v1/providers", specNamed("fingerprint"));
+    const headers = { "idempotency-key": "decommission-fingerprint" };
+    const bare = await svc.app.inject({ method: "DELETE", url: "/v1/providers/fingerprint", headers });
+    expect(bare.statusCode, bare.body).toBe(202);
+    const explicit = await svc.app.inject({ method: "DELETE", url: "/v1/providers/fingerprint", headers, payload: { key: "retain" } });
+    expect(explicit.statusCode, explicit.body).toBe(422);
+    expect((explicit.json() as Json).code).toBe("IDEMPOTENCY_KEY_REUSED");
+  });
+});
+
+describe("decommission: only through the path that carries the key choice (review finding 7)", () => {
+  it("requestAction does not take a decommission (checked by the type checker: npm run typecheck)", () => {
+    // @ts-expect-error a decommission must go through decommissionProvider, which carries the key choice
+    const intent: Parameters<typeof requestAction>[3] = "decommission";
+    expect(intent).toBe("decommission");
   });
 });

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AuditAction } from "../../audit/record.js";
 import { KEY_DISPOSITIONS } from "../../../programs/types.js";
@@ -18,15 +18,17 @@ export interface ProviderRoutesOptions {
 
 const Name = z.object({ name: z.string().min(1).max(64) });
 
-/** Optional body of a decommission; without one, the key is retained. */
+/** Optional body of a decommission; without a key, the key is retained (or, on a retry, as the earlier attempt chose). */
 const DecommissionBody = z
   .strictObject({
+    // No default here: a retry without a key inherits the earlier attempt's choice (providers-service.ts).
     key: z
       .enum(KEY_DISPOSITIONS)
-      .default("retain")
+      .optional()
       .describe(
         "the provider's BYOK key: retain (default) disables it and keeps it, so data encrypted with it stays recoverable; " +
-          "shred schedules its deletion with the landing zone's window (crypto-shredding: that data becomes unreadable for good)",
+          "shred schedules its deletion with the landing zone's window (crypto-shredding: that data becomes unreadable for good). " +
+          "A retry of a decommission that already ran keeps that attempt's choice: omit it, or repeat it (another value is a 409)",
       ),
   })
   .describe("Decommission options");
@@ -145,27 +147,41 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     );
   }
 
-  app.delete(
-    "/v1/providers/:name",
-    {
-      config: change("provider.decommission"),
-      schema: {
-        summary: "Decommission (→ deletion protection off and the key disabled, then destroy; needs an approval by default)",
-        tags: ["providers"],
-        params: Name,
-        headers: MutationHeaders,
-        // Fastify passes a missing body as null.
-        body: DecommissionBody.nullish(),
-        response: accepted,
+  // Generated clients often send `content-type: application/json` on every request, also on a DELETE
+  // without a body: here (only here) an empty JSON body means "no options". The options are JSON or
+  // nothing: any other content type (text/plain too) is a 415.
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser("text/plain");
+    const json = scope.getDefaultJsonParser("error", "error");
+    scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+      const text = body.toString();
+      if (text === "") done(null, null);
+      else json(request, text, done);
+    });
+    scope.withTypeProvider<ZodTypeProvider>().delete(
+      "/v1/providers/:name",
+      {
+        config: change("provider.decommission"),
+        schema: {
+          summary: "Decommission (→ deletion protection off and the key disabled, then destroy; needs an approval by default)",
+          tags: ["providers"],
+          params: Name,
+          headers: MutationHeaders,
+          // Fastify passes a missing body as null.
+          body: DecommissionBody.nullish(),
+          response: accepted,
+        },
       },
-    },
-    async (request, reply) => {
-      const rep = streamingRepresentationOf(request, stream);
-      const options = request.body ?? { key: "retain" as const };
-      const result = await service.decommissionProvider(deps, requestActor(request), request.params.name, options, idempotencyOf(request, options));
-      return respondAccepted(request, reply, stream, result, rep);
-    },
-  );
+      async (request, reply) => {
+        const rep = streamingRepresentationOf(request, stream);
+        const key = request.body?.key;
+        // Without a key the request is the same as one without a body (and its idempotency fingerprint too).
+        const options = key === undefined ? null : { key };
+        const result = await service.decommissionProvider(deps, requestActor(request), request.params.name, { key }, idempotencyOf(request, options));
+        return respondAccepted(request, reply, stream, result, rep);
+      },
+    );
+  });
 };
 
 export default providerRoutes;
