@@ -18,16 +18,29 @@ export interface EngineRequest {
   readonly program: StackProgram;
   /**
    * Destroy only: an `up` of this program (the same stack's, in another variant) runs first, in the same
-   * operation; then the destroy. A decommission uses it to turn deletion protection off and disable the
-   * key before deleting (issue 12). Both phases report their steps and progress; the summary adds them.
+   * operation; then the destroy, which runs with the prepare program too (its resource options, such as
+   * what is retained on delete, are the ones that apply). A decommission uses it to turn deletion
+   * protection off and disable the key before deleting (issue 12). Both phases report their steps and
+   * progress; the summary adds them (./prepare-then-destroy.ts).
    */
-  readonly prepare?: StackProgram;
+  readonly prepare?: PrepareRequest;
   /**
    * Set when an earlier operation on this stack was interrupted (crash, kill, lease lost): before it
    * runs, the engine clears the stale lock, reports every pending operation that may have left a
    * resource behind, and reconciles the state (DESIGN §9). Then it calls `onRecovered`.
    */
   readonly recover?: { readonly interruptedOperationId: string };
+}
+
+export interface PrepareRequest {
+  readonly program: StackProgram;
+  /**
+   * The up changes only what the stack still holds and creates nothing (Pulumi: an up targeted at the
+   * stack's resources), so a retry never re-creates what an earlier attempt deleted. Only for a retry: a
+   * targeted up is refused when a changing resource depends on one it would skip creating, which a first
+   * attempt (nothing deleted yet) avoids by running the whole up.
+   */
+  readonly existingOnly: boolean;
 }
 
 export type EngineEvent = Exclude<EventData, { type: `operation.${string}` }>;

@@ -1,6 +1,6 @@
 import type { StackProgram } from "../../programs/types.js";
 import { EngineFailure, type EngineEvent } from "../engine/engine.js";
-import type { Operation } from "../operations/operation.js";
+import { keyOf, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Prepared, RunnerHooks } from "../operations/runner.js";
 import type { Db } from "../store/db.js";
@@ -29,7 +29,7 @@ export interface RunnerHooksDeps {
 function decommissionedOutputs(op: Operation, before: Record<string, unknown>): Record<string, unknown> {
   const keyArn = before["keyArn"];
   if (typeof keyArn !== "string") return {};
-  const key = op.key_disposition ?? "retain";
+  const key = keyOf(op);
   return { byokKey: key === "retain" ? { arn: keyArn, disposition: "retained", state: "disabled" } : { arn: keyArn, disposition: "shredded", state: "pending-deletion" } };
 }
 
@@ -87,9 +87,14 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
     const program: StackProgram = { program: "provider", args };
     if (op.kind === "destroy") {
       // Deletion protection off and the key disabled (retained unless shredding was asked for), in the
-      // same operation as the destroy. A decommission queued before the option existed retains the key.
-      const key = op.key_disposition ?? "retain";
-      const prepare: StackProgram = { program: "provider", args: { ...args, decommissioning: { key } } };
+      // same operation as the destroy, which runs with that decommissioning program too (its resource
+      // options, such as the key's retainOnDelete, are the ones a decommission needs). A decommission
+      // queued before the option existed retains the key.
+      const key = keyOf(op);
+      // The whole up on a first attempt (nothing deleted yet); only what the stack still holds on a retry
+      // after an attempt that ran, so nothing it deleted is re-created (EngineRequest.prepare).
+      const existingOnly = op.attempt > 1 || (await ops.earlierDecommission(db, op.provider, op.id)) !== undefined;
+      const prepare = { program: { program: "provider", args: { ...args, decommissioning: { key } } } satisfies StackProgram, existingOnly };
       const fate = key === "retain" ? "disabled and retained (data encrypted with it stays recoverable)" : "disabled and scheduled for deletion (crypto-shredding)";
       return { program, prepare, findings: [{ type: "diagnostic", severity: "info", message: `decommission: the BYOK key is ${fate}` }] };
     }

@@ -10,6 +10,7 @@ import {
   SHUTDOWN_REASON,
   type Engine,
   type EngineEvent,
+  type PrepareRequest,
 } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
@@ -22,7 +23,7 @@ import { clearRecovery, getRecovery, markForRecovery } from "./recovery-repo.js"
 export interface Prepared {
   readonly program: StackProgram;
   /** Destroy only: an `up` of this program runs first, in the same operation (EngineRequest.prepare). */
-  readonly prepare?: StackProgram;
+  readonly prepare?: PrepareRequest;
   /** Found while preparing (guardrail results, actions a person must take): emitted before the run. */
   readonly findings: readonly EngineEvent[];
   /** Set when the findings block the run (a guardrail violation): the operation fails with it. */

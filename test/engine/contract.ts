@@ -144,6 +144,41 @@ export function engineContract(subject: ContractSubject): void {
     }
   }, subject.timeoutMs);
 
+  it("decommission of an empty stack (its create never ran): phase 1 prepares nothing and reports 0 of 0, phase 2 destroys nothing", async () => {
+    // Every change waits for an approval: the create is cancelled before it runs, the decommission approved.
+    const s = await startTestService({ engine: subject.engine, config: { APPROVAL_RULES: ["all"] } });
+    try {
+      const operator = { authorization: `Bearer ${await s.createKey("operator", ["alpha"], "ada")}` };
+      const approver = { authorization: `Bearer ${await s.createKey("approver", ["alpha"], "grace")}` };
+      const spec = { ...specNamed("contract-empty"), owner: { team: "alpha", contact: "alpha@example.com" } };
+      const create = await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers", headers: operator, payload: spec }));
+      const cancelled = await s.app.inject({ method: "POST", url: `/v1/operations/${create}/cancel`, headers: operator });
+      expect(cancelled.statusCode, cancelled.body).toBeLessThan(300);
+      await until(s, create, ["cancelled"]);
+
+      const asked = await s.app.inject({ method: "DELETE", url: "/v1/providers/contract-empty", headers: operator });
+      const id = await accepted(s, asked);
+      const approved = await s.app.inject({ method: "POST", url: `/v1/operations/${id}/approve`, headers: approver, payload: { specHash: (asked.json() as Json).operation.specHash } });
+      expect(approved.statusCode, approved.body).toBe(200);
+      const left = await until(s, id, ["succeeded", "failed"]);
+      expect(left.status, JSON.stringify(left.error)).toBe("succeeded");
+      const list = await events(s, left.id);
+      expectWellFormed(list, "operation.succeeded");
+      const phased = list.filter((e) => e.type === "diagnostic" && /^phase \d of 2/.test(e.message));
+      expect(phased.map((e) => e.message)).toEqual([expect.stringMatching(/^phase 1 of 2: nothing to prepare/), expect.stringMatching(/^phase 2 of 2/)]);
+      const progress = list.filter((e) => e.type === "progress");
+      expect(progress.map((e) => [e.done, e.total])).toEqual([
+        [0, 0],
+        [0, 0],
+      ]);
+      expect(progress[0]!.seq).toBeGreaterThan(phased[0]!.seq);
+      expect(progress[0]!.seq).toBeLessThan(phased[1]!.seq);
+      expect(left.result.summary).toEqual({ create: 0, update: 0, delete: 0, replace: 0, same: 0 });
+    } finally {
+      await s.close(5_000);
+    }
+  }, subject.timeoutMs);
+
   it("cancel while running: in-flight steps settle, the operation is cancelled, and the provider can run again", async () => {
     const s = await start();
     try {

@@ -50,7 +50,8 @@ describe("simulated cloud: deletion protection (ELB.6)", () => {
     expect(failed(refused.events)).toEqual([expect.stringMatching(/^aws:lb\/loadBalancer:LoadBalancer OperationNotPermitted: .*deletion protection is enabled/)]);
 
     const prepare = provider({ name: "guarded", inbound, decommissioning: { key: "retain" } });
-    const { result, events } = await run({ stack: "guarded", kind: "destroy", program: live, prepare });
+    // A retry after the refused destroy (which deleted much already): only what the stack still holds.
+    const { result, events } = await run({ stack: "guarded", kind: "destroy", program: live, prepare: { program: prepare, existingOnly: true } });
     expect(result, String(result)).not.toBeInstanceOf(Error);
     const nlb = events.filter((e) => e.type === "resource.completed" && e.resourceType === "aws:lb/loadBalancer:LoadBalancer");
     expect(nlb.map((e) => (e as { op: string }).op)).toEqual(["update", "delete"]);
@@ -63,9 +64,43 @@ describe("simulated cloud: deletion protection (ELB.6)", () => {
 
   it("a prepare phase is refused on anything but a destroy", async () => {
     const p = provider({ name: "misused" });
-    const { result } = await run({ stack: "misused", kind: "up", program: p, prepare: p });
+    const { result } = await run({ stack: "misused", kind: "up", program: p, prepare: { program: p, existingOnly: false } });
     expect(result).toBeInstanceOf(EngineFailure);
     expect((result as EngineFailure).code).toBe("BAD_ENGINE_REQUEST");
+  });
+});
+
+describe("simulated cloud: a prepare phase limited to the stack's resources (review finding 2)", () => {
+  const SG = "aws:ec2/securityGroup:SecurityGroup";
+  /** A stack whose NLB's security group is missing from the state (an older program, a partial delete). */
+  async function withoutNlbGroup(name: string): Promise<StackProgram> {
+    const live = provider({ name, inbound });
+    expect((await run({ stack: name, kind: "up", program: live })).result).not.toBeInstanceOf(Error);
+    const [nlb] = await db.query<{ dependencies: string[] }>(`SELECT dependencies FROM simulated_resources WHERE stack = $1 AND type = 'aws:lb/loadBalancer:LoadBalancer'`, [name]);
+    const groups = await db.query<{ urn: string }>(`SELECT urn FROM simulated_resources WHERE stack = $1 AND type = $2`, [name, SG]);
+    const group = groups.find((g) => nlb!.dependencies.includes(g.urn));
+    expect(group, "the NLB depends on a security group").toBeDefined();
+    await db.query(`DELETE FROM simulated_resources WHERE stack = $1 AND urn = $2`, [name, group!.urn]);
+    return live;
+  }
+
+  it("existing-only fails like Pulumi's targeted up when a changing resource depends on a create it skips", async () => {
+    const live = await withoutNlbGroup("untargeted");
+    const prepare = provider({ name: "untargeted", inbound, decommissioning: { key: "retain" } });
+    const { result, events } = await run({ stack: "untargeted", kind: "destroy", program: live, prepare: { program: prepare, existingOnly: true } });
+    expect(result).toBeInstanceOf(EngineFailure);
+    expect((result as EngineFailure).message).toMatch(/LoadBalancer.*depends on .*SecurityGroup.* not specified in --target list/s);
+    // Refused before any step ran: nothing was changed.
+    expect(events.filter((e) => e.type === "resource.started")).toEqual([]);
+  });
+
+  it("a first attempt (not existing-only) runs the whole up: the missing group is created, then everything is destroyed", async () => {
+    const live = await withoutNlbGroup("first-attempt");
+    const prepare = provider({ name: "first-attempt", inbound, decommissioning: { key: "retain" } });
+    const { result, events } = await run({ stack: "first-attempt", kind: "destroy", program: live, prepare: { program: prepare, existingOnly: false } });
+    expect(result, String(result)).not.toBeInstanceOf(Error);
+    expect(events.some((e) => e.type === "resource.completed" && e.resourceType === SG && e.op === "create")).toBe(true);
+    expect(await db.query(`SELECT urn FROM simulated_resources WHERE stack = 'first-attempt'`)).toEqual([]);
   });
 });
 
@@ -73,14 +108,14 @@ describe("simulated cloud: names a destroy left in AWS", () => {
   it("re-creating a retained trail or log group name fails as AWS would; the next generation's names do not", async () => {
     const first = provider({ name: "again" });
     await run({ stack: "again", kind: "up", program: first });
-    const gone = await run({ stack: "again", kind: "destroy", program: first, prepare: provider({ name: "again", decommissioning: { key: "retain" } }) });
+    const gone = await run({ stack: "again", kind: "destroy", program: first, prepare: { program: provider({ name: "again", decommissioning: { key: "retain" } }), existingOnly: false } });
     expect(gone.result).not.toBeInstanceOf(Error);
 
     const same = await run({ stack: "again", kind: "up", program: first });
     expect(same.result).toBeInstanceOf(EngineFailure);
     expect(failed(same.events).join("\n")).toMatch(/"(saas-bridge-again|\/saas-bridge\/again\/cloudtrail|\/saas\/again\/vpc-flow-logs)" already exists: stack again left it in AWS/);
 
-    await run({ stack: "again", kind: "destroy", program: first, prepare: provider({ name: "again", decommissioning: { key: "retain" } }) });
+    await run({ stack: "again", kind: "destroy", program: first, prepare: { program: provider({ name: "again", decommissioning: { key: "retain" } }), existingOnly: false } });
     const next = await run({ stack: "again", kind: "up", program: provider({ name: "again", generation: 2 }) });
     expect(next.result, String(next.result)).not.toBeInstanceOf(Error);
     expect(failed(next.events)).toEqual([]);

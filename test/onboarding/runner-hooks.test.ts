@@ -49,7 +49,7 @@ describe("runner hooks: prepare", () => {
 });
 
 describe("runner hooks: a decommission (issue 12)", () => {
-  test("runs the live variant's destroy after an up of the decommissioning variant, with the request's key choice and the row's generation", async () => {
+  test("runs an up of the decommissioning variant, then the destroy with that same program: the request's key choice and the row's generation", async () => {
     const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
     const create = await createFor("hooks-leave", landingZone);
     await db.query(`UPDATE providers SET lifecycle = 'active', generation = 3 WHERE name = 'hooks-leave'`);
@@ -71,10 +71,41 @@ describe("runner hooks: a decommission (issue 12)", () => {
     const shred = await hooks.prepare(await decommission("shred"));
     expect(shred.program.program === "provider" && shred.program.args).toMatchObject({ generation: 3 });
     expect(shred.program.program === "provider" && shred.program.args.decommissioning).toBeUndefined();
-    expect(shred.prepare?.program === "provider" && shred.prepare.args).toMatchObject({ generation: 3, decommissioning: { key: "shred" } });
+    expect(shred.prepare?.program.program === "provider" && shred.prepare.program.args).toMatchObject({ generation: 3, decommissioning: { key: "shred" } });
+    // A first attempt: the whole up (nothing was deleted yet).
+    expect(shred.prepare?.existingOnly).toBe(false);
     expect(shred.findings).toEqual([{ type: "diagnostic", severity: "info", message: expect.stringContaining("scheduled for deletion") }]);
     // A decommission queued before the option existed keeps the key (the safe default).
     const legacy = await hooks.prepare(await decommission());
-    expect(legacy.prepare?.program === "provider" && legacy.prepare.args.decommissioning).toEqual({ key: "retain" });
+    expect(legacy.prepare?.program.program === "provider" && legacy.prepare.program.args.decommissioning).toEqual({ key: "retain" });
+    expect(legacy.prepare?.existingOnly).toBe(false);
+  });
+
+  test("a retry after a decommission attempt that ran changes only what the stack still holds (review finding 2)", async () => {
+    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
+    const create = await createFor("hooks-retry", landingZone);
+    await db.query(`UPDATE providers SET lifecycle = 'decommissioning' WHERE name = 'hooks-retry'`);
+    const decommission = async () =>
+      (
+        await enqueueOperation(db, {
+          id: randomUUID(),
+          provider: "hooks-retry",
+          intent: "decommission",
+          kind: "destroy",
+          accessState: "active",
+          engine: "simulated",
+          spec: create.spec,
+          specHash: create.spec_hash,
+          programVersion: "test",
+          keyDisposition: "shred",
+        })
+      ).operation;
+    const first = await decommission();
+    expect((await hooks.prepare(first)).prepare?.existingOnly).toBe(false);
+    await db.query(`UPDATE operations SET status = 'failed', started_at = now(), attempt = 1 WHERE id = $1`, [first.id]);
+    const retry = await decommission();
+    expect((await hooks.prepare(retry)).prepare?.existingOnly).toBe(true);
+    // The same operation run again after an interruption is a retry too.
+    expect((await hooks.prepare({ ...first, attempt: 2 })).prepare?.existingOnly).toBe(true);
   });
 });

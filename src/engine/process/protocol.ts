@@ -22,7 +22,7 @@ export const EngineRequestWire = z.object({
   stack: z.string(),
   kind: z.enum(["up", "preview", "refresh", "destroy"]),
   program: StackProgramWire,
-  prepare: StackProgramWire.optional(),
+  prepare: z.object({ program: StackProgramWire, existingOnly: z.boolean() }).optional(),
   recover: z.object({ interruptedOperationId: z.string() }).optional(),
 });
 

@@ -1,7 +1,6 @@
 import type { Logger } from "pino";
 import type { StackProgram } from "../../../programs/types.js";
 import {
-  addSummaries,
   assertPrepareFits,
   EngineCancelledError,
   EngineFailure,
@@ -11,6 +10,7 @@ import {
   type EngineResult,
   type EngineRunOptions,
 } from "../engine.js";
+import { prepareThenDestroy } from "../prepare-then-destroy.js";
 import type { ChildSettings } from "../process/protocol.js";
 import * as automation from "./automation.js";
 import type { PulumiStack, StackOperation, WorkspaceSettings } from "./automation.js";
@@ -44,9 +44,9 @@ export function createPulumiEngine(
 
   async function run(request: EngineRequest, { signal, onEvent, onRecovered, log }: EngineRunOptions): Promise<EngineResult> {
     assertPrepareFits(request);
-    // The destroy runs the program only for its providers (`runProgram`), which the prepare program
-    // builds the same way: one stack, opened once, with the program of the first phase.
-    const stack = await openStack(request.stack, request.prepare ?? request.program, workspace);
+    // With a prepare phase, the stack is opened once with the prepare program, and the destroy runs it too:
+    // its resource options (what is retained on delete) are the decommissioning ones (EngineRequest.prepare).
+    const stack = await openStack(request.stack, request.prepare?.program ?? request.program, workspace);
     if (!stack) throw new Error(`stack ${request.stack} could not be opened`);
     const forward = createForwarder(onEvent);
     const step = (operation: StackOperation, mode: MapMode, total?: number, targets?: readonly string[]) =>
@@ -76,13 +76,11 @@ export function createPulumiEngine(
       case "up":
       case "destroy": {
         if (request.kind === "destroy" && request.prepare) {
-          // Only what the stack still holds: a retried destroy must not re-create what it already deleted.
-          const existing = await stackResourceUrns(stack);
-          await forward.send({ type: "diagnostic", severity: "info", message: "phase 1 of 2: an up of the prepare program, before the destroy" });
-          const prepared = existing.length > 0 ? await apply("up", existing) : { outputs: {}, summary: { create: 0, update: 0, delete: 0, replace: 0, same: 0 } };
-          await forward.send({ type: "diagnostic", severity: "info", message: "phase 2 of 2: the destroy" });
-          const destroyed = await apply("destroy");
-          return { outputs: {}, summary: addSummaries(prepared.summary, destroyed.summary) };
+          return prepareThenDestroy(request.prepare, (e) => forward.send(e), {
+            existing: () => stackResourceUrns(stack),
+            up: (targets) => apply("up", targets),
+            destroy: () => apply("destroy"),
+          });
         }
         return apply(request.kind);
       }

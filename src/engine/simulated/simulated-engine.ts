@@ -1,5 +1,6 @@
 import type { Db } from "../../store/db.js";
-import { addSummaries, assertPrepareFits, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions } from "../engine.js";
+import { assertPrepareFits, EngineFailure, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions } from "../engine.js";
+import { prepareThenDestroy } from "../prepare-then-destroy.js";
 import { evaluateStack } from "./evaluate.js";
 import { executeSteps } from "./execute.js";
 import { deleteRefusal, physicalName } from "./cloud-rules.js";
@@ -49,12 +50,15 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
       await recover(request, request.recover.interruptedOperationId, onEvent);
       await onRecovered?.();
     }
-    if (request.prepare === undefined) return phase(request, signal, onEvent);
-    await onEvent({ type: "diagnostic", severity: "info", message: "phase 1 of 2: an up of the prepare program, before the destroy" });
-    const prepared = await phase({ ...request, kind: "up", program: request.prepare }, signal, onEvent, true);
-    await onEvent({ type: "diagnostic", severity: "info", message: "phase 2 of 2: the destroy" });
-    const destroyed = await phase(request, signal, onEvent);
-    return { outputs: {}, summary: addSummaries(prepared.summary, destroyed.summary) };
+    const { prepare } = request;
+    if (prepare === undefined) return phase(request, signal, onEvent);
+    // The destroy runs with the prepare program too (EngineRequest.prepare): it plans from the state,
+    // which phase 1 left with the prepare program's resource options.
+    return prepareThenDestroy(prepare, onEvent, {
+      existing: async () => (await store.load(request.stack)).map((r) => r.urn),
+      up: (targets) => phase({ ...request, kind: "up", program: prepare.program }, signal, onEvent, targets !== undefined),
+      destroy: () => phase({ ...request, program: prepare.program }, signal, onEvent),
+    });
   }
 
   /**
@@ -75,7 +79,9 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
         : request.kind === "refresh"
           ? // The simulated cloud never drifts from what it recorded.
             previous.map((r) => ({ op: "same" as const, urn: r.urn, type: r.type, name: r.name, custom: r.custom, desired: r, after: [] }))
-          : planUp(previous, desired).filter((s) => !existingOnly || s.op !== "create");
+          : existingOnly
+            ? existingOnlySteps(planUp(previous, desired))
+            : planUp(previous, desired);
     const summary = summarize(steps);
 
     for (const s of steps) {
@@ -160,4 +166,25 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     ready: async () => {},
     close: async () => {},
   };
+}
+
+/**
+ * An up limited to the stack's resources drops every create. Like Pulumi's targeted up, it is refused
+ * before anything runs when a resource it changes depends on (or is parented by) a create it drops
+ * ("untargeted create"): the simulation is never more lenient than the CLI.
+ */
+function existingOnlySteps(planned: readonly Step[]): Step[] {
+  const dropped = new Set(planned.filter((s) => s.op === "create").map((s) => s.urn));
+  for (const s of planned) {
+    if (s.op === "create" || s.op === "same" || s.op === "delete") continue;
+    const missing = [...(s.desired?.dependencies ?? []), ...(s.desired?.parent ? [s.desired.parent] : [])].find((d) => dropped.has(d));
+    if (missing !== undefined) {
+      throw new EngineFailure(
+        "ENGINE_COMMAND_FAILED",
+        `preview failed: resource ${s.urn} (${s.op}) depends on ${missing}, which was not specified in --target list: ` +
+          "an up limited to the stack's resources would skip creating it",
+      );
+    }
+  }
+  return planned.filter((s) => s.op !== "create");
 }

@@ -22,13 +22,16 @@ interface Script {
   readonly pending?: PendingOperation[];
   readonly cancelFails?: boolean;
   readonly locked?: (err: unknown) => boolean;
+  /** The stack's resources (default: one key). */
+  readonly urns?: readonly string[];
 }
 
-function standIn(script: Script): { adapter: AutomationAdapter; calls: string[] } {
+function standIn(script: Script): { adapter: AutomationAdapter; calls: string[]; opened: unknown[] } {
   const calls: string[] = [];
+  const opened: unknown[] = [];
   const stack = { name: "acme" } as never;
   const adapter: AutomationAdapter = {
-    openStack: async (name) => (calls.push(`open ${name}`), stack),
+    openStack: async (name, program) => (calls.push(`open ${name}`), opened.push(program), stack),
     runOperation: async (_stack, operation, handlers) => {
       calls.push(handlers.targets ? `${operation} targeting ${handlers.targets.join(",")}` : operation);
       for (const e of script.events?.[operation] ?? []) handlers.onEvent(e as never);
@@ -42,14 +45,20 @@ function standIn(script: Script): { adapter: AutomationAdapter; calls: string[] 
       if (script.cancelFails) throw new Error("no lock");
     },
     pendingOperations: async () => (calls.push("export"), script.pending ?? []),
-    stackResourceUrns: async () => (calls.push("urns"), ["urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme"]),
+    stackResourceUrns: async () => (calls.push("urns"), [...(script.urns ?? ["urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme"])]),
     isConcurrentUpdate: script.locked ?? (() => false),
   };
-  return { adapter, calls };
+  return { adapter, calls, opened };
 }
 
-async function run(kind: "up" | "preview" | "refresh" | "destroy", script: Script, extra: { recover?: string; signal?: AbortSignal; prepare?: boolean } = {}) {
-  const { adapter, calls } = standIn(script);
+const preparing = { program: "provider" as const, args: { region: "eu-west-1", decommissioning: { key: "retain" } } as never };
+
+async function run(
+  kind: "up" | "preview" | "refresh" | "destroy",
+  script: Script,
+  extra: { recover?: string; signal?: AbortSignal; prepare?: { existingOnly: boolean } } = {},
+) {
+  const { adapter, calls, opened } = standIn(script);
   const events: EngineEvent[] = [];
   let recovered = 0;
   const engine = createPulumiEngine(settings, adapter);
@@ -59,7 +68,7 @@ async function run(kind: "up" | "preview" | "refresh" | "destroy", script: Scrip
       stack: "acme",
       kind,
       program,
-      ...(extra.prepare ? { prepare: program } : {}),
+      ...(extra.prepare ? { prepare: { program: preparing, existingOnly: extra.prepare.existingOnly } } : {}),
       ...(extra.recover ? { recover: { interruptedOperationId: extra.recover } } : {}),
     },
     {
@@ -69,7 +78,7 @@ async function run(kind: "up" | "preview" | "refresh" | "destroy", script: Scrip
       onRecovered: async () => void (recovered += 1, calls.push("recovered")),
     },
   );
-  return { result, events, calls, recovered: () => recovered };
+  return { result, events, calls, opened, recovered: () => recovered };
 }
 
 describe("pulumi engine orchestration (recorded events, stand-in adapter)", () => {
@@ -112,17 +121,16 @@ describe("pulumi engine orchestration (recorded events, stand-in adapter)", () =
     expect(err.message).toBe("previewDestroy failed without a diagnostic; the service log has the details");
   });
 
-  it("a destroy with a prepare phase first runs an up targeted at the stack's resources (nothing created), then the destroy", async () => {
-    const r = await run(
-      "destroy",
-      { events: { preview: recorded("preview-create"), up: recorded("up-create"), previewDestroy: recorded("preview-destroy"), destroy: recorded("destroy") } },
-      { prepare: true },
-    );
+  const prepareThenDestroy = { preview: recorded("preview-create"), up: recorded("up-create"), previewDestroy: recorded("preview-destroy"), destroy: recorded("destroy") };
+  const phases = (events: EngineEvent[]) => events.filter((e) => e.type === "diagnostic" && /^phase/.test(e.message)).map((e) => (e as { message: string }).message);
+
+  it("a first decommission attempt runs the prepare program's up untargeted, then the destroy, both with the prepare program", async () => {
+    const r = await run("destroy", { events: prepareThenDestroy }, { prepare: { existingOnly: false } });
     const result = await r.result;
-    const urn = "urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme";
-    expect(r.calls).toEqual(["open acme", "urns", `preview targeting ${urn}`, `up targeting ${urn}`, "previewDestroy", "destroy"]);
-    const phases = r.events.filter((e) => e.type === "diagnostic" && /^phase/.test(e.message)).map((e) => (e as { message: string }).message);
-    expect(phases).toEqual([expect.stringMatching(/^phase 1 of 2/), expect.stringMatching(/^phase 2 of 2/)]);
+    expect(r.calls).toEqual(["open acme", "urns", "preview", "up", "previewDestroy", "destroy"]);
+    // One stack, opened once with the prepare program: the destroy runs it too (its resource options).
+    expect(r.opened).toEqual([preparing]);
+    expect(phases(r.events)).toEqual([expect.stringMatching(/^phase 1 of 2/), expect.stringMatching(/^phase 2 of 2/)]);
     expect(r.events.filter((e) => e.type === "progress" && e.done === 0)).toHaveLength(2);
     // Both phases' steps are counted.
     expect(result.summary.create).toBeGreaterThan(0);
@@ -130,8 +138,26 @@ describe("pulumi engine orchestration (recorded events, stand-in adapter)", () =
     expect(result.outputs).toEqual({});
   });
 
+  it("a retry (existing-only) targets the up at the stack's resources, so it re-creates nothing an earlier attempt deleted", async () => {
+    const r = await run("destroy", { events: prepareThenDestroy }, { prepare: { existingOnly: true } });
+    await r.result;
+    const urn = "urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme";
+    expect(r.calls).toEqual(["open acme", "urns", `preview targeting ${urn}`, `up targeting ${urn}`, "previewDestroy", "destroy"]);
+  });
+
+  it("an empty stack: phase 1 runs nothing and reports 0 of 0, phase 2 the destroy", async () => {
+    const r = await run("destroy", { events: { previewDestroy: [], destroy: [] }, urns: [] }, { prepare: { existingOnly: false } });
+    await r.result;
+    expect(r.calls).toEqual(["open acme", "urns", "previewDestroy", "destroy"]);
+    expect(phases(r.events)).toEqual([expect.stringMatching(/^phase 1 of 2: nothing to prepare/), expect.stringMatching(/^phase 2 of 2/)]);
+    expect(r.events.filter((e) => e.type === "progress")).toEqual([
+      { type: "progress", done: 0, total: 0 },
+      { type: "progress", done: 0, total: 0 },
+    ]);
+  });
+
   it("a prepare phase on anything but a destroy is refused before the stack is touched", async () => {
-    const r = await run("up", {}, { prepare: true });
+    const r = await run("up", {}, { prepare: { existingOnly: false } });
     await expect(r.result).rejects.toMatchObject({ code: "BAD_ENGINE_REQUEST" });
     expect(r.calls).toEqual([]);
   });
