@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { KEY_DISPOSITIONS, type KeyDisposition } from "../../programs/types.js";
 import type { Queryable } from "../store/db.js";
+import { Intent } from "../operations/operation.js";
 import type { ApprovalRule } from "./policy.js";
 
 export const APPROVAL_STATUSES = ["pending", "approved", "rejected", "expired", "withdrawn"] as const;
@@ -120,9 +121,9 @@ export interface ApprovalListQuery {
 export interface ApprovalListItem {
   readonly approval: Approval;
   readonly provider: string;
-  readonly intent: string;
-  /** A decommission's choice for the BYOK key: part of what the approver decides. */
-  readonly keyDisposition: KeyDisposition | undefined;
+  readonly intent: Intent;
+  /** A decommission's choice for the BYOK key (null: queued before the option existed): part of what the approver decides. */
+  readonly keyDisposition: KeyDisposition | null;
 }
 
 /** Approval requests with their operation's provider, oldest first. */
@@ -140,7 +141,7 @@ export async function listApprovals(q: Queryable, query: ApprovalListQuery): Pro
   return rows.map((r) => ({
     approval: ApprovalRow.parse(r),
     provider: String(r["op_provider"]),
-    intent: String(r["op_intent"]),
-    keyDisposition: z.enum(KEY_DISPOSITIONS).optional().parse(r["op_key_disposition"] ?? undefined),
+    intent: Intent.parse(r["op_intent"]),
+    keyDisposition: z.enum(KEY_DISPOSITIONS).nullable().parse(r["op_key_disposition"] ?? null),
   }));
 }

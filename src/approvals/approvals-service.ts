@@ -6,7 +6,7 @@ import { requestHubUpdate } from "../onboarding/network-hub.js";
 import { updateSpec } from "../onboarding/providers-repo.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
-import type { Operation, OperationStatus } from "../operations/operation.js";
+import { decommissionOf, type Operation, type OperationStatus } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import { visibleOperation } from "../operations/operations-service.js";
 import type { Db, Queryable } from "../store/db.js";
@@ -94,7 +94,7 @@ export async function approveOperation(deps: ApprovalsDeps, actor: Actor, id: st
       programVersion: approval.programVersion,
       rule: approval.rule,
       comment: request.comment ?? null,
-      ...(operation.key_disposition === null ? {} : { decommission: { key: operation.key_disposition } }),
+      ...decommissionOf(operation),
     });
     // last_seq moved with the event: the row as it is now, not as the UPDATE returned it.
     return { operation: (await ops.getOperation(tx, id))!, events: [{ ...data, seq, at } as OperationEvent] };
@@ -111,7 +111,14 @@ export async function rejectOperation(deps: ApprovalsDeps, actor: Actor, id: str
     const { approval } = await pendingFor(tx, actor, id, action);
     await decide(tx, id, { status: "rejected", by: principalRef(actor.principal), byName: actor.principal.name, comment });
     const ended = await endAwaiting(deps, tx, id, `rejected by ${actor.principal.name}${comment ? `: ${comment}` : ""}`);
-    await audit(deps, tx, actor, action, id, { provider: ended.operation.provider, intent: ended.operation.intent, specHash: approval.specHash, rule: approval.rule, comment: comment ?? null });
+    await audit(deps, tx, actor, action, id, {
+      provider: ended.operation.provider,
+      intent: ended.operation.intent,
+      specHash: approval.specHash,
+      rule: approval.rule,
+      comment: comment ?? null,
+      ...decommissionOf(ended.operation),
+    });
     return ended;
   });
   await deps.hub.publish(id, event);
@@ -122,13 +129,14 @@ export async function rejectOperation(deps: ApprovalsDeps, actor: Actor, id: str
 export async function expireApprovals(deps: ApprovalsDeps): Promise<number> {
   const ended = await deps.db.transaction(async (tx) => {
     const due = await expireDue(tx);
-    const out: { id: string; event: OperationEvent }[] = [];
+    const out: { id: string; event: OperationEvent; operation: Operation }[] = [];
     for (const a of due) {
       const { operation, event } = await endAwaiting(deps, tx, a.operationId, `the approval request expired at ${a.expiresAt}`);
-      out.push({ id: operation.id, event });
+      out.push({ id: operation.id, event, operation });
     }
-    for (const a of due) {
-      await audit(deps, tx, SYSTEM_ACTOR, "approval.expire", a.operationId, { rule: a.rule, specHash: a.specHash, requestedBy: a.requestedBy, expiresAt: a.expiresAt });
+    for (const [i, a] of due.entries()) {
+      const details = { rule: a.rule, specHash: a.specHash, requestedBy: a.requestedBy, expiresAt: a.expiresAt, ...decommissionOf(out[i]!.operation) };
+      await audit(deps, tx, SYSTEM_ACTOR, "approval.expire", a.operationId, details);
     }
     return out;
   });

@@ -4,7 +4,7 @@ import { KEY_DISPOSITIONS } from "../../programs/types.js";
 import { Lifecycle } from "../onboarding/lifecycle.js";
 import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
-import { Intent, OperationKind, OperationStatus, AccessStateSchema, type Operation } from "../operations/operation.js";
+import { Intent, OperationKind, OperationStatus, AccessStateSchema, decommissionOf, type Operation } from "../operations/operation.js";
 
 /** Response bodies. Fastify serializes through these schemas, so a field not listed here never leaks. */
 const links = z.record(z.string(), z.string());
@@ -135,7 +135,7 @@ export function toOperationDto(op: Operation, queuePosition?: number, approval?:
     kind: op.kind,
     status: op.status,
     accessState: op.access_state,
-    ...(op.key_disposition === null ? {} : { decommission: { key: op.key_disposition } }),
+    ...decommissionOf(op),
     engine: op.engine,
     specHash: op.spec_hash,
     programVersion: op.program_version,

@@ -7,7 +7,7 @@ import { principalRef, recordAllowed, type Actor } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
-import type { Intent, Operation } from "../operations/operation.js";
+import { decommissionOf, type Intent, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import { isUniqueViolation, type Db, type Queryable } from "../store/db.js";
 import type { KeyDisposition } from "../../programs/types.js";
@@ -137,7 +137,7 @@ async function acceptIn(
     programVersion: operation.program_version,
     status: operation.status,
     // What a decommission does to the data-bearing key is part of what is asked for and approved.
-    ...(operation.key_disposition === null ? {} : { decommission: { key: operation.key_disposition } }),
+    ...decommissionOf(operation),
   };
   let approvalExpiresAt: string | undefined;
   if (rule !== undefined) {
@@ -156,7 +156,7 @@ async function acceptIn(
       rule,
       requestedBy: actor.principal.name,
       expiresAt: approval.expiresAt,
-      ...(operation.key_disposition === null ? {} : { decommission: { key: operation.key_disposition } }),
+      ...decommissionOf(operation),
     };
     const { seq, at } = await ops.appendEvent(tx, operation.id, null, data);
     events.push({ ...data, seq, at });

@@ -187,6 +187,24 @@ describe("decommission: the key's fate is part of the approval and the audit rec
     const done = await waitForStatus(approvals, op.id, ["succeeded", "failed"]);
     expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
   });
+
+  it("a rejected or expired decommission's audit record names the key choice too (review finding 6)", async () => {
+    const admin = `Bearer ${approvals.adminKey}`;
+    const spec = { ...specNamed("undecided"), owner: { team: "alpha", contact: "alpha@example.com" } };
+    const created = await call("POST", "/v1/providers", operator, spec);
+    await waitForStatus(approvals, created.body.operation.id, ["succeeded"]);
+
+    const rejected = (await call("DELETE", "/v1/providers/undecided", operator, { key: "shred" })).body.operation;
+    expect((await call("POST", `/v1/operations/${rejected.id}/reject`, approver, { comment: "not yet" })).status).toBe(200);
+    const rejects = (await call("GET", `/v1/audit?action=approval.reject&resourceId=${rejected.id}`, admin)).body.items as Json[];
+    expect(rejects.map((r) => r.details.decommission)).toEqual([{ key: "shred" }]);
+
+    const expired = (await call("DELETE", "/v1/providers/undecided", operator)).body.operation;
+    await approvals.db.query(`UPDATE approvals SET expires_at = requested_at + interval '1 millisecond' WHERE operation_id = $1`, [expired.id]);
+    expect(await approvals.sweepApprovals()).toBe(1);
+    const expires = (await call("GET", `/v1/audit?action=approval.expire&resourceId=${expired.id}`, admin)).body.items as Json[];
+    expect(expires.map((r) => r.details.decommission)).toEqual([{ key: "retain" }]);
+  });
 });
 
 describe("decommission: a retry keeps the key choice of the attempt that ran (review finding 1)", () => {

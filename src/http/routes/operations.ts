@@ -5,6 +5,7 @@ import * as approvals from "../../approvals/approvals-service.js";
 import { APPROVAL_STATUSES, getApproval, listApprovals } from "../../approvals/approvals-repo.js";
 import { principalRef, recordAllowed, visibleTeams } from "../../auth/actor.js";
 import { issueStreamTicket, DEFAULT_TICKET_SECONDS } from "../../auth/stream-tickets.js";
+import { decommissionOf } from "../../operations/operation.js";
 import * as service from "../../operations/operations-service.js";
 import { ApprovalDto, DecommissionDto, EventListDto, OperationDto, ProblemDto, opLinks, toApprovalDto, toOperationDto } from "../dto.js";
 import { requestActor, type RouteAuth } from "../auth.js";
@@ -149,7 +150,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
           operationId: r.approval.operationId,
           provider: r.provider,
           intent: r.intent,
-          ...(r.keyDisposition === undefined ? {} : { decommission: { key: r.keyDisposition } }),
+          ...decommissionOf({ intent: r.intent, key_disposition: r.keyDisposition }),
           approval: toApprovalDto(r.approval),
           links: { operation: self, ...decide },
         };
