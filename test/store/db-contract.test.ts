@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUniqueViolation, type Db } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrate.js";
@@ -75,6 +75,17 @@ describe.each(targets)("store contract: $name", (target) => {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
       );
       expect(tables.map((r) => r.table_name)).toEqual(expect.arrayContaining(TABLES));
+    });
+
+    it("the decommission CHECK constraints on operations exist, are validated and hold (migrations 010, 011)", async () => {
+      const rows = await db.query<{ conname: string; convalidated: boolean }>(
+        `SELECT conname, convalidated FROM pg_constraint
+          WHERE conrelid = 'operations'::regclass AND conname LIKE 'operations_key_disposition%' ORDER BY conname`,
+      );
+      expect(rows).toEqual([
+        { conname: "operations_key_disposition_check", convalidated: true },
+        { conname: "operations_key_disposition_decommission_only", convalidated: true },
+      ]);
     });
 
     it("commits a transaction that resolves and returns its value", async () => {
@@ -228,5 +239,24 @@ describe.each(targets)("store contract: $name", (target) => {
       expect(await db.query("SELECT 1 AS a; SELECT 2 AS b")).toEqual([{ b: 2 }]);
       await expect(db.query("SELECT $1::int AS a; SELECT 2 AS b", [1])).rejects.toThrow();
     });
+  });
+});
+
+describe("migrations: a CHECK constraint on operations", () => {
+  // A CHECK added in one step holds an ACCESS EXCLUSIVE lock on operations (every request and the runner
+  // wait) while it scans the table. NOT VALID adds it without the scan; VALIDATE CONSTRAINT scans under a
+  // lock that lets reads and writes go on, and only does so in its own transaction: a later migration
+  // (each migration is one transaction, src/store/migrate.ts).
+  it("is added NOT VALID (from 010 on, none inline on an added column) and validated by a later migration", () => {
+    const dir = new URL("../../src/store/migrations/", import.meta.url);
+    const files = MIGRATIONS.filter((v) => v >= "010").map((v) => ({ version: v, sql: readFileSync(new URL(`${v}.sql`, dir), "utf8").replace(/--.*$/gm, "") }));
+    for (const { version, sql } of files) {
+      expect(sql, version).not.toMatch(/ALTER TABLE operations ADD COLUMN [^;]*CHECK/i);
+      for (const [, name, rest] of sql.matchAll(/ALTER TABLE operations\s+ADD CONSTRAINT (\w+)\s+CHECK([^;]*);/gi)) {
+        expect(rest, `${version}: ${name}`).toMatch(/NOT VALID\s*$/i);
+        const validated = files.some((f) => f.version > version && new RegExp(`VALIDATE CONSTRAINT ${name}\\b`, "i").test(f.sql));
+        expect(validated, `${name} (${version}) is validated by a later migration`).toBe(true);
+      }
+    }
   });
 });

@@ -6,9 +6,13 @@ ALTER TABLE providers ADD COLUMN generation integer NOT NULL DEFAULT 1 CHECK (ge
 -- What a decommission does with the provider's BYOK key: disable and retain it, or schedule its deletion
 -- (crypto-shredding). Chosen by the request, shown in its approval and audit record; only decommissions
 -- carry it (older ones, without, ran before the option existed).
-ALTER TABLE operations ADD COLUMN key_disposition text CHECK (key_disposition IN ('retain','shred'));
+-- NOT VALID: added without scanning operations under this migration's exclusive lock; new rows are checked
+-- at once, the existing ones (all NULL here) by 011 in its own transaction, without blocking writes.
+ALTER TABLE operations ADD COLUMN key_disposition text;
+ALTER TABLE operations ADD CONSTRAINT operations_key_disposition_check
+  CHECK (key_disposition IN ('retain','shred')) NOT VALID;
 ALTER TABLE operations ADD CONSTRAINT operations_key_disposition_decommission_only
-  CHECK (key_disposition IS NULL OR intent = 'decommission');
+  CHECK (key_disposition IS NULL OR intent = 'decommission') NOT VALID;
 
 -- The simulated cloud's memory of what destroys left in AWS (retainOnDelete), by unique name: a later
 -- create of the same name fails there as it would in AWS.
