@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
-import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+import { specNamed, startTestService, waitForStatus, warningsOf, type TestService } from "../helpers/service.js";
 import type { CloudBehaviour } from "../support/fake-aws/cloud.js";
 import { DEVELOPMENT_PASSPHRASE } from "../../src/engine/factory.js";
 import { descendantsOf, killTree } from "../../src/engine/process/process-tree.js";
@@ -300,7 +300,7 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
 
       behave({});
       const retry = await run(s, { method: "PUT", url: "/v1/providers/real-kill", payload: specNamed("real-kill") });
-      expect(retry.status, JSON.stringify(retry.error)).toBe("succeeded");
+      expect(retry.status, `${JSON.stringify(retry.error)}\n${warningsOf(s.logs)}`).toBe("succeeded");
       const diagnostics = (await events(s, retry.id)).filter((e) => e.type === "diagnostic").map((e) => String(e.message));
       const reported = diagnostics.filter((m) => m.startsWith(`pending operation from interrupted operation ${id}: `));
       // Exactly the checkpoint's pending operations, each once.

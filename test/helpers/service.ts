@@ -70,6 +70,11 @@ export interface TestServiceOptions {
   readonly oidcKeys?: JWTVerifyGetKey;
 }
 
+/** The service's warning and error log lines (pino levels 40+), newest last, cut to a readable size. */
+export function warningsOf(logs: readonly string[], maxChars = 6_000): string {
+  return logs.filter((l) => /"level":(4|5|6)\d/.test(l)).join("").slice(-maxChars);
+}
+
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const keys = options.keys ?? generateSecurityKeys();
   const db = options.db ?? (await createTestDb());
