@@ -14,7 +14,7 @@ import { admit, type Lifecycle } from "./lifecycle.js";
 import { providersHoldingRuleGroups, requestHubUpdate } from "./network-hub.js";
 import { preflight, type ProviderProgram } from "./preflight.js";
 import * as providers from "./providers-repo.js";
-import { specHash, type ProviderSpec } from "./spec.js";
+import { canonicalJson, specHash, type ProviderSpec } from "./spec.js";
 import { provisionalSubnets, toProviderStackArgs } from "./stack-args.js";
 
 /** Use cases on providers. No Fastify here: input is validated data, output is domain data or AppError. */
@@ -143,6 +143,26 @@ function assertKeepsInbound(current: Record<string, unknown>, next: ProviderSpec
   });
 }
 
+/**
+ * Fields an update may not change, because the change would replace what holds the provider's data or
+ * access: the BYOK key (a new key store), or every bridge resource (another account or region). The old
+ * BYOK key would be retained outside the stack, still enabled and still granting the provider's use
+ * (issue 12 review). Such a change is a decommission and a new onboarding.
+ */
+const FIXED_ON_UPDATE: readonly { readonly path: string; readonly of: (spec: Record<string, unknown>) => unknown; readonly what: string }[] = [
+  { path: "/kms/keyStore", of: (s) => (s["kms"] as Record<string, unknown> | undefined)?.["keyStore"], what: "it would replace the BYOK key" },
+  { path: "/bridgeAccount", of: (s) => s["bridgeAccount"], what: "it would move every bridge resource, the BYOK key included, to another account" },
+  { path: "/region", of: (s) => s["region"], what: "it would rebuild every resource in another region" },
+];
+
+function assertFixedFieldsKept(current: Record<string, unknown>, next: ProviderSpec): void {
+  const errors = FIXED_ON_UPDATE.filter((f) => canonicalJson(f.of(current) ?? null) !== canonicalJson(f.of(asRecord(next)) ?? null)).map((f) => ({
+    path: f.path,
+    message: `cannot change on update: ${f.what}; decommission the provider and onboard it again`,
+  }));
+  if (errors.length > 0) throw new AppError("INVALID_STATE", "The update changes a field that is fixed for the provider's lifetime.", { errors });
+}
+
 export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: string, spec: ProviderSpec, idempotency?: Idempotency): Promise<Accepted> {
   if (spec.name !== name) {
     throw new AppError("VALIDATION_FAILED", "The spec's name must match the provider in the path.", {
@@ -158,6 +178,7 @@ export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: st
   return accept(deps, { actor, action: "provider.update", idempotency }, async (tx, newOperation) => {
     const { admission, provider } = await admitWith(tx, actor, name, "update");
     assertKeepsInbound(provider.spec, spec);
+    assertFixedFieldsKept(provider.spec, spec);
     const hash = specHash(spec);
     const approvalRule = approvalRuleFor(deps.approvals.rules, "update", [provider.spec, asRecord(spec)]);
     // An update awaiting approval becomes the provider's spec only once approved (approvals-service.ts):

@@ -262,6 +262,30 @@ describe("decommission: inbound exposure cannot be dropped by an update (review 
   });
 });
 
+describe("update: the key store, the bridge account and the region are fixed for a provider's lifetime", () => {
+  it("a PUT that changes any of them is a 409 naming each field; nothing is queued", async () => {
+    const spec = specNamed("fixed-fields") as Json;
+    await run("POST", "/v1/providers", spec);
+    const changed: Json = {
+      ...spec,
+      region: spec.region === "eu-west-1" ? "eu-central-1" : "eu-west-1",
+      bridgeAccount: { accountId: "777777777777" },
+      kms: { ...spec.kms, keyStore: spec.kms.keyStore === "cloudhsm" ? "kms" : "cloudhsm" },
+    };
+    // The endpoint service is regional: keep it valid in the new region so only the fixed fields are judged.
+    changed.outbound = { ...spec.outbound, endpointServiceName: String(spec.outbound.endpointServiceName).replace(spec.region, changed.region) };
+    const res = await svc.app.inject({ method: "PUT", url: "/v1/providers/fixed-fields", payload: changed });
+    expect(res.statusCode, res.body).toBe(409);
+    const body = res.json() as Json;
+    expect(body.code).toBe("INVALID_STATE");
+    expect((body.errors as Json[]).map((e) => e.path)).toEqual(["/kms/keyStore", "/bridgeAccount", "/region"]);
+    expect((body.errors as Json[]).every((e) => /cannot change on update: .*decommission the provider and onboard it again/.test(e.message))).toBe(true);
+    expect((await provider("fixed-fields")).activeOperations).toEqual([]);
+    // The same spec is still a valid update.
+    expect((await svc.app.inject({ method: "PUT", url: "/v1/providers/fixed-fields", payload: spec })).statusCode).toBe(202);
+  });
+});
+
 describe("decommission: the request body (review findings 8 and 9)", () => {
   const del = (name: string, headers: Record<string, string>, payload?: string) =>
     svc.app.inject({ method: "DELETE", url: `/v1/providers/${name}`, headers, ...(payload === undefined ? {} : { payload }) });
