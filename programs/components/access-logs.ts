@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { AuditPolicyDocument } from "./audit-policies.js";
+import { denyInsecureTransport, type AuditPolicyDocument } from "./audit-policies.js";
 import { assertAccountId, isAccessLogPrefix, isS3BucketName, type Partition } from "./aws-ids.js";
 
 /**
@@ -54,14 +54,7 @@ function buildAccessLogBucketPolicy(n: AccessLogNames): AuditPolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
-      {
-        Sid: "DenyInsecureTransport",
-        Effect: "Deny",
-        Principal: "*",
-        Action: "s3:*",
-        Resource: [n.logBucketArn, `${n.logBucketArn}/*`],
-        Condition: { Bool: { "aws:SecureTransport": "false" } },
-      },
+      denyInsecureTransport(n.logBucketArn),
       {
         // The S3 User Guide's "Grant permissions to the logging service principal by using a bucket policy".
         Sid: "S3ServerAccessLogsPolicy",

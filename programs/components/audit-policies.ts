@@ -140,20 +140,25 @@ export function buildLoggingKeyPolicy(n: LoggingKeyPolicyArgs): AuditPolicyDocum
   };
 }
 
+/** A bucket policy statement refusing every request to the bucket and its objects that is not over TLS. */
+export function denyInsecureTransport(bucketArn: string): AuditPolicyDocument["Statement"][number] {
+  return {
+    Sid: "DenyInsecureTransport",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:*",
+    Resource: [bucketArn, `${bucketArn}/*`],
+    Condition: { Bool: { "aws:SecureTransport": "false" } },
+  };
+}
+
 /** After the CloudTrail guide's "Amazon S3 bucket policy for CloudTrail", plus TLS-only access. */
 export function buildTrailBucketPolicy(n: AuditNames & { readonly bucketArn: string }): AuditPolicyDocument {
   const trailArn = trailArnOf(n);
   return {
     Version: "2012-10-17",
     Statement: [
-      {
-        Sid: "DenyInsecureTransport",
-        Effect: "Deny",
-        Principal: "*",
-        Action: "s3:*",
-        Resource: [n.bucketArn, `${n.bucketArn}/*`],
-        Condition: { Bool: { "aws:SecureTransport": "false" } },
-      },
+      denyInsecureTransport(n.bucketArn),
       {
         Sid: "CloudTrailAclCheck",
         Effect: "Allow",
