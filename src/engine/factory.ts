@@ -1,3 +1,4 @@
+import { fileBackendDir } from "./pulumi/file-backend.js";
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -109,6 +110,7 @@ export async function prepareEngine(config: EngineConfig, log: Logger): Promise<
         pulumiHome,
         secretsProvider: config.PULUMI_SECRETS_PROVIDER,
         ...(config.PULUMI_PARALLEL === undefined ? {} : { parallel: config.PULUMI_PARALLEL }),
+        ...(fileBackendDir(engineEnv["PULUMI_BACKEND_URL"]) === undefined ? {} : { stateDir: fileBackendDir(engineEnv["PULUMI_BACKEND_URL"]) }),
       },
       env,
       redact: secrets.redact,

@@ -43,6 +43,8 @@ export const ChildSettings = z.discriminatedUnion("engine", [
     pulumiHome: z.string(),
     secretsProvider: z.string(),
     parallel: z.number().int().positive().optional(),
+    /** The `file://` backend's directory, when the state is in files (recovery repairs crash damage there). */
+    stateDir: z.string().optional(),
   }),
 ]);
 export type ChildSettings = z.infer<typeof ChildSettings>;

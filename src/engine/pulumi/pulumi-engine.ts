@@ -1,3 +1,6 @@
+import { basename } from "node:path";
+import { PROJECTS } from "../../../programs/stacks.js";
+import { repairCheckpointSidecars } from "./file-backend.js";
 import type { Logger } from "pino";
 import type { StackProgram } from "../../../programs/types.js";
 import {
@@ -46,9 +49,19 @@ export function createPulumiEngine(
     assertPrepareFits(request);
     // With a prepare phase, the stack is opened once with the prepare program, and the destroy runs it too:
     // its resource options (what is retained on delete) are the decommissioning ones (EngineRequest.prepare).
-    const stack = await openStack(request.stack, request.prepare?.program ?? request.program, workspace);
-    if (!stack) throw new Error(`stack ${request.stack} could not be opened`);
+    const program = request.prepare?.program ?? request.program;
     const forward = createForwarder(onEvent);
+    // A crash can leave the file backend's checkpoint sidecar empty, which no CLI command can read past.
+    const repaired = request.recover && settings.stateDir ? await repairCheckpointSidecars(settings.stateDir, PROJECTS[program.program], request.stack) : [];
+    for (const path of repaired) {
+      await forward.send({
+        type: "diagnostic",
+        severity: "warning",
+        message: `removed the checkpoint's metadata sidecar ${basename(path)}, left unreadable by interrupted operation ${request.recover?.interruptedOperationId}`,
+      });
+    }
+    const stack = await openStack(request.stack, program, workspace);
+    if (!stack) throw new Error(`stack ${request.stack} could not be opened`);
     const step = (operation: StackOperation, mode: MapMode, total?: number, targets?: readonly string[]) =>
       runMapped({
         ...(targets === undefined ? {} : { targets }),
