@@ -18,6 +18,22 @@ beforeAll(async () => {
 afterAll(() => db.close());
 
 const createFor = (name: string, lz: LandingZone) => queuedCreate(db, buildProviderSpecSchema(lz).parse(specNamed(name)));
+/** A queued decommission of the provider `create` made, with the key choice when given. */
+const enqueueDecommission = async (create: Awaited<ReturnType<typeof createFor>>, keyDisposition?: "retain" | "shred") =>
+  (
+    await enqueueOperation(db, {
+      id: randomUUID(),
+      provider: create.provider,
+      intent: "decommission",
+      kind: "destroy",
+      accessState: "active",
+      engine: "simulated",
+      spec: create.spec,
+      specHash: create.spec_hash,
+      programVersion: "test",
+      ...(keyDisposition ? { keyDisposition } : {}),
+    })
+  ).operation;
 
 describe("runner hooks: prepare", () => {
   test("the same provider keeps its subnets run after run; another provider gets different ones", async () => {
@@ -53,21 +69,7 @@ describe("runner hooks: a decommission (issue 12)", () => {
     const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
     const create = await createFor("hooks-leave", landingZone);
     await db.query(`UPDATE providers SET lifecycle = 'active', generation = 3 WHERE name = 'hooks-leave'`);
-    const decommission = async (keyDisposition?: "retain" | "shred") =>
-      (
-        await enqueueOperation(db, {
-          id: randomUUID(),
-          provider: "hooks-leave",
-          intent: "decommission",
-          kind: "destroy",
-          accessState: "active",
-          engine: "simulated",
-          spec: create.spec,
-          specHash: create.spec_hash,
-          programVersion: "test",
-          ...(keyDisposition ? { keyDisposition } : {}),
-        })
-      ).operation;
+    const decommission = (keyDisposition?: "retain" | "shred") => enqueueDecommission(create, keyDisposition);
     const shred = await hooks.prepare(await decommission("shred"));
     expect(shred.program.program === "provider" && shred.program.args).toMatchObject({ generation: 3 });
     expect(shred.program.program === "provider" && shred.program.args.decommissioning).toBeUndefined();
@@ -85,21 +87,7 @@ describe("runner hooks: a decommission (issue 12)", () => {
     const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
     const create = await createFor("hooks-retry", landingZone);
     await db.query(`UPDATE providers SET lifecycle = 'decommissioning' WHERE name = 'hooks-retry'`);
-    const decommission = async () =>
-      (
-        await enqueueOperation(db, {
-          id: randomUUID(),
-          provider: "hooks-retry",
-          intent: "decommission",
-          kind: "destroy",
-          accessState: "active",
-          engine: "simulated",
-          spec: create.spec,
-          specHash: create.spec_hash,
-          programVersion: "test",
-          keyDisposition: "shred",
-        })
-      ).operation;
+    const decommission = () => enqueueDecommission(create, "shred");
     const first = await decommission();
     expect((await hooks.prepare(first)).prepare?.existingOnly).toBe(false);
     await db.query(`UPDATE operations SET status = 'failed', started_at = now(), attempt = 1 WHERE id = $1`, [first.id]);
