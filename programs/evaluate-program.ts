@@ -38,6 +38,11 @@ export interface EvaluateOptions {
   readonly project: string;
   readonly mocks: pulumi.runtime.Mocks;
   readonly preview?: boolean;
+  /**
+   * Stack config for this evaluation (full keys, `namespace:key`), as an engine would give it; the keys in
+   * `secretKeys` read as secrets. Restored after the evaluation: the runtime's config is process-global too.
+   */
+  readonly config?: { readonly values: Readonly<Record<string, string>>; readonly secretKeys: readonly string[] };
 }
 
 export interface Evaluation {
@@ -111,6 +116,8 @@ async function evaluateNow(
   options: EvaluateOptions,
 ): Promise<Evaluation> {
   await pulumi.runtime.setMocks(options.mocks, options.project, options.stack, options.preview ?? false);
+  const configBefore = options.config ? pulumi.runtime.allConfig() : undefined;
+  if (options.config) pulumi.runtime.setAllConfig({ ...options.config.values }, [...options.config.secretKeys]);
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorLike | undefined;
   if (!monitor) throw new Error("evaluateProgram: no Pulumi monitor after setMocks");
 
@@ -186,6 +193,7 @@ async function evaluateNow(
     failure ??= { error };
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
+    if (configBefore) pulumi.runtime.setAllConfig(configBefore);
     await pulumi.runtime.disconnect();
     // Unhandled rejections are reported after the microtask queue drains.
     await new Promise((resolve) => setImmediate(resolve));

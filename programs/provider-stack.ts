@@ -8,7 +8,7 @@ import { cloudHsmFlowLogGroupName, CloudHsmKeyStore } from "./components/cloudhs
 import { InboundExposure } from "./components/inbound-exposure.js";
 import { PrivateLinkEndpoint } from "./components/private-link-endpoint.js";
 import { ProviderFirewallRules } from "./components/provider-firewall-rules.js";
-import type { ProviderStackArgs, ProviderStackOutputs } from "./types.js";
+import { KMSUSER_PASSWORD_CONFIG, type ProviderStackArgs, type ProviderStackOutputs } from "./types.js";
 
 /** The stack outputs as the program returns them (Outputs resolved by the engine). */
 export type ProviderStackProgramOutputs = {
@@ -140,34 +140,46 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
     const actions: pulumi.Input<string>[] = [];
 
     // CloudHSM: the cluster needs a person (sign the CSR, initialise, create kmsuser) before a key store,
-    // and so the HSM-backed key, can exist. Phase 1 is built and the steps are reported (research §1.7).
-    const hsm =
-      args.kms.keyStore === "cloudhsm"
-        ? new CloudHsmKeyStore(
-            `${slug}-hsm`,
-            {
-              slug,
-              region: args.region,
-              vpcCidr: args.kms.cloudHsm?.vpcCidr ?? "",
-              subnets: args.kms.cloudHsm?.subnets ?? [],
-              // EC2.6: the bridge account's logging key (its policy names this group), the landing zone's flow-log retention.
-              flowLogs: {
-                accountId: bridge.accountId,
-                kmsKeyArn: audit.loggingKeyArn,
-                retentionInDays: args.network.flowLogs.retentionInDays,
-                ...generation,
-              },
+    // and so the HSM-backed key, can exist (research §1.7). Phase 1 builds the cluster and its first HSM;
+    // phase 2 (keyStore given) the second HSM and the store; once KMS has connected the store (not a
+    // resource: the service does it between two runs), the key is created in it.
+    const hsmArgs = args.kms.keyStore === "cloudhsm" ? args.kms.cloudHsm : undefined;
+    if (args.kms.keyStore === "cloudhsm" && hsmArgs === undefined) throw new Error("kms: keyStore cloudhsm requires kms.cloudHsm");
+    const hsm = hsmArgs
+      ? new CloudHsmKeyStore(
+          `${slug}-hsm`,
+          {
+            slug,
+            region: args.region,
+            vpcCidr: hsmArgs.vpcCidr,
+            subnets: hsmArgs.subnets,
+            ...(hsmArgs.keyStore
+              ? {
+                  keyStore: {
+                    trustAnchorCertificate: hsmArgs.keyStore.trustAnchorCertificate,
+                    // Secret stack config, never an argument: encrypted in the state and masked by the engine.
+                    kmsuserPassword: new pulumi.Config("saas-bridge").requireSecret(KMSUSER_PASSWORD_CONFIG),
+                    connected: hsmArgs.keyStore.connected,
+                  },
+                }
+              : {}),
+            // EC2.6: the bridge account's logging key (its policy names this group), the landing zone's flow-log retention.
+            flowLogs: {
+              accountId: bridge.accountId,
+              kmsKeyArn: audit.loggingKeyArn,
+              retentionInDays: args.network.flowLogs.retentionInDays,
+              ...generation,
             },
-            { providers: [bridge.provider] },
-          )
-        : undefined;
-    if (hsm) {
-      actions.push(...hsm.manualSteps);
-      actions.push("The BYOK key is created in the key store once it is initialised and connected; this version does not drive that second phase through the API yet.");
-    }
+          },
+          { providers: [bridge.provider] },
+        )
+      : undefined;
+    if (hsm) actions.push(...hsm.manualSteps);
 
+    // With CloudHSM, only once the store is connected (CreateKey fails on a disconnected store).
+    const customKeyStoreId = hsmArgs?.keyStore?.connected ? hsm?.customKeyStoreId : undefined;
     const key =
-      args.kms.keyStore === "kms"
+      args.kms.keyStore === "kms" || customKeyStoreId !== undefined
         ? new ByokKey(
             slug,
             {
@@ -182,7 +194,7 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
               encryptionContext: args.kms.encryptionContext,
               retiringPrincipalArn: args.kms.retiringPrincipalArn,
               deletionWindowInDays: args.kms.deletionWindowInDays,
-              keyStore: "kms",
+              ...(customKeyStoreId === undefined ? { keyStore: "kms" as const } : { keyStore: "cloudhsm" as const, customKeyStoreId }),
               // A decommissioned provider's retained key keeps no grant and denies the provider.
               accessState: args.decommissioning ? "revoked" : args.accessState,
               ...generation,
@@ -217,6 +229,13 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
       trailArn: audit.trailArn,
       flowLogGroup: endpoint.flowLogGroupName,
       ...(inbound ? { inboundServiceName: inbound.serviceName } : {}),
+      ...(hsm
+        ? {
+            cloudHsm: pulumi
+              .all([hsm.clusterId, hsm.customKeyStoreId])
+              .apply(([clusterId, customKeyStoreId]) => (customKeyStoreId === undefined ? { clusterId } : { clusterId, customKeyStoreId })),
+          }
+        : {}),
       actionsRequired: pulumi.all(actions),
     };
   };

@@ -142,7 +142,21 @@ export interface ProviderStackArgs {
     /** 7–30 days. */
     readonly deletionWindowInDays: number;
     /** With keyStore `cloudhsm`: the HSM VPC in the bridge account (≥ 2 AZs). */
-    readonly cloudHsm?: { readonly vpcCidr: string; readonly subnets: readonly SubnetPlacement[] };
+    readonly cloudHsm?: {
+      readonly vpcCidr: string;
+      readonly subnets: readonly SubnetPlacement[];
+      /**
+       * Phase 2, once the operator has initialised the cluster and created `kmsuser`: the second HSM and
+       * the KMS custom key store. The `kmsuser` password is not here: it is the secret stack config
+       * `saas-bridge:kmsuserPassword` (KMSUSER_PASSWORD_CONFIG), so it never travels in arguments.
+       */
+      readonly keyStore?: {
+        /** The issuing CA certificate (`customerCA.crt`, PEM) that signed the cluster's certificate. */
+        readonly trustAnchorCertificate: string;
+        /** KMS has connected the store: the HSM-backed BYOK key can be created in it. */
+        readonly connected: boolean;
+      };
+    };
   };
 
   /** CloudTrail and its log group in the bridge account. */
@@ -168,6 +182,9 @@ export interface ProviderStackArgs {
   readonly decommissioning?: { readonly key: KeyDisposition };
 }
 
+/** The secret stack-config key (namespace `saas-bridge`) the provider program reads the `kmsuser` password from. */
+export const KMSUSER_PASSWORD_CONFIG = "kmsuserPassword";
+
 /** Stack outputs a portal needs. Secrets (grant tokens, passwords) are never exported. */
 export interface ProviderStackOutputs {
   readonly accessState: AccessState;
@@ -186,6 +203,8 @@ export interface ProviderStackOutputs {
   readonly flowLogGroup: string;
   /** Give this to the provider when inbound exposure is configured. */
   readonly inboundServiceName?: string;
+  /** With a CloudHSM key store: the cluster (for the initialisation ceremony) and, from phase 2, the store. */
+  readonly cloudHsm?: { readonly clusterId: string; readonly customKeyStoreId?: string };
   /** Steps a person must still take (accept a connection, initialise an HSM cluster), in order. */
   readonly actionsRequired: string[];
 }

@@ -18,6 +18,8 @@ export interface HsmKeyStoreInputs {
   readonly trustAnchorCertificate: pulumi.Input<string>;
   /** Password of the `kmsuser` crypto user; always sent as a secret. */
   readonly kmsuserPassword: pulumi.Input<string>;
+  /** KMS has connected the store (ConnectCustomKeyStore is not a resource: the caller connects it). */
+  readonly connected?: boolean;
 }
 
 export interface CloudHsmKeyStoreArgs {
@@ -232,8 +234,10 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
           trustAnchorCertificate: args.keyStore.trustAnchorCertificate,
           keyStorePassword: pulumi.secret(args.keyStore.kmsuserPassword),
         },
-        // Not secret by default in v7 (research §0), and it is echoed back into the state.
-        { parent: this, dependsOn: [hsm1, hsm2], additionalSecretOutputs: ["keyStorePassword"] },
+        // Not secret by default in v7 (research §0), and it is echoed back into the state. Retained on
+        // delete: AWS deletes a store only once it is disconnected and every key in it is deleted, i.e.
+        // after the key's deletion window (research §4.2: the HSM decommission is two-phase).
+        { parent: this, dependsOn: [hsm1, hsm2], additionalSecretOutputs: ["keyStorePassword"], retainOnDelete: true },
       );
     }
 
@@ -242,7 +246,7 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
     this.clusterId = cluster.clusterId;
     this.clusterCsr = cluster.clusterCertificates.apply((certs) => certs[0]?.clusterCsr || undefined);
     this.customKeyStoreId = store?.id;
-    this.manualSteps = store ? phase2Steps(name) : phase1Steps(name, first.azId, second.azId);
+    this.manualSteps = !store ? phase1Steps(name, args.slug, first.azId, second.azId) : args.keyStore?.connected ? [] : phase2Steps(name, args.slug);
     // Reported through the `manualSteps` output, which the provider stack turns into `actionsRequired`
     // and the service into diagnostic events for every engine. Not `pulumi.log.warn` as well: under the
     // mock runtime it has no engine and goes to stderr on every evaluation.
@@ -258,18 +262,17 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
   }
 }
 
-function phase1Steps(name: string, firstAz: string, secondAz: string): string[] {
+function phase1Steps(name: string, slug: string, firstAz: string, secondAz: string): string[] {
   return [
-    `${name}: 1/4 When HSM ${firstAz} is ACTIVE, run \`pulumi refresh\` (or \`aws cloudhsmv2 describe-clusters\`) to read the cluster CSR (output clusterCsr), and sign it with your issuing CA. Keep the CA certificate (customerCA.crt): it becomes the key store's trust anchor.`,
+    `${name}: 1/4 When HSM ${firstAz} is ACTIVE, read the cluster CSR (\`aws cloudhsmv2 describe-clusters --filters clusterIds=<clusterId>\`, ClusterCertificates.ClusterCsr) and sign it with your issuing CA. Keep the CA certificate (customerCA.crt): it becomes the key store's trust anchor.`,
     `${name}: 2/4 Initialise the cluster with the signed certificate and the CA certificate (\`aws cloudhsmv2 initialize-cluster --cluster-id <clusterId> --signed-cert file://<signed>.crt --trust-anchor file://customerCA.crt\`), then activate it with the CloudHSM CLI (\`cluster activate\`), setting the admin password.`,
     `${name}: 3/4 With the CloudHSM CLI, create the crypto user "kmsuser" (\`user create --username kmsuser --role crypto-user\`) with a password of 7-32 characters; AWS KMS logs in as this user.`,
-    `${name}: 4/4 Re-run this stack with keyStore.trustAnchorCertificate (customerCA.crt) and keyStore.kmsuserPassword (as a secret): it adds the second HSM in ${secondAz} and creates the KMS custom key store.`,
+    `${name}: 4/4 Hand over customerCA.crt and the kmsuser password (saas-bridge: PUT /v1/providers/${slug}/key-store; plain CLI: kms.cloudHsm.keyStore in the args and the secret config saas-bridge:kmsuserPassword): the next run adds the second HSM in ${secondAz}, creates the KMS custom key store, connects it and creates the HSM-backed key.`,
   ];
 }
 
-function phase2Steps(name: string): string[] {
+function phase2Steps(name: string, slug: string): string[] {
   return [
-    `${name}: 1/2 Connect the custom key store (\`aws kms connect-custom-key-store --custom-key-store-id <customKeyStoreId>\`) and wait until \`aws kms describe-custom-key-stores\` shows CONNECTED; the stack does not connect it. KMS then rotates the kmsuser password.`,
-    `${name}: 2/2 Only once the store is CONNECTED, create HSM-backed keys (ByokKey with keyStore "cloudhsm" and this customKeyStoreId); CreateKey fails on a disconnected store.`,
+    `${name}: the KMS custom key store is not connected yet, so the HSM-backed key cannot be created (CreateKey fails on a disconnected store). saas-bridge connects it after the run that creates it (PUT /v1/providers/${slug}/key-store again to retry); by hand: \`aws kms connect-custom-key-store --custom-key-store-id <customKeyStoreId>\`, wait for CONNECTED, then re-run with keyStore.connected.`,
   ];
 }

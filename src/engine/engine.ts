@@ -30,6 +30,12 @@ export interface EngineRequest {
    * resource behind, and reconciles the state (DESIGN §9). Then it calls `onRecovered`.
    */
   readonly recover?: { readonly interruptedOperationId: string };
+  /**
+   * Secret stack config for this run (full keys, `namespace:key`), e.g. the CloudHSM `kmsuser` password:
+   * set as *secret* config before the program runs (the prepare phase's too), so the program reads it as a
+   * secret Output and the state holds it only encrypted. Never logged, never in events or results.
+   */
+  readonly secretConfig?: Readonly<Record<string, string>>;
 }
 
 export interface PrepareRequest {

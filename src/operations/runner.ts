@@ -4,6 +4,7 @@ import { setImmediate } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { StackProgram } from "../../programs/types.js";
 import {
+  addSummaries,
   EngineCancelledError,
   EngineFailure,
   EngineInterruptedError,
@@ -28,6 +29,17 @@ export interface Prepared {
   readonly findings: readonly EngineEvent[];
   /** Set when the findings block the run (a guardrail violation): the operation fails with it. */
   readonly failure?: EngineFailure;
+  /** Secret stack config for the engine run(s) (EngineRequest.secretConfig). */
+  readonly secretConfig?: Readonly<Record<string, string>>;
+  /**
+   * After the engine run succeeded, in the same operation: a cloud step no resource performs (connecting a
+   * CloudHSM key store), which may ask for one more engine run with another program. Its events are the
+   * operation's; what it throws ends the operation like an engine failure; it stops when `signal` aborts.
+   */
+  readonly afterRun?: (
+    outputs: Readonly<Record<string, unknown>>,
+    context: { readonly emit: (event: EngineEvent) => Promise<void>; readonly signal: AbortSignal },
+  ) => Promise<{ readonly program: StackProgram } | undefined>;
 }
 
 export interface RunnerHooks {
@@ -129,11 +141,19 @@ export function createRunner(options: RunnerOptions): Runner {
       for (const finding of prepared.findings) await publishEmit(finding);
       if (prepared.failure) throw prepared.failure;
       const recovery = await getRecovery(db, op.provider);
-      const result = await engine.run(
+      const onEvent = async (event: EngineEvent) => {
+        await publishEmit(event);
+        if (event.type === "progress") await ops.setProgress(db, op.id, fence, event.done, event.total);
+      };
+      const request = {
+        operationId: op.id,
+        stack: op.provider,
+        kind: op.kind,
+        ...(prepared.secretConfig ? { secretConfig: prepared.secretConfig } : {}),
+      };
+      let result = await engine.run(
         {
-          operationId: op.id,
-          stack: op.provider,
-          kind: op.kind,
+          ...request,
           program: prepared.program,
           ...(prepared.prepare ? { prepare: prepared.prepare } : {}),
           ...(recovery ? { recover: { interruptedOperationId: recovery.operationId } } : {}),
@@ -141,13 +161,15 @@ export function createRunner(options: RunnerOptions): Runner {
         {
           signal: controller.signal,
           log: opLog,
-          onEvent: async (event: EngineEvent) => {
-            await publishEmit(event);
-            if (event.type === "progress") await ops.setProgress(db, op.id, fence, event.done, event.total);
-          },
+          onEvent,
           ...(recovery ? { onRecovered: () => clearRecovery(db, op.provider, recovery.operationId) } : {}),
         },
       );
+      const next = await prepared.afterRun?.(result.outputs, { emit: publishEmit, signal: controller.signal });
+      if (next) {
+        const second = await engine.run({ ...request, program: next.program }, { signal: controller.signal, log: opLog, onEvent });
+        result = { ...second, summary: addSummaries(result.summary, second.summary) };
+      }
       const durationMs = Date.now() - started;
       await finish(
         op,

@@ -81,6 +81,7 @@ interface ChildHandle {
  */
 export function createChildEngine(options: ChildEngineOptions): ChildEngine {
   const { log } = options;
+  /** Redacted from everything a child writes: its environment's secrets, and each running operation's secret config. */
   const secrets = [...secretValuesOf(options.env), ...(options.redact ?? [])];
   const allowedKeys = new Set(Object.keys(options.env));
   const warm: ChildHandle[] = [];
@@ -332,16 +333,29 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
 
   async function run(request: EngineRequest, runOptions: EngineRunOptions): Promise<EngineResult> {
     await ensureReady();
+    // The run's secret config travels to its child over IPC only. The CLI masks it itself; what the child
+    // writes, its events and its failures are redacted here too, while it runs.
+    const runSecrets = Object.values(request.secretConfig ?? {}).filter((v) => v.length >= 4);
+    secrets.push(...runSecrets);
+    const scrub = <T>(value: T): T => (runSecrets.length === 0 ? value : (JSON.parse(redact(JSON.stringify(value), runSecrets.map((v) => JSON.stringify(v).slice(1, -1)))) as T));
     try {
       const { value, pid, peakRssBytes } = await runTask(
         { kind: "run", request: request as unknown as Extract<ChildTask, { kind: "run" }>["request"] },
-        { signal: runOptions.signal, onEvent: runOptions.onEvent, onRecovered: runOptions.onRecovered, operationId: request.operationId },
+        {
+          signal: runOptions.signal,
+          onEvent: (event) => runOptions.onEvent(scrub(event)),
+          onRecovered: runOptions.onRecovered,
+          operationId: request.operationId,
+        },
       );
-      const { steps, ...result } = EngineResultWire.parse(value);
+      const { steps, ...result } = EngineResultWire.parse(scrub(value));
       return { ...result, ...(steps ? { steps } : {}), process: { pid, peakRssBytes } };
     } catch (err) {
       if (err instanceof EngineCancelledError && err.forced) await clearLock(request.stack, request.program, runOptions.log);
+      if (err instanceof EngineFailure && runSecrets.length > 0) throw new EngineFailure(err.code, redact(err.message, runSecrets));
       throw err;
+    } finally {
+      for (const v of runSecrets) secrets.splice(secrets.indexOf(v), 1);
     }
   }
 

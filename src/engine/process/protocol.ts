@@ -24,6 +24,7 @@ export const EngineRequestWire = z.object({
   program: StackProgramWire,
   prepare: z.object({ program: StackProgramWire, existingOnly: z.boolean() }).optional(),
   recover: z.object({ interruptedOperationId: z.string() }).optional(),
+  secretConfig: z.record(z.string(), z.string()).optional(),
 });
 
 /** Non-secret settings of the engine that runs inside the child (secrets travel in its environment only). */

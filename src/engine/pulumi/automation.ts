@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -29,12 +30,16 @@ export interface WorkspaceSettings {
   readonly parallel?: number | undefined;
 }
 
-/** Selects the stack (creating it unless `create` is false: then undefined when it does not exist). */
+/**
+ * Selects the stack (creating it unless `create` is false: then undefined when it does not exist), and
+ * sets `secretConfig` (EngineRequest.secretConfig) as secret stack config.
+ */
 export async function openStack(
   stackName: string,
   program: StackProgram,
   settings: WorkspaceSettings,
   create = true,
+  secretConfig: Readonly<Record<string, string>> = {},
 ): Promise<Stack | undefined> {
   const projectName = PROJECTS[program.program];
   const workDir = join(settings.workRoot, projectName, stackName);
@@ -50,11 +55,30 @@ export async function openStack(
     const stack = create ? await LocalWorkspace.createOrSelectStack(args, options) : await LocalWorkspace.selectStack(args, options);
     // The programs use explicit providers; the region also configures any default provider.
     await stack.setConfig("aws:region", { value: program.args.region });
+    for (const [key, value] of Object.entries(secretConfig)) await setSecretConfig(workDir, stackName, key, value, settings);
     return stack;
   } catch (err) {
     if (!create && err instanceof StackNotFoundError) return undefined;
     throw err;
   }
+}
+
+/**
+ * `pulumi config set <key> --secret`, the value on stdin: the SDK's setConfig puts it on the command line,
+ * where any process on the host can read it (/proc/<pid>/cmdline). The CLI encrypts it with the stack's
+ * secrets provider into the stack's settings file; the program reads it as a secret Output.
+ */
+function setSecretConfig(workDir: string, stackName: string, key: string, value: string, settings: WorkspaceSettings): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cli = execFile(
+      "pulumi",
+      ["config", "set", key, "--secret", "--stack", stackName, "--non-interactive"],
+      { cwd: workDir, env: { ...process.env, PULUMI_HOME: settings.pulumiHome }, timeout: 60_000 },
+      // The CLI's output names the key at most; it is dropped either way.
+      (err) => (err ? reject(new Error(`setting the secret stack config ${key} failed (exit ${String(err.code ?? err.signal)})`)) : resolve()),
+    );
+    cli.stdin?.end(value);
+  });
 }
 
 export type StackOperation = "preview" | "up" | "previewDestroy" | "destroy" | "previewRefresh" | "refresh";

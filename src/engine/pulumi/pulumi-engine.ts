@@ -60,7 +60,7 @@ export function createPulumiEngine(
         message: `removed the checkpoint's metadata sidecar ${basename(path)}, left unreadable by interrupted operation ${request.recover?.interruptedOperationId}`,
       });
     }
-    const stack = await openStack(request.stack, program, workspace);
+    const stack = await openStack(request.stack, program, workspace, true, request.secretConfig);
     if (!stack) throw new Error(`stack ${request.stack} could not be opened`);
     const step = (operation: StackOperation, mode: MapMode, total?: number, targets?: readonly string[]) =>
       runMapped({

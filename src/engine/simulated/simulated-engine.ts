@@ -71,7 +71,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     let desired: SimResource[] = [];
     let outputs: Record<string, unknown> = {};
     if (request.kind !== "destroy") {
-      ({ resources: desired, outputs } = await evaluateStack(request.stack, request.program));
+      ({ resources: desired, outputs } = await evaluateStack(request.stack, request.program, request.secretConfig));
     }
     const steps =
       request.kind === "destroy"
