@@ -10,6 +10,10 @@ import { createFailureLimiter } from "./auth/failure-limiter.js";
 import { createOidcVerifier, type OidcVerifier } from "./auth/oidc.js";
 import type { Role } from "./auth/roles.js";
 import type { SecurityKeys } from "./auth/security-keys.js";
+import { createCredentialSealer, deriveCredentialKey } from "./auth/credential-seal.js";
+import { createAwsKeyStoreConnector } from "./cloud/aws-key-store-connector.js";
+import { createSimulatedKeyStoreConnector } from "./cloud/simulated-key-store-connector.js";
+import type { KeyStoreConnector } from "./onboarding/key-store-connector.js";
 import { hardeningFromConfig, type TlsMaterial } from "./http/hardening.js";
 import type { Operation, OperationStatus } from "./operations/operation.js";
 import type { Logger } from "pino";
@@ -52,6 +56,8 @@ export type ServiceConfig = EngineConfig & Pick<
   | "OIDC_TEAMS_CLAIM"
   | "OIDC_NAME_CLAIM"
   | "OIDC_ROLE_MAP"
+  | "KEY_STORE_CONNECT_TIMEOUT_SECONDS"
+  | "KEY_STORE_POLL_SECONDS"
   | "AUDIT_SIGN_INTERVAL_SECONDS"
   | "APPROVAL_RULES"
   | "APPROVAL_TTL_HOURS"
@@ -74,6 +80,8 @@ export interface ServiceOptions {
   readonly tls?: TlsMaterial | undefined;
   /** Tests only: OIDC keys instead of the issuer's remote JWKS. */
   readonly oidcKeys?: JWTVerifyGetKey;
+  /** Tests only: how CloudHSM key stores are connected (default: AWS with ENGINE=pulumi, simulated otherwise). */
+  readonly keyStoreConnector?: KeyStoreConnector;
   /** Benchmarks only: replace the authenticator and the audit writer (the "without" baseline). */
   readonly securityOverride?: { readonly authenticator: Authenticator; readonly audit: AuditWriter };
 }
@@ -118,7 +126,18 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   const engine = options.engine ?? (await prepareEngine(config, logger))(db, logger);
   const hub = await createEventHub(db, logger);
   const program = options.program === undefined ? {} : { program: options.program };
-  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, ...program });
+  const { keys } = options;
+  // CloudHSM phase 2: the kmsuser password is sealed under a key derived from the audit HMAC key (outside
+  // the database); the simulated engine's stores connect in memory, the Pulumi engine's through AWS KMS.
+  const sealer = createCredentialSealer(deriveCredentialKey(keys.auditHmac));
+  const connector = options.keyStoreConnector ?? (engine.name === "pulumi" ? createAwsKeyStoreConnector() : createSimulatedKeyStoreConnector());
+  const keyStores = {
+    sealer,
+    connector,
+    pollMs: config.KEY_STORE_POLL_SECONDS * 1000,
+    timeoutMs: config.KEY_STORE_CONNECT_TIMEOUT_SECONDS * 1000,
+  };
+  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, ...program });
   const runner = createRunner({
     db,
     engine,
@@ -131,7 +150,6 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   });
   let started = false;
   const stream = { db, hub, keepAliveMs: config.SSE_KEEPALIVE_SECONDS * 1000, open: new OpenStreams(), maxPerOwner: config.MAX_STREAMS_PER_PRINCIPAL };
-  const { keys } = options;
   const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
   const authenticator =
     options.securityOverride?.authenticator ??
@@ -171,6 +189,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       programVersion: PROGRAM_VERSION,
       landingZone,
       audit,
+      sealer,
       approvals: { rules: config.APPROVAL_RULES, ttlMs: config.APPROVAL_TTL_HOURS * 3_600_000 },
       ...program,
     },

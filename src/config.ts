@@ -175,6 +175,10 @@ const ConfigSchema = z
      * data is restricted, before or after the change), \`revoke\`, \`all\` (every change). \`none\` turns approvals off.
      */
     APPROVAL_RULES: list(z.enum(["decommission", "restricted", "revoke", "all", "none"])).default(["decommission", "restricted"]),
+    /** CloudHSM: how long a key-store operation waits for KMS to connect the store (AWS: minutes) before it fails; a retry continues. */
+    KEY_STORE_CONNECT_TIMEOUT_SECONDS: intFrom(10, 4 * 3600).default(1800),
+    /** CloudHSM: the interval between two DescribeCustomKeyStores calls while connecting. */
+    KEY_STORE_POLL_SECONDS: intFrom(1, 300).default(15),
     /** An approval request not decided in this time expires, and its operation is cancelled. */
     APPROVAL_TTL_HOURS: intFrom(1, 24 * 30).default(24),
   })

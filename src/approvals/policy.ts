@@ -7,7 +7,7 @@ import type { Intent } from "../operations/operation.js";
 export type ApprovalRule = "decommission" | "restricted" | "revoke" | "all";
 export type ApprovalRules = readonly (ApprovalRule | "none")[];
 
-const CHANGES: ReadonlySet<Intent> = new Set(["create", "update", "revoke", "reinstate", "decommission"]);
+const CHANGES: ReadonlySet<Intent> = new Set(["create", "update", "revoke", "reinstate", "decommission", "key-store"]);
 
 /**
  * The first rule that applies, or undefined when none does. `specs` are the provider's spec before and

@@ -14,6 +14,7 @@ export const AuditAction = z.enum([
   "provider.decommission",
   "provider.preview",
   "provider.drift-check",
+  "provider.key-store",
   "operation.cancel",
   "approval.request",
   "approval.approve",

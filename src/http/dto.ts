@@ -1,3 +1,4 @@
+import type { KeyStoreView } from "../onboarding/key-store.js";
 import { z } from "zod";
 import { APPROVAL_STATUSES, type Approval } from "../approvals/approvals-repo.js";
 import { KEY_DISPOSITIONS } from "../../programs/types.js";
@@ -96,6 +97,15 @@ export const ProviderDto = z.object({
   specHash: z.string(),
   outputs: z.record(z.string(), z.unknown()),
   activeOperations: z.array(z.object({ id: z.string(), intent: Intent, status: OperationStatus, links })),
+  keyStore: z
+    .object({
+      state: z.enum(["awaiting-initialisation", "submitted", "created", "connected"]),
+      clusterId: z.string().optional(),
+      customKeyStoreId: z.string().optional(),
+      steps: z.array(z.object({ step: z.string(), by: z.enum(["operator", "saas-bridge"]), done: z.boolean() })),
+    })
+    .optional()
+    .describe('keyStore "cloudhsm" only: each step to the HSM-backed BYOK key, the operator\'s and the service\'s, and which are done'),
   createdAt: z.string(),
   updatedAt: z.string(),
   links,
@@ -184,11 +194,12 @@ export function toProviderSummaryDto(p: ProviderRecord): z.input<typeof Provider
   };
 }
 
-export function toProviderDto(p: ProviderRecord, active: readonly Operation[]): z.input<typeof ProviderDto> {
+export function toProviderDto(p: ProviderRecord, active: readonly Operation[], keyStore?: KeyStoreView): z.input<typeof ProviderDto> {
   return {
     ...toProviderSummaryDto(p),
     spec: p.spec,
     outputs: p.outputs,
     activeOperations: active.map((o) => ({ id: o.id, intent: o.intent, status: o.status, links: { self: `/v1/operations/${o.id}` } })),
+    ...(keyStore ? { keyStore: { ...keyStore, steps: [...keyStore.steps] } } : {}),
   };
 }

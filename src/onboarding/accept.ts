@@ -43,6 +43,8 @@ export interface AcceptRequest {
   readonly actor: Actor;
   readonly action: AuditAction;
   readonly idempotency?: Idempotency | undefined;
+  /** More for the audit record (never a secret). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 export type Enqueue = (tx: Queryable, newOperation: (input: OperationInput) => Promise<ops.Enqueued>) => Promise<ops.Enqueued>;
@@ -138,6 +140,7 @@ async function acceptIn(
     status: operation.status,
     // What a decommission does to the data-bearing key is part of what is asked for and approved.
     ...decommissionOf(operation),
+    ...request.details,
   };
   let approvalExpiresAt: string | undefined;
   if (rule !== undefined) {

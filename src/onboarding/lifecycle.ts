@@ -41,6 +41,7 @@ export function project(lifecycle: Lifecycle, pending: readonly Intent[]): Proje
         return "gone";
       case "update":
         return state === "failed" ? "active" : state;
+      case "key-store":
       case "preview":
       case "drift-check":
       case "hub-update":
@@ -63,6 +64,9 @@ export function admit(intent: Exclude<Intent, "create" | "hub-update">, lifecycl
   switch (intent) {
     case "update":
       return state === "gone" ? refuse("the provider is decommissioned or being decommissioned") : { ok: true, accessState: variant };
+    case "key-store":
+      if (pending.includes("key-store")) return refuse("a key-store operation is already queued or running");
+      return state === "active" || state === "revoked" ? { ok: true, accessState: variant } : refuse(`the provider will be ${state}`);
     case "preview":
     case "drift-check":
       return state === "gone" ? refuse("the provider is decommissioned or being decommissioned") : { ok: true, accessState: variant };

@@ -1,9 +1,12 @@
 import { createMockCloud, evaluateProgram } from "../../programs/mock-cloud.js";
 import { providerStackProgram } from "../../programs/provider-stack.js";
 import { PROJECTS } from "../../programs/stacks.js";
-import type { AccessState, ProviderStackArgs } from "../../programs/types.js";
+import { KMSUSER_PASSWORD_CONFIG, type AccessState, type ProviderStackArgs } from "../../programs/types.js";
 import { evaluateGuardrails, guardrailExpectations, type GuardrailViolation } from "./guardrails.js";
 import type { ProviderSpec } from "./spec.js";
+
+/** The full stack-config key of the kmsuser password (namespace `saas-bridge`). */
+export const KMSUSER_PASSWORD_CONFIG_KEY = `saas-bridge:${KMSUSER_PASSWORD_CONFIG}`;
 
 /** The program a preflight builds; tests substitute a faulty one to prove that violations are caught. */
 export type ProviderProgram = (args: ProviderStackArgs) => () => Promise<Record<string, unknown>>;
@@ -35,6 +38,8 @@ export async function preflight(
       project: PROJECTS.provider,
       stack: args.name,
       mocks: createMockCloud({ region: args.region, callerAccountId: args.managementAccountId }),
+      // The program reads the kmsuser password from secret config; no guardrail looks at its value.
+      ...(args.kms.cloudHsm?.keyStore ? { config: { values: { [KMSUSER_PASSWORD_CONFIG_KEY]: "preflight-placeholder" }, secretKeys: [KMSUSER_PASSWORD_CONFIG_KEY] } } : {}),
     });
   } catch (err) {
     return { violations: [], actionsRequired: [], rejected: (err as Error).message };

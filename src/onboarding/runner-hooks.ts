@@ -1,4 +1,5 @@
-import type { StackProgram } from "../../programs/types.js";
+import type { ProviderStackArgs, StackProgram } from "../../programs/types.js";
+import type { CredentialSealer } from "../auth/credential-seal.js";
 import { EngineFailure, type EngineEvent } from "../engine/engine.js";
 import { keyOf, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
@@ -7,7 +8,11 @@ import type { Db } from "../store/db.js";
 import type { LandingZone } from "./landing-zone.js";
 import { onFinish, onStart } from "./lifecycle.js";
 import { hubBlockerProblem, hubRuleGroups, requestHubUpdate } from "./network-hub.js";
-import { preflight, type ProviderProgram } from "./preflight.js";
+import { connectKeyStore } from "./key-store.js";
+import type { KeyStoreConnector } from "./key-store-connector.js";
+import { deleteKeyStore, getKeyStore, setKeyStoreState, type KeyStoreRecord } from "./key-stores-repo.js";
+import { KMSUSER_PASSWORD_CONFIG_KEY, preflight, type ProviderProgram } from "./preflight.js";
+import { parseArn } from "./aws-ids.js";
 import * as providers from "./providers-repo.js";
 import { buildProviderSpecSchema, type ProviderSpec } from "./spec.js";
 import { toNetworkHubArgs, toProviderStackArgs } from "./stack-args.js";
@@ -20,6 +25,20 @@ export interface RunnerHooksDeps {
   readonly engine: string;
   /** The program whose graph the guardrails check (default: the provider-stack program). */
   readonly program?: ProviderProgram;
+  /** CloudHSM phase 2: opens the sealed kmsuser password, connects the store. Without it, phase 2 fails with a message. */
+  readonly keyStores?: KeyStoreDeps;
+}
+
+export interface KeyStoreDeps {
+  readonly sealer: CredentialSealer;
+  readonly connector: KeyStoreConnector;
+  readonly pollMs: number;
+  readonly timeoutMs: number;
+}
+
+/** What a sealed kmsuser password is bound to: a row copied to another provider or generation does not open. */
+export function keyStoreSealContext(provider: string, generation: number): string {
+  return `key-store|${provider}|${generation}`;
 }
 
 /**
@@ -28,13 +47,36 @@ export interface RunnerHooksDeps {
  */
 function decommissionedOutputs(op: Operation, before: Record<string, unknown>): Record<string, unknown> {
   const keyArn = before["keyArn"];
-  if (typeof keyArn !== "string") return {};
   const key = keyOf(op);
-  return { byokKey: key === "retain" ? { arn: keyArn, disposition: "retained", state: "disabled" } : { arn: keyArn, disposition: "shredded", state: "pending-deletion" } };
+  const byokKey =
+    typeof keyArn !== "string"
+      ? {}
+      : { byokKey: key === "retain" ? { arn: keyArn, disposition: "retained", state: "disabled" } : { arn: keyArn, disposition: "shredded", state: "pending-deletion" } };
+  const hsm = before["cloudHsm"] as { clusterId?: unknown; customKeyStoreId?: unknown } | undefined;
+  if (typeof hsm?.clusterId !== "string") return byokKey;
+  // The cluster, its VPC and the store are retained (they hold the key material and its backups): their
+  // deletion is a person's second phase, after the key is gone or no longer needed (research §4.2).
+  const store = typeof hsm.customKeyStoreId === "string" ? ` and the KMS custom key store ${hsm.customKeyStoreId}` : "";
+  return {
+    ...byokKey,
+    cloudHsm: { clusterId: hsm.clusterId, ...(store ? { customKeyStoreId: hsm.customKeyStoreId } : {}), retained: true },
+    actionsRequired: [
+      `The CloudHSM cluster ${hsm.clusterId}, its VPC${store} were retained (its HSMs were deleted, which backs the cluster up). ` +
+        (store ? "Once the key is deleted (after its window) or no longer needed, disconnect and delete the store, " : "Once no longer needed, ") +
+        "delete the cluster and its backups, then the VPC.",
+    ],
+  };
+}
+
+/** The same args, with the CloudHSM key store connected (the program then creates the key in it). */
+function withConnectedStore(args: ProviderStackArgs): ProviderStackArgs {
+  const hsm = args.kms.cloudHsm;
+  if (!hsm?.keyStore) return args;
+  return { ...args, kms: { ...args.kms, cloudHsm: { ...hsm, keyStore: { ...hsm.keyStore, connected: true } } } };
 }
 
 /** How the runner learns what to run and how an operation moves its provider's lifecycle. */
-export function createRunnerHooks({ db, landingZone, engine, program: checkedProgram }: RunnerHooksDeps): RunnerHooks {
+export function createRunnerHooks({ db, landingZone, engine, program: checkedProgram, keyStores }: RunnerHooksDeps): RunnerHooks {
   const schema = buildProviderSpecSchema(landingZone);
 
   function specOf(op: Operation): ProviderSpec {
@@ -83,8 +125,10 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
     const current = await providers.getProvider(db, op.provider);
     const connectionAccepted = current?.outputs["endpointState"] === "available";
     const generation = current?.generation ?? 1;
-    const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted, generation });
+    const hsm = await keyStoreOf(op, spec, generation);
+    const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted, generation, ...(hsm ? { keyStore: hsm.keyStore } : {}) });
     const program: StackProgram = { program: "provider", args };
+    const secretConfig = hsm ? { secretConfig: hsm.secretConfig } : {};
     if (op.kind === "destroy") {
       // Deletion protection off and the key disabled (retained unless shredding was asked for), in the
       // same operation as the destroy, which runs with that decommissioning program too (its resource
@@ -96,10 +140,12 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
       const existingOnly = op.attempt > 1 || (await ops.earlierDecommission(db, op.provider, op.id)) !== undefined;
       const prepare = { program: { program: "provider", args: { ...args, decommissioning: { key } } } satisfies StackProgram, existingOnly };
       const fate = key === "retain" ? "disabled and retained (data encrypted with it stays recoverable)" : "disabled and scheduled for deletion (crypto-shredding)";
-      return { program, prepare, findings: [{ type: "diagnostic", severity: "info", message: `decommission: the BYOK key is ${fate}` }] };
+      return { program, prepare, ...secretConfig, findings: [{ type: "diagnostic", severity: "info", message: `decommission: the BYOK key is ${fate}` }] };
     }
 
-    const checked = await preflight(spec, args, op.access_state, checkedProgram);
+    // A key-store operation's second up (the key, in the connected store) is checked now too, before anything runs.
+    const connectedArgs = op.intent === "key-store" && hsm && !hsm.keyStore.connected ? withConnectedStore(args) : undefined;
+    const checked = await preflight(spec, connectedArgs ?? args, op.access_state, checkedProgram);
     if (checked.rejected !== undefined) {
       throw new EngineFailure("PROGRAM_REJECTED", `the provider program refused the arguments: ${checked.rejected}`);
     }
@@ -107,9 +153,60 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
       ...checked.violations.map((v): EngineEvent => ({ type: "guardrail.violation", code: v.code, message: v.message, urn: v.urn })),
       ...checked.actionsRequired.map((message): EngineEvent => ({ type: "diagnostic", severity: "warning", message })),
     ];
-    if (checked.violations.length === 0) return { program, findings };
-    const failure = new EngineFailure("GUARDRAIL_VIOLATION", `${checked.violations.length} guardrail violation(s); nothing was changed`);
-    return { program, findings, failure };
+    if (checked.violations.length > 0) {
+      const failure = new EngineFailure("GUARDRAIL_VIOLATION", `${checked.violations.length} guardrail violation(s); nothing was changed`);
+      return { program, findings, failure, ...secretConfig };
+    }
+    if (!connectedArgs || !hsm) return { program, findings, ...secretConfig };
+    findings.push({ type: "diagnostic", severity: "info", message: "phase 1 of 3: the second HSM and the KMS custom key store (an up)" });
+    return { program, findings, ...secretConfig, afterRun: (outputs, context) => connectThenKey(op, spec.region, outputs, connectedArgs, context) };
+  }
+
+  /**
+   * CloudHSM phase 2 (issue 12): the provider's key_stores row, when this run builds the store: every run
+   * once the store was created, and the key-store operation itself. The password is opened here, for
+   * this run only, and travels as secret stack config.
+   */
+  async function keyStoreOf(op: Operation, spec: ProviderSpec, generation: number) {
+    if (spec.kms.keyStore !== "cloudhsm") return undefined;
+    const row = await getKeyStore(db, op.provider, generation);
+    if (op.intent === "key-store" && row === undefined) {
+      throw new EngineFailure("KEY_STORE_MISSING", "nothing was handed over for the key store (PUT /v1/providers/<name>/key-store)");
+    }
+    if (row === undefined || (row.state === "submitted" && op.intent !== "key-store")) return undefined;
+    if (!keyStores) throw new EngineFailure("KEY_STORE_NOT_CONFIGURED", "this service was composed without the key-store dependencies");
+    return { keyStore: { trustAnchorCertificate: row.trust_anchor_certificate, connected: row.state === "connected" }, secretConfig: { [KMSUSER_PASSWORD_CONFIG_KEY]: openPassword(row, keyStores) } };
+  }
+
+  function openPassword(row: KeyStoreRecord, deps: KeyStoreDeps): string {
+    try {
+      return deps.sealer.open(keyStoreSealContext(row.provider, row.generation), row.password_sealed);
+    } catch {
+      throw new EngineFailure("KEY_STORE_CREDENTIALS_UNREADABLE", "the stored kmsuser password cannot be opened with this service's key; PUT /v1/providers/<name>/key-store again");
+    }
+  }
+
+  /** Phase 2 and 3 of a key-store operation, after its first up: connect the store, then the up that creates the key in it. */
+  async function connectThenKey(
+    op: Operation,
+    region: string,
+    outputs: Readonly<Record<string, unknown>>,
+    connectedArgs: ProviderStackArgs,
+    { emit, signal }: { emit: (event: EngineEvent) => Promise<void>; signal: AbortSignal },
+  ): Promise<{ program: StackProgram }> {
+    const customKeyStoreId = (outputs["cloudHsm"] as { customKeyStoreId?: unknown } | undefined)?.customKeyStoreId;
+    const bridgeAccountId = outputs["bridgeAccountId"];
+    if (typeof customKeyStoreId !== "string" || typeof bridgeAccountId !== "string" || !keyStores) {
+      throw new EngineFailure("KEY_STORE_MISSING", "the up did not report the custom key store's id or the bridge account");
+    }
+    await setKeyStoreState(db, op.provider, "created", customKeyStoreId);
+    await emit({ type: "diagnostic", severity: "info", message: `phase 2 of 3: connecting the KMS custom key store ${customKeyStoreId}` });
+    const partition = parseArn(landingZone.network.deployRoleArn)?.partition ?? "aws";
+    const roleArn = `arn:${partition}:iam::${bridgeAccountId}:role/${landingZone.bridge.accessRoleName}`;
+    await connectKeyStore(keyStores.connector, { region, roleArn, customKeyStoreId }, { emit, signal, pollMs: keyStores.pollMs, timeoutMs: keyStores.timeoutMs });
+    await setKeyStoreState(db, op.provider, "connected", customKeyStoreId);
+    await emit({ type: "diagnostic", severity: "info", message: "phase 3 of 3: the HSM-backed BYOK key in the connected store (an up)" });
+    return { program: { program: "provider", args: connectedArgs } };
   }
 
   return {
@@ -128,7 +225,10 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
       const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
       const nextOutputs = next === "decommissioned" ? decommissionedOutputs(op, p.outputs) : status === "succeeded" && outputs ? outputs : undefined;
       if (next !== p.lifecycle || nextOutputs !== undefined) await providers.setLifecycle(tx, op.provider, next, nextOutputs);
-      if (next === "decommissioned") await releaseSubnets(tx, op.provider);
+      if (next === "decommissioned") {
+        await releaseSubnets(tx, op.provider);
+        await deleteKeyStore(tx, op.provider);
+      }
       // A new rule group (first successful up, or a replacement) must be listed by the central policy.
       const before = p.outputs["ruleGroupArn"];
       const after = nextOutputs?.["ruleGroupArn"];

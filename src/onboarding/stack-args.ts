@@ -31,6 +31,8 @@ export interface Placement {
   readonly connectionAccepted: boolean;
   /** The provider row's generation (retained resources' names carry it from 2 on); default 1. */
   readonly generation?: number;
+  /** CloudHSM phase 2 (key_stores row): the trust anchor, and whether KMS has connected the store. */
+  readonly keyStore?: { readonly trustAnchorCertificate: string; readonly connected: boolean };
 }
 
 /**
@@ -107,7 +109,13 @@ export function toProviderStackArgs(
       retiringPrincipalArn: lz.bridge.retiringPrincipalArn,
       deletionWindowInDays: lz.kms.deletionWindowInDays,
       ...(spec.kms.keyStore === "cloudhsm"
-        ? { cloudHsm: { vpcCidr: lz.kms.cloudHsmVpcCidr, subnets: hsmSubnets(lz.kms.cloudHsmVpcCidr, regionNetwork.availabilityZoneIds) } }
+        ? {
+            cloudHsm: {
+              vpcCidr: lz.kms.cloudHsmVpcCidr,
+              subnets: hsmSubnets(lz.kms.cloudHsmVpcCidr, regionNetwork.availabilityZoneIds),
+              ...(placement.keyStore ? { keyStore: { ...placement.keyStore } } : {}),
+            },
+          }
         : {}),
     },
     audit: { retentionInDays: lz.audit.retentionInDays, accessLogArchive: { ...lz.audit.accessLogArchive } },

@@ -8,7 +8,7 @@ export const OperationStatus = z.enum(OPERATION_STATUSES);
 export type OperationStatus = z.infer<typeof OperationStatus>;
 
 /** `hub-update` runs the region's network-hub stack; the others act on one provider's stack. */
-export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview", "drift-check", "hub-update"] as const;
+export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview", "drift-check", "hub-update", "key-store"] as const;
 export const Intent = z.enum(INTENTS);
 export type Intent = z.infer<typeof Intent>;
 

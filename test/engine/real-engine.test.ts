@@ -10,6 +10,7 @@ import { descendantsOf, killTree } from "../../src/engine/process/process-tree.j
 import { prepareRealEngine, realEngineMissing, toolchainPath, type RealEngine } from "../support/real-engine.js";
 import { waitForEvent } from "./contract.js";
 import { alive } from "../helpers/processes.js";
+import { createFakeKms } from "../support/fake-kms.js";
 
 /**
  * What only the real Pulumi engine can show (issue #11): the CLI built from Go modules, through HTTP →
@@ -50,7 +51,7 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
 
   beforeAll(async () => {
     real = await prepareRealEngine({ behaviour: { latencyMs: { default: 20 } }, env: { ENGINE_CANCEL_GRACE_SECONDS: "60" } });
-    s = await startTestService({ engine: real.engine });
+    s = await startTestService({ engine: real.engine, config: { KEY_STORE_POLL_SECONDS: 1 } });
   }, 120_000);
   afterAll(async () => {
     await s?.close(5_000);
@@ -184,6 +185,66 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
     expect(s.logs.join("\n")).not.toContain(canary);
     expect(JSON.stringify(updated)).not.toContain(canary);
   }, 2 * TIMEOUT);
+
+  it("CloudHSM phase 2 through the API: the kmsuser password only as secret stack config (ciphertext), the store connected through the AWS SDK, the HSM-backed key created", async () => {
+    // KMS and STS are a loopback TEST DOUBLE (test/support/fake-kms.ts), reached by the service's real AWS
+    // SDK adapter through the SDK's standard endpoint variables; no ambient AWS configuration is read.
+    const kms = await createFakeKms();
+    const env = {
+      AWS_ENDPOINT_URL_KMS: kms.url,
+      AWS_ENDPOINT_URL_STS: kms.url,
+      AWS_ACCESS_KEY_ID: "AKIATESTBASEKEY00001",
+      AWS_SECRET_ACCESS_KEY: "base-secret-key-of-the-test-double",
+      AWS_CONFIG_FILE: join(real.dataDir, "no-aws-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(real.dataDir, "no-aws-credentials"),
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const password = `Hsm-${Math.random().toString(36).slice(2, 12)}!`;
+    try {
+      const spec = specNamed("real-hsm", "globex.json");
+      delete spec["inbound"];
+      const created = await run(s, { method: "POST", url: "/v1/providers", payload: spec });
+      expect(created.status, JSON.stringify(created.error)).toBe("succeeded");
+      const bridgeAccountId = String(created.result.outputs.bridgeAccountId);
+      kms.allowRole(`arn:aws:iam::${bridgeAccountId}:role/OrganizationAccountAccessRole`);
+      kms.adoptUnknownStores({ connectAfterPolls: 1 });
+
+      const ca = readFileSync(new URL("../support/certs/customer-ca.pem", import.meta.url), "utf8");
+      const op = await run(s, { method: "PUT", url: "/v1/providers/real-hsm/key-store", payload: { trustAnchorCertificate: ca, kmsuserPassword: password } });
+      expect(op.status, `${JSON.stringify(op.error)}\n${warningsOf(s.logs)}`).toBe("succeeded");
+      const provider = (await s.app.inject({ method: "GET", url: "/v1/providers/real-hsm" })).json() as Json;
+      const storeId = String(provider.outputs.cloudHsm.customKeyStoreId);
+      expect(storeId).toMatch(/^cks-[0-9a-f]{17}$/);
+      expect(provider.outputs.keyArn).toMatch(/^arn:aws:kms:/);
+      expect(provider.keyStore.state).toBe("connected");
+
+      // KMS was asked, as the bridge account's role (its assumed key signed the calls), to connect exactly that store.
+      const connects = kms.requests.filter((r) => r.service === "kms" && r.operation === "ConnectCustomKeyStore");
+      expect(connects.map((r) => [r.customKeyStoreId, r.roleArn])).toEqual([[storeId, `arn:aws:iam::${bridgeAccountId}:role/OrganizationAccountAccessRole`]]);
+      expect(kms.issued(String(connects[0]?.accessKeyId))?.roleArn).toContain(bridgeAccountId);
+
+      // The key is in the store; the password is in the stack's config and state only as ciphertext.
+      const checkpoint = latestCheckpoint(real.dataDir, "real-hsm");
+      const resources = checkpoint.checkpoint.latest.resources as Json[];
+      const store = resources.find((r) => r.type === "aws:kms/customKeyStore:CustomKeyStore");
+      expect(store?.inputs?.keyStorePassword).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+      expect(resources.find((r) => r.type === KMS_KEY && String(r.urn).includes("ByokKey"))?.inputs?.customKeyStoreId).toBe(storeId);
+      const settings = readFileSync(join(real.dataDir, "engine", "stacks", "saas-bridge", "real-hsm", "Pulumi.real-hsm.yaml"), "utf8");
+      expect(settings).toMatch(/saas-bridge:kmsuserPassword:\s*\n\s*secure: v1:/);
+      const leaks = filesUnder(real.dataDir).filter((f) => readFileSync(f).includes(password));
+      expect(leaks).toEqual([]);
+      expect(JSON.stringify(await events(s, op.id))).not.toContain(password);
+      expect(JSON.stringify(op)).not.toContain(password);
+      expect(s.logs.join("\n")).not.toContain(password);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await kms.close();
+    }
+  }, 3 * TIMEOUT);
 
   it("an AWS API error fails the operation with the provider's message, sanitized, and the retry succeeds", async () => {
     behave({ faults: [{ op: "create", type: "aws:ec2/vpcEndpoint:VpcEndpoint", nth: 1, action: { kind: "error", code: "InvalidServiceName", message: "The Vpc Endpoint Service 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0' does not exist\u001b[31m" } }] });

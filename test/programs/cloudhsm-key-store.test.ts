@@ -105,13 +105,26 @@ describe("CloudHsmKeyStore", () => {
       for (const r of ofType(e, type)) expect(r.options.retainOnDelete, r.name).toBe(true);
     }
     for (const r of ofType(e, H.hsm)) expect(r.options.retainOnDelete).toBe(false);
+    // AWS deletes a store only disconnected and empty (after the key's window): a destroy keeps it.
+    expect(single(e, H.store).options.retainOnDelete).toBe(true);
+  });
+
+  test("phase 2, connected: no step is left", async () => {
+    const e = await evaluate({ keyStore: { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD, connected: true } });
+    expect(e.outputs["manualSteps"]).toEqual([]);
+    expect(ofType(e, H.store)).toHaveLength(1);
   });
 
   test("phase 1 lists the initialisation ceremony in order, and logs nothing itself", async () => {
     const e = await evaluate();
     const steps = e.outputs["manualSteps"] as string[];
     expect(steps).toHaveLength(4);
-    const order = [/clusterCsr.*sign/s, /initialize-cluster.*cluster activate/s, /"kmsuser".*crypto-user/s, /keyStore\.trustAnchorCertificate.*keyStore\.kmsuserPassword.*euw1-az2/s];
+    const order = [
+      /describe-clusters.*ClusterCsr.*sign/s,
+      /initialize-cluster.*cluster activate/s,
+      /"kmsuser".*crypto-user/s,
+      /PUT \/v1\/providers\/acme-crm\/key-store.*saas-bridge:kmsuserPassword.*euw1-az2.*connects it/s,
+    ];
     order.forEach((pattern, i) => expect(steps[i]).toMatch(pattern));
     expect(componentWarnings()).toEqual([]);
   });
@@ -142,9 +155,9 @@ describe("CloudHsmKeyStore", () => {
     expect(store.inputs["keyStorePassword"]).toEqual({ ...SECRET_SIG, value: PASSWORD });
     expect(store.options.additionalSecretOutputs).toContain("keyStorePassword");
     const steps = e.outputs["manualSteps"] as string[];
-    expect(steps).toHaveLength(2);
-    expect(steps[0]).toMatch(/connect-custom-key-store/);
-    expect(steps[1]).toMatch(/CONNECTED/);
+    // Not connected yet: the one step left says who connects it and how to retry.
+    expect(steps).toHaveLength(1);
+    expect(steps[0]).toMatch(/not connected yet.*connects it.*PUT \/v1\/providers\/acme-crm\/key-store again.*connect-custom-key-store/s);
     expect(componentWarnings()).toEqual([]);
     expect(JSON.stringify(warn.mock.calls)).not.toContain(PASSWORD);
     expect(JSON.stringify(e.outputs)).not.toContain(PASSWORD);

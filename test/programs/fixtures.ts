@@ -72,8 +72,13 @@ export function evaluateProviderStack(args: ProviderStackArgs, preview = false):
     stack: args.name,
     mocks: createMockCloud({ region: args.region, callerAccountId: args.managementAccountId }),
     preview,
+    // CloudHSM phase 2 reads the kmsuser password from secret stack config, as an engine would set it.
+    ...(args.kms.cloudHsm?.keyStore ? { config: { values: { "saas-bridge:kmsuserPassword": TEST_KMSUSER_PASSWORD }, secretKeys: ["saas-bridge:kmsuserPassword"] } } : {}),
   });
 }
+
+/** The kmsuser password the program tests hand the provider stack in phase 2. */
+export const TEST_KMSUSER_PASSWORD = "test-kmsuser-pw-1";
 
 /** Evaluates a tiny program (e.g. one component) under the strict mock cloud. */
 export function evaluateComponent(build: () => Record<string, unknown> | void, preview = false): Promise<Evaluation> {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { createMockCloud, evaluateProgram, type Evaluation } from "../../programs/mock-cloud.js";
@@ -17,12 +18,16 @@ import { evaluateProviderStack } from "./fixtures.js";
  * of generated valid specs.
  */
 
-async function evaluateSpec(body: unknown, accessState: AccessState): Promise<Evaluation> {
+const CA = readFileSync(new URL("../support/certs/customer-ca.pem", import.meta.url), "utf8");
+
+/** `hsmConnected`: CloudHSM phase 2 with the store connected, so the HSM-backed key and its policy exist. */
+async function evaluateSpec(body: unknown, accessState: AccessState, hsmConnected = false): Promise<Evaluation> {
   const spec = schema.parse(body);
   const region = lz.network.regions[spec.region];
   if (!region) throw new Error(`region ${spec.region} is not in the landing zone`);
   const subnets = provisionalSubnets(region.subnetPool, region.subnetPrefixLength, region.availabilityZoneIds);
-  return evaluateProviderStack(toProviderStackArgs(spec, lz, accessState, { subnets, connectionAccepted: accessState === "active" }));
+  const keyStore = hsmConnected ? { keyStore: { trustAnchorCertificate: CA, connected: true } } : {};
+  return evaluateProviderStack(toProviderStackArgs(spec, lz, accessState, { subnets, connectionAccepted: accessState === "active", ...keyStore }));
 }
 
 /** `type @ where: path: message` for every finding in the graph, and every document it found by type. */
@@ -46,22 +51,27 @@ const created = (body: Body): Body => ({ ...body, bridgeAccount: { create: { ema
 const existing = (body: Body): Body => ({ ...body, bridgeAccount: { accountId: "666666666666" } });
 const keyStore = (body: Body, store: "kms" | "cloudhsm"): Body => ({ ...body, kms: { ...body["kms"], keyStore: store } });
 
-const SHAPES: [string, Body][] = [
-  ["acme (example)", acme()],
-  ["globex (example)", globex()],
-  ...(["kms", "cloudhsm"] as const).flatMap((store): [string, Body][] => [
-    [`existing account, ${store}, no inbound`, keyStore(existing(acme()), store)],
-    [`existing account, ${store}, inbound`, keyStore(inboundFor(existing(acme())), store)],
-    [`created account, ${store}, no inbound`, keyStore(created(acme()), store)],
-    [`created account, ${store}, inbound`, keyStore(inboundFor(created(acme())), store)],
+const SHAPES: [string, Body, boolean][] = [
+  ["acme (example)", acme(), false],
+  ["globex (example)", globex(), false],
+  ...(["kms", "cloudhsm"] as const).flatMap((store): [string, Body, boolean][] => [
+    [`existing account, ${store}, no inbound`, keyStore(existing(acme()), store), false],
+    [`existing account, ${store}, inbound`, keyStore(inboundFor(existing(acme())), store), false],
+    [`created account, ${store}, no inbound`, keyStore(created(acme()), store), false],
+    [`created account, ${store}, inbound`, keyStore(inboundFor(created(acme())), store), false],
   ]),
+  // CloudHSM phase 2, the store connected: the HSM-backed BYOK key and its policy.
+  ["existing account, cloudhsm connected, no inbound", keyStore(existing(acme()), "cloudhsm"), true],
+  ["created account, cloudhsm connected, inbound", keyStore(inboundFor(created(acme())), "cloudhsm"), true],
 ];
 
 describe("IAM policy documents of the programs", () => {
-  test.each(SHAPES)("%s: valid for their policy type, active and revoked", async (_, body) => {
+  test.each(SHAPES)("%s: valid for their policy type, active and revoked", async (_, body, hsmConnected) => {
     const seen = new Set<PolicyType>();
     for (const state of ["active", "revoked"] as const) {
-      const { findings, types } = await findingsOf(await evaluateSpec(body, state));
+      const evaluation = await evaluateSpec(body, state, hsmConnected);
+      if (hsmConnected) expect(evaluation.resources.some((r) => r.type === "aws:kms/key:Key" && typeof r.inputs["customKeyStoreId"] === "string")).toBe(true);
+      const { findings, types } = await findingsOf(evaluation);
       expect(findings).toEqual([]);
       types.forEach((t) => seen.add(t));
       if (state === "revoked") expect(types.has("rcp")).toBe(true);
@@ -70,10 +80,10 @@ describe("IAM policy documents of the programs", () => {
     expect([...seen].sort()).toEqual(["bucket", "identity", "key", "rcp", "scp", "trust"]);
   });
 
-  test.each(SHAPES)("%s: the SCP names no account but the one it is attached to (issue 12, defect 8)", async (_, body) => {
+  test.each(SHAPES)("%s: the SCP names no account but the one it is attached to (issue 12, defect 8)", async (_, body, hsmConnected) => {
     // An SCP governs only the principals of the accounts it is attached to, and IAM only acts on the
     // caller's own account: an ARN of any other account in it (a management-account role) does nothing.
-    const e = await evaluateSpec(body, "active");
+    const e = await evaluateSpec(body, "active", hsmConnected);
     const scp = e.resources.find((r) => r.type === "aws:organizations/policy:Policy" && r.inputs["type"] === "SERVICE_CONTROL_POLICY");
     const target = e.resources.find((r) => r.type === "aws:organizations/policyAttachment:PolicyAttachment" && r.inputs["policyId"] === scp?.id);
     const accounts = [...String(scp?.inputs["content"]).matchAll(/arn:[^:"]+:[^:"]+:[^:"]*:(\d{12}):/g)].map((m) => m[1]);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Fastify from "fastify";
 import { createApiKey, revokeApiKey } from "../../src/auth/api-keys.js";
@@ -35,6 +36,7 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "POST /v1/providers/:name/revoke": { need: "operator", owned: true },
   "POST /v1/providers/:name/reinstate": { need: "operator", owned: true },
   "POST /v1/providers/:name/drift-check": { need: "operator", owned: true },
+  "PUT /v1/providers/:name/key-store": { need: "operator", owned: true },
   "DELETE /v1/providers/:name": { need: "operator", owned: true },
   "GET /v1/operations/:id": { need: "viewer", owned: true },
   "POST /v1/operations/:id/cancel": { need: "operator", owned: true },
@@ -144,6 +146,7 @@ function bodyFor(method: string, url: string): unknown {
   if (url.endsWith("/approve")) return { specHash: "0".repeat(64) };
   if (url === "/v1/api-keys" && method === "POST") return { name: "made-by-matrix", role: "viewer", teams: [] };
   if (url === "/v1/audit/hash") return { value: "someone@example.com" };
+  if (url.endsWith("/key-store")) return { trustAnchorCertificate: readFileSync(new URL("../support/certs/customer-ca.pem", import.meta.url), "utf8"), kmsuserPassword: "matrix-pw-1" };
   return undefined;
 }
 

@@ -46,6 +46,11 @@ export interface FakeKms {
   /** Every request received, in order. */
   readonly requests: readonly FakeAwsRequest[];
   addStore(customKeyStoreId: string, behaviour?: FakeStoreBehaviour): void;
+  /**
+   * Stores created elsewhere (by the stand-in AWS plugin, whose ids a test cannot know in advance) become
+   * known on first sight with this behaviour; undefined turns it off again.
+   */
+  adoptUnknownStores(behaviour: FakeStoreBehaviour | undefined): void;
   /** Lets AssumeRole succeed for this role; any other role is AccessDenied. */
   allowRole(roleArn: string): void;
   /** Holds each answer of one service (or both) for `ms` before sending it (0: answer at once). */
@@ -91,7 +96,11 @@ export async function createFakeKms(): Promise<FakeKms> {
     timers.add(timer);
   };
 
+  let adopt: FakeStoreBehaviour | undefined;
   const storeOf = (id: unknown): StoreRecord => {
+    if (adopt && typeof id === "string" && /^cks-[0-9a-f]{17}$/.test(id) && !stores.has(id)) {
+      stores.set(id, { state: adopt.state ?? "DISCONNECTED", errorCode: undefined, pollsLeft: 0, behaviour: adopt });
+    }
     const store = typeof id === "string" ? stores.get(id) : undefined;
     if (!store) throw new KmsError("CustomKeyStoreNotFoundException", `Custom key store ${String(id)} does not exist in this account and Region.`);
     return store;
@@ -241,6 +250,9 @@ export async function createFakeKms(): Promise<FakeKms> {
     requests,
     addStore(customKeyStoreId, behaviour = {}) {
       stores.set(customKeyStoreId, { state: behaviour.state ?? "DISCONNECTED", errorCode: undefined, pollsLeft: 0, behaviour });
+    },
+    adoptUnknownStores(behaviour) {
+      adopt = behaviour;
     },
     allowRole(roleArn) {
       roles.add(roleArn);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provid
 import { z } from "zod";
 import type { AuditAction } from "../../audit/record.js";
 import { KEY_DISPOSITIONS } from "../../../programs/types.js";
+import { KMSUSER_PASSWORD } from "../../onboarding/key-store.js";
 import { Lifecycle } from "../../onboarding/lifecycle.js";
 import * as service from "../../onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "../../onboarding/spec.js";
@@ -32,6 +33,20 @@ const DecommissionBody = z
       ),
   })
   .describe("Decommission options");
+/** PUT /key-store: never echoed, never logged, never audited in clear (the password is stored sealed). */
+const KeyStoreBody = z
+  .strictObject({
+    trustAnchorCertificate: z
+      .string()
+      .min(1)
+      .max(16_384)
+      .describe("customerCA.crt, PEM: the issuing CA certificate that signed the cluster's CSR (one certificate, CA:TRUE, valid now)"),
+    kmsuserPassword: z
+      .string()
+      .regex(KMSUSER_PASSWORD, "must be 7-32 printable ASCII characters (the kmsuser crypto user's password)")
+      .describe("the kmsuser crypto user's password, 7-32 characters; stored sealed, given to the engine as secret stack config, never returned"),
+  })
+  .describe("CloudHSM key store hand-over");
 const problems = { 400: ProblemDto, 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto, 406: ProblemDto, 409: ProblemDto, 413: ProblemDto, 415: ProblemDto, 422: ProblemDto };
 const accepted = { 202: AcceptedDto.describe("Accepted; with a streaming Accept header the body is the live progress instead"), ...problems };
 
@@ -92,7 +107,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     { config: read, schema: { summary: "Get a provider", tags: ["providers"], params: Name, response: { 200: ProviderDto, ...readProblems } } },
     async (request) => {
       const view = await service.getProvider(deps, requestActor(request).principal, request.params.name);
-      return toProviderDto(view.provider, view.activeOperations);
+      return toProviderDto(view.provider, view.activeOperations, view.keyStore);
     },
   );
 
@@ -127,6 +142,29 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
       const rep = streamingRepresentationOf(request, stream);
       const proposed = request.body ?? undefined;
       const result = await service.requestAction(deps, requestActor(request), request.params.name, "preview", idempotencyOf(request, proposed ?? null), proposed);
+      return respondAccepted(request, reply, stream, result, rep);
+    },
+  );
+
+  app.put(
+    "/v1/providers/:name/key-store",
+    {
+      config: change("provider.key-store"),
+      schema: {
+        summary:
+          "CloudHSM phase 2: hand over the trust anchor and the kmsuser password once the cluster is initialised (→ second HSM and custom key store, connect, HSM-backed key; one operation)",
+        tags: ["providers"],
+        params: Name,
+        headers: MutationHeaders,
+        body: KeyStoreBody,
+        response: accepted,
+      },
+    },
+    async (request, reply) => {
+      const rep = streamingRepresentationOf(request, stream);
+      const { name } = request.params;
+      const idempotency = idempotencyOf(request, service.keyStoreFingerprintBody(deps, name, request.body));
+      const result = await service.submitKeyStore(deps, requestActor(request), name, request.body, idempotency);
       return respondAccepted(request, reply, stream, result, rep);
     },
   );

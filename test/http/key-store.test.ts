@@ -1,0 +1,176 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+
+/**
+ * Issue 12, "CloudHSM to the end, through the API", on the simulated engine: phase 1 reports the ceremony
+ * steps; PUT /key-store hands over the trust anchor and the kmsuser password; one key-store operation then
+ * adds the second HSM and the custom key store, connects it, and creates the HSM-backed key. The password
+ * is never in an event, a response, the log, the audit trail or any table in clear.
+ */
+type Json = Record<string, any>;
+const CA = readFileSync(new URL("../support/certs/customer-ca.pem", import.meta.url), "utf8");
+const LEAF = readFileSync(new URL("../support/certs/not-a-ca.pem", import.meta.url), "utf8");
+const PASSWORD = `Kms-${Math.random().toString(36).slice(2, 12)}!`;
+const STORE = "aws:kms/customKeyStore:CustomKeyStore";
+const KEY = "aws:kms/key:Key";
+const HSM = "aws:cloudhsmv2/hsm:Hsm";
+
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startTestService();
+});
+afterAll(() => svc.close(5_000));
+
+async function run(method: "POST" | "PUT" | "DELETE", url: string, payload?: unknown): Promise<Json> {
+  const res = await svc.app.inject({ method, url, ...(payload === undefined ? {} : { payload: payload as Json }) });
+  expect(res.statusCode, res.body).toBe(202);
+  return waitForStatus(svc, (res.json() as Json).operation.id, ["succeeded", "failed"]);
+}
+
+async function eventsOf(id: string): Promise<Json[]> {
+  return ((await svc.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json).items;
+}
+
+const provider = async (name: string): Promise<Json> => (await svc.app.inject({ method: "GET", url: `/v1/providers/${name}` })).json() as Json;
+const put = (name: string, payload: Json) => svc.app.inject({ method: "PUT", url: `/v1/providers/${name}/key-store`, payload });
+const stateOf = (stack: string, type: string): Promise<Json[]> =>
+  svc.db.query(`SELECT name, inputs FROM simulated_resources WHERE stack = $1 AND type = $2 ORDER BY position`, [stack, type]);
+
+/** Every row of every table in the public schema, as text. */
+async function everyTable(): Promise<string> {
+  const tables = await svc.db.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`);
+  const parts: string[] = [];
+  for (const { tablename } of tables) {
+    const rows = await svc.db.query(`SELECT t::text AS row FROM "${tablename}" t`);
+    parts.push(...rows.map((r) => String(r["row"])));
+  }
+  return parts.join("\n");
+}
+
+describe("CloudHSM key store through the API (simulated engine)", () => {
+  const name = "hsm-e2e";
+
+  it("phase 1 builds the cluster and one HSM, and the provider shows every step still owed", async () => {
+    const op = await run("POST", "/v1/providers", specNamed(name, "globex.json"));
+    expect(op.status, JSON.stringify(op.error)).toBe("succeeded");
+    const p = await provider(name);
+    expect(p.outputs.keyArn).toBeUndefined();
+    expect(p.outputs.cloudHsm.clusterId).toMatch(/^cluster-/);
+    expect((await stateOf(name, HSM)).length).toBe(1);
+    expect(p.keyStore.state).toBe("awaiting-initialisation");
+    expect(p.keyStore.steps.map((s: Json) => [s.by, s.done])).toEqual([
+      ["saas-bridge", true],
+      ["operator", false],
+      ["operator", false],
+      ["operator", false],
+      ["operator", false],
+      ["saas-bridge", false],
+      ["saas-bridge", false],
+      ["saas-bridge", false],
+    ]);
+    expect(p.outputs.actionsRequired.join("\n")).toContain(`PUT /v1/providers/${name}/key-store`);
+  });
+
+  it("refuses a bad hand-over with a problem naming the field, and changes nothing", async () => {
+    const cases: [Json, number, string][] = [
+      [{ trustAnchorCertificate: "not a certificate", kmsuserPassword: PASSWORD }, 400, "/trustAnchorCertificate"],
+      [{ trustAnchorCertificate: LEAF, kmsuserPassword: PASSWORD }, 400, "/trustAnchorCertificate"],
+      [{ trustAnchorCertificate: CA + CA, kmsuserPassword: PASSWORD }, 400, "/trustAnchorCertificate"],
+      [{ trustAnchorCertificate: CA, kmsuserPassword: "short" }, 400, "/kmsuserPassword"],
+      [{ trustAnchorCertificate: CA, kmsuserPassword: "x".repeat(33) }, 400, "/kmsuserPassword"],
+      [{ trustAnchorCertificate: CA, kmsuserPassword: "tab\there!" }, 400, "/kmsuserPassword"],
+      [{ trustAnchorCertificate: CA }, 400, "/kmsuserPassword"],
+      [{ trustAnchorCertificate: CA, kmsuserPassword: PASSWORD, extra: 1 }, 400, ""],
+    ];
+    for (const [payload, status, path] of cases) {
+      const res = await put(name, payload);
+      expect(res.statusCode, res.body).toBe(status);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      if (path) expect((res.json() as Json).errors.map((e: Json) => e.path), res.body).toContain(path);
+      expect(res.body).not.toContain(PASSWORD);
+    }
+    // A provider with a KMS key store has nothing to hand over.
+    expect((await run("POST", "/v1/providers", specNamed("hsm-e2e-kms"))).status).toBe("succeeded");
+    const kms = await put("hsm-e2e-kms", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(kms.statusCode, kms.body).toBe(409);
+    expect((kms.json() as Json).errors[0].path).toBe("/kms/keyStore");
+    expect(await svc.db.query(`SELECT provider FROM key_stores`)).toEqual([]);
+    // Unknown provider: 404.
+    expect((await put("no-such-provider", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD })).statusCode).toBe(404);
+  });
+
+  let keyStoreOp: Json;
+  it("one key-store operation: second HSM and store, connect, then the HSM-backed key", async () => {
+    keyStoreOp = await run("PUT", `/v1/providers/${name}/key-store`, { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(keyStoreOp.status, JSON.stringify(keyStoreOp.error)).toBe("succeeded");
+    expect(keyStoreOp.intent).toBe("key-store");
+    const events = await eventsOf(keyStoreOp.id);
+    const messages = events.filter((e) => e.type === "diagnostic").map((e) => e.message as string);
+    const phase = (n: number) => messages.findIndex((m) => m.startsWith(`phase ${n} of 3`));
+    expect([phase(1), phase(2), phase(3)].every((i) => i >= 0)).toBe(true);
+    expect(phase(1)).toBeLessThan(phase(2));
+    expect(phase(2)).toBeLessThan(phase(3));
+    expect(messages.some((m) => /^key store cks-[0-9a-f]{17}: CONNECTED/.test(m))).toBe(true);
+    const created = events.filter((e) => e.type === "resource.completed" && e.op === "create");
+    const storeAt = created.findIndex((e) => e.resourceType === STORE);
+    const keyAt = created.findIndex((e) => e.resourceType === KEY && String(e.urn).includes("ByokKey"));
+    expect(storeAt).toBeGreaterThanOrEqual(0);
+    // The key comes after the connect, in the second up.
+    expect(keyAt).toBeGreaterThan(storeAt);
+    expect(events.findIndex((e) => e === created[keyAt])).toBeGreaterThan(events.findIndex((e) => e.type === "diagnostic" && e.message.startsWith("phase 3 of 3")));
+    expect(keyStoreOp.result.summary.create).toBeGreaterThanOrEqual(3);
+
+    const p = await provider(name);
+    expect(p.keyStore.state).toBe("connected");
+    expect(p.keyStore.steps.every((s: Json) => s.done)).toBe(true);
+    expect(p.outputs.cloudHsm.customKeyStoreId).toMatch(/^cks-[0-9a-f]{17}$/);
+    expect(p.keyStore.customKeyStoreId).toBe(p.outputs.cloudHsm.customKeyStoreId);
+    expect(p.outputs.keyArn).toMatch(/^arn:aws:kms:/);
+    expect(p.outputs.actionsRequired.join("\n")).not.toContain("key-store");
+    const [key] = (await stateOf(name, KEY)).filter((k) => k.name === `${name}-key`);
+    expect(key?.inputs.customKeyStoreId).toBe(p.outputs.cloudHsm.customKeyStoreId);
+    expect((await stateOf(name, HSM)).length).toBe(2);
+    const [store] = await stateOf(name, STORE);
+    expect(store?.inputs.keyStorePassword).toBe("[secret]");
+    expect(store?.inputs.trustAnchorCertificate).toBe(CA.trim() + "\n");
+  });
+
+  it("the password is never in clear: events, operation, provider, log, audit trail, any table", async () => {
+    const everything = [
+      JSON.stringify(await eventsOf(keyStoreOp.id)),
+      JSON.stringify(keyStoreOp),
+      JSON.stringify(await provider(name)),
+      svc.logs.join("\n"),
+      await everyTable(),
+    ].join("\n");
+    expect(everything).not.toContain(PASSWORD);
+    const [row] = await svc.db.query(`SELECT password_sealed FROM key_stores WHERE provider = $1`, [name]);
+    expect(String(row?.["password_sealed"])).toMatch(/^v1:/);
+    const audit = await svc.db.query(`SELECT details FROM audit_log WHERE action = 'provider.key-store'`);
+    expect(audit.length).toBe(1);
+    expect(JSON.stringify(audit[0])).toMatch(/trustAnchorSha256/);
+  });
+
+  it("a connected store is not handed over again (409), and later runs keep the store and the key", async () => {
+    const again = await put(name, { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(again.statusCode, again.body).toBe(409);
+    const revoke = await run("POST", `/v1/providers/${name}/revoke`);
+    expect(revoke.status, JSON.stringify(revoke.error)).toBe("succeeded");
+    const events = await eventsOf(revoke.id);
+    const touched = events.filter((e) => e.type === "resource.completed" && [STORE, KEY, HSM].includes(e.resourceType) && e.op !== "same" && e.op !== "update");
+    expect(touched).toEqual([]);
+    expect((await provider(name)).outputs.keyArn).toMatch(/^arn:aws:kms:/);
+  });
+
+  it("decommission keeps the cluster and the store (named in outputs and actions) and forgets the password", async () => {
+    const op = await run("DELETE", `/v1/providers/${name}`);
+    expect(op.status, JSON.stringify(op.error)).toBe("succeeded");
+    const p = await provider(name);
+    expect(p.lifecycle).toBe("decommissioned");
+    expect(p.outputs.cloudHsm).toMatchObject({ clusterId: expect.stringMatching(/^cluster-/), customKeyStoreId: expect.stringMatching(/^cks-/), retained: true });
+    expect(p.outputs.actionsRequired.join("\n")).toMatch(/disconnect and delete the store/);
+    expect(p.outputs.byokKey.disposition).toBe("retained");
+    expect(await svc.db.query(`SELECT provider FROM key_stores WHERE provider = $1`, [name])).toEqual([]);
+  });
+});
