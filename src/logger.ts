@@ -1,7 +1,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 
 /** Field names never written to logs, at the top level and one or two levels down (`*.x`, `*.*.x`). */
-const SECRET_FIELDS = ["password", "passphrase", "secret", "token", "apiKey", "key", "privateKey", "ticket", "clientSecret", "keyStorePassword", "grantToken"];
+const SECRET_FIELDS = ["password", "passphrase", "secret", "token", "apiKey", "key", "privateKey", "ticket", "clientSecret", "keyStorePassword", "kmsuserPassword", "grantToken"];
 /** Credential-carrying request headers, wherever a `headers` object is logged (`req`, `request`, an error's `config`…). */
 const SECRET_HEADERS = ["authorization", "cookie", '["x-api-key"]'];
 const header = (h: string) => (h.startsWith("[") ? h : `.${h}`);

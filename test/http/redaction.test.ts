@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger, redactUrl } from "../../src/logger.js";
 
 const CANARY = "canary-5e1d0b";
-const FIELDS = ["password", "passphrase", "secret", "token", "apiKey", "key", "privateKey", "ticket", "clientSecret"];
+const FIELDS = ["password", "passphrase", "secret", "token", "apiKey", "key", "privateKey", "ticket", "clientSecret", "keyStorePassword", "kmsuserPassword"];
 
 function capture() {
   const lines: string[] = [];
