@@ -68,6 +68,7 @@ export interface TestServiceOptions {
   readonly program?: ServiceOptions["program"];
   readonly keys?: SecurityKeys;
   readonly oidcKeys?: JWTVerifyGetKey;
+  readonly keyStoreConnector?: ServiceOptions["keyStoreConnector"];
 }
 
 /** The service's warning and error log lines (pino levels 40+), newest last, cut to a readable size. */
@@ -95,6 +96,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     ...(options.engine ? { engine: options.engine(db, logger) } : {}),
     ...(options.program ? { program: options.program } : {}),
     ...(options.oidcKeys ? { oidcKeys: options.oidcKeys } : {}),
+    ...(options.keyStoreConnector ? { keyStoreConnector: options.keyStoreConnector } : {}),
     keys,
   });
   const createKey = async (role: Role, teams: readonly string[] = [], name = `test-${role}`) =>

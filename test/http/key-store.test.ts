@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KeyStoreConnector, KeyStoreStatus } from "../../src/onboarding/key-store-connector.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
 /**
@@ -173,4 +174,101 @@ describe("CloudHSM key store through the API (simulated engine)", () => {
     expect(p.outputs.byokKey.disposition).toBe("retained");
     expect(await svc.db.query(`SELECT provider FROM key_stores WHERE provider = $1`, [name])).toEqual([]);
   });
+});
+
+/**
+ * TEST DOUBLE of the KMS connector port whose answers the test sets: what KMS says after a connect, and
+ * the calls it got.
+ */
+function controllableConnector() {
+  const calls: string[] = [];
+  let afterConnect: KeyStoreStatus = { state: "CONNECTED" };
+  const states = new Map<string, KeyStoreStatus>();
+  const connector: KeyStoreConnector = {
+    name: "controllable-test-double",
+    async status(t) {
+      calls.push(`status ${t.roleArn}`);
+      return states.get(t.customKeyStoreId) ?? { state: "DISCONNECTED" };
+    },
+    async connect(t) {
+      calls.push("connect");
+      states.set(t.customKeyStoreId, afterConnect);
+    },
+    async disconnect(t) {
+      calls.push("disconnect");
+      states.set(t.customKeyStoreId, { state: "DISCONNECTED" });
+    },
+  };
+  return { connector, calls, then: (s: KeyStoreStatus) => void (afterConnect = s) };
+}
+
+describe("CloudHSM key store: failures and retries through the API", () => {
+  const kms = controllableConnector();
+  let failing: TestService;
+  beforeAll(async () => {
+    failing = await startTestService({ keyStoreConnector: kms.connector, config: { KEY_STORE_POLL_SECONDS: 1, KEY_STORE_CONNECT_TIMEOUT_SECONDS: 10 } });
+  });
+  afterAll(() => failing.close(5_000));
+
+  const go = async (method: "POST" | "PUT", url: string, payload?: Json): Promise<Json> => {
+    const res = await failing.app.inject({ method, url, ...(payload ? { payload } : {}) });
+    expect(res.statusCode, res.body).toBe(202);
+    return waitForStatus(failing, (res.json() as Json).operation.id, ["succeeded", "failed", "cancelled"], 30_000);
+  };
+  const get = async (name: string): Promise<Json> => (await failing.app.inject({ method: "GET", url: `/v1/providers/${name}` })).json() as Json;
+
+  it("a wrong kmsuser password fails with KMS's code and the fix; the store stays, disconnected; a new password then connects it", async () => {
+    expect((await go("POST", "/v1/providers", specNamed("hsm-retry", "globex.json"))).status).toBe("succeeded");
+    kms.then({ state: "FAILED", errorCode: "INVALID_CREDENTIALS" });
+    const failed = await go("PUT", "/v1/providers/hsm-retry/key-store", { trustAnchorCertificate: CA, kmsuserPassword: "wrong-password-1" });
+    expect(failed.status).toBe("failed");
+    expect(failed.error.code).toBe("KEY_STORE_CONNECT_FAILED");
+    expect(failed.error.message).toMatch(/INVALID_CREDENTIALS; the kmsuser password is wrong: PUT \/key-store again/);
+    expect(kms.calls.at(-1)).toBe("disconnect");
+    // The call was made as the bridge account's deploy role (the account the stack created).
+    expect(kms.calls[0]).toMatch(/^status arn:aws:iam::\d{12}:role\/OrganizationAccountAccessRole$/);
+    let p = await get("hsm-retry");
+    expect(p.lifecycle).toBe("active");
+    expect(p.keyStore.state).toBe("created");
+    expect(p.keyStore.steps.filter((s: Json) => !s.done).map((s: Json) => s.step)).toEqual(["custom key store connected", "HSM-backed BYOK key created"]);
+
+    kms.then({ state: "CONNECTED" });
+    const retried = await go("PUT", "/v1/providers/hsm-retry/key-store", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(retried.status, JSON.stringify(retried.error)).toBe("succeeded");
+    p = await get("hsm-retry");
+    expect(p.keyStore.state).toBe("connected");
+    expect(p.outputs.keyArn).toMatch(/^arn:aws:kms:/);
+  });
+
+  it("a store that never connects fails after the configured time, saying a retry continues", async () => {
+    expect((await go("POST", "/v1/providers", specNamed("hsm-slow", "globex.json"))).status).toBe("succeeded");
+    kms.then({ state: "CONNECTING" });
+    const started = Date.now();
+    const op = await go("PUT", "/v1/providers/hsm-slow/key-store", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(op.status).toBe("failed");
+    expect(op.error.code).toBe("KEY_STORE_CONNECT_TIMEOUT");
+    expect(op.error.message).toMatch(/within 10s \(last state CONNECTING\).*PUT \/key-store again/);
+    expect(Date.now() - started).toBeLessThan(25_000);
+  });
+
+  it("a cancel while KMS is connecting stops the operation at once", async () => {
+    expect((await go("POST", "/v1/providers", specNamed("hsm-cancel", "globex.json"))).status).toBe("succeeded");
+    kms.then({ state: "CONNECTING" });
+    const res = await failing.app.inject({ method: "PUT", url: "/v1/providers/hsm-cancel/key-store", payload: { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD } });
+    const id = (res.json() as Json).operation.id as string;
+    const deadline = Date.now() + 20_000;
+    while (!(await eventsOf2(id)).some((e) => e.type === "diagnostic" && /ConnectCustomKeyStore sent/.test(e.message))) {
+      if (Date.now() > deadline) throw new Error("the connect step never started");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cancelledAt = Date.now();
+    expect((await failing.app.inject({ method: "POST", url: `/v1/operations/${id}/cancel` })).statusCode).toBe(202);
+    const op = await waitForStatus(failing, id, ["cancelled", "failed", "succeeded"], 10_000);
+    expect(op.status).toBe("cancelled");
+    expect(Date.now() - cancelledAt).toBeLessThan(5_000);
+  });
+
+  async function eventsOf2(id: string): Promise<Json[]> {
+    return ((await failing.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json).items;
+  }
 });
