@@ -10,6 +10,12 @@ import { PrivateLinkEndpoint } from "./components/private-link-endpoint.js";
 import { ProviderFirewallRules } from "./components/provider-firewall-rules.js";
 import { KMSUSER_PASSWORD_CONFIG, type ProviderStackArgs, type ProviderStackOutputs } from "./types.js";
 
+/**
+ * What a connected store's password input is when it is no longer given: never sent to AWS, since the
+ * store ignores changes to its password once connected (the state keeps the original, encrypted).
+ */
+const PASSWORD_NOT_KEPT = "not-kept-after-connect";
+
 /** The stack outputs as the program returns them (Outputs resolved by the engine). */
 export type ProviderStackProgramOutputs = {
   readonly [K in keyof ProviderStackOutputs]: pulumi.Input<ProviderStackOutputs[K]>;
@@ -158,7 +164,11 @@ export function providerStackProgram(args: ProviderStackArgs): () => Promise<Pro
                   keyStore: {
                     trustAnchorCertificate: hsmArgs.keyStore.trustAnchorCertificate,
                     // Secret stack config, never an argument: encrypted in the state and masked by the engine.
-                    kmsuserPassword: new pulumi.Config("saas-bridge").requireSecret(KMSUSER_PASSWORD_CONFIG),
+                    // Once connected, KMS has rotated kmsuser's password and the store ignores changes to it:
+                    // the service no longer keeps (or passes) it.
+                    kmsuserPassword: hsmArgs.keyStore.connected
+                      ? (new pulumi.Config("saas-bridge").getSecret(KMSUSER_PASSWORD_CONFIG) ?? pulumi.secret(PASSWORD_NOT_KEPT))
+                      : new pulumi.Config("saas-bridge").requireSecret(KMSUSER_PASSWORD_CONFIG),
                     connected: hsmArgs.keyStore.connected,
                   },
                 }

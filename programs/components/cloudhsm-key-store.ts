@@ -237,7 +237,15 @@ export class CloudHsmKeyStore extends pulumi.ComponentResource {
         // Not secret by default in v7 (research §0), and it is echoed back into the state. Retained on
         // delete: AWS deletes a store only once it is disconnected and every key in it is deleted, i.e.
         // after the key's deletion window (research §4.2: the HSM decommission is two-phase).
-        { parent: this, dependsOn: [hsm1, hsm2], additionalSecretOutputs: ["keyStorePassword"], retainOnDelete: true },
+        // Once KMS has connected the store it rotates kmsuser's password, so the input is no longer the
+        // password: changes to it are ignored (an update would also need the store disconnected).
+        {
+          parent: this,
+          dependsOn: [hsm1, hsm2],
+          additionalSecretOutputs: ["keyStorePassword"],
+          retainOnDelete: true,
+          ...(args.keyStore.connected ? { ignoreChanges: ["keyStorePassword"] } : {}),
+        },
       );
     }
 

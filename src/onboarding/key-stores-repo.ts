@@ -11,7 +11,8 @@ const KeyStoreRow = z.object({
   provider: z.string(),
   generation: z.number().int().positive(),
   trust_anchor_certificate: z.string(),
-  password_sealed: z.string(),
+  /** Null once connected: the password is forgotten then. */
+  password_sealed: z.string().nullable(),
   state: z.enum(KEY_STORE_STATES),
   custom_key_store_id: z.string().nullable(),
   updated_at: timestamp,
@@ -44,8 +45,14 @@ export async function submitKeyStore(
   );
 }
 
+/** `connected` also forgets the password: KMS rotated kmsuser's, and the stack ignores changes to it from then on. */
 export async function setKeyStoreState(q: Queryable, provider: string, state: Exclude<KeyStoreState, "submitted">, customKeyStoreId: string): Promise<void> {
-  await q.query(`UPDATE key_stores SET state = $2, custom_key_store_id = $3, updated_at = now() WHERE provider = $1`, [provider, state, customKeyStoreId]);
+  await q.query(
+    `UPDATE key_stores SET state = $2, custom_key_store_id = $3,
+            password_sealed = CASE WHEN $2 = 'connected' THEN NULL ELSE password_sealed END, updated_at = now()
+      WHERE provider = $1`,
+    [provider, state, customKeyStoreId],
+  );
 }
 
 /** A decommissioned provider's credentials are not needed by anything any more. */

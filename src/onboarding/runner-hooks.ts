@@ -128,7 +128,7 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
     const hsm = await keyStoreOf(op, spec, generation);
     const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted, generation, ...(hsm ? { keyStore: hsm.keyStore } : {}) });
     const program: StackProgram = { program: "provider", args };
-    const secretConfig = hsm ? { secretConfig: hsm.secretConfig } : {};
+    const secretConfig = hsm && Object.keys(hsm.secretConfig).length > 0 ? { secretConfig: hsm.secretConfig } : {};
     if (op.kind === "destroy") {
       // Deletion protection off and the key disabled (retained unless shredding was asked for), in the
       // same operation as the destroy, which runs with that decommissioning program too (its resource
@@ -174,13 +174,16 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
       throw new EngineFailure("KEY_STORE_MISSING", "nothing was handed over for the key store (PUT /v1/providers/<name>/key-store)");
     }
     if (row === undefined || (row.state === "submitted" && op.intent !== "key-store")) return undefined;
+    const keyStore = { trustAnchorCertificate: row.trust_anchor_certificate, connected: row.state === "connected" };
+    // Connected: the password was forgotten (KMS rotated it; the program ignores changes to it).
+    if (row.password_sealed === null) return { keyStore, secretConfig: {} };
     if (!keyStores) throw new EngineFailure("KEY_STORE_NOT_CONFIGURED", "this service was composed without the key-store dependencies");
-    return { keyStore: { trustAnchorCertificate: row.trust_anchor_certificate, connected: row.state === "connected" }, secretConfig: { [KMSUSER_PASSWORD_CONFIG_KEY]: openPassword(row, keyStores) } };
+    return { keyStore, secretConfig: { [KMSUSER_PASSWORD_CONFIG_KEY]: openPassword(row, row.password_sealed, keyStores) } };
   }
 
-  function openPassword(row: KeyStoreRecord, deps: KeyStoreDeps): string {
+  function openPassword(row: KeyStoreRecord, sealed: string, deps: KeyStoreDeps): string {
     try {
-      return deps.sealer.open(keyStoreSealContext(row.provider, row.generation), row.password_sealed);
+      return deps.sealer.open(keyStoreSealContext(row.provider, row.generation), sealed);
     } catch {
       throw new EngineFailure("KEY_STORE_CREDENTIALS_UNREADABLE", "the stored kmsuser password cannot be opened with this service's key; PUT /v1/providers/<name>/key-store again");
     }

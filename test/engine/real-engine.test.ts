@@ -237,6 +237,14 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
       expect(JSON.stringify(await events(s, op.id))).not.toContain(password);
       expect(JSON.stringify(op)).not.toContain(password);
       expect(s.logs.join("\n")).not.toContain(password);
+
+      // Connected, the password is forgotten by the service; a later run keeps the store and the key as they are.
+      const revoked = await run(s, { method: "POST", url: "/v1/providers/real-hsm/revoke" });
+      expect(revoked.status, JSON.stringify(revoked.error)).toBe("succeeded");
+      const steps = await stepsOf(s, revoked);
+      expect(steps.filter((step) => /customKeyStore|cloudhsmv2/.test(step) && !step.startsWith("same "))).toEqual([]);
+      // The key's policy changes (the provider is denied); the key itself stays.
+      expect(steps.filter((step) => / aws:kms\/key:Key real-hsm-key$/.test(step))).toEqual(["update aws:kms/key:Key real-hsm-key"]);
     } finally {
       for (const [k, v] of Object.entries(saved)) {
         if (v === undefined) delete process.env[k];

@@ -109,10 +109,12 @@ describe("CloudHsmKeyStore", () => {
     expect(single(e, H.store).options.retainOnDelete).toBe(true);
   });
 
-  test("phase 2, connected: no step is left", async () => {
+  test("phase 2, connected: no step is left, and changes to the password are ignored (KMS rotated it)", async () => {
     const e = await evaluate({ keyStore: { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD, connected: true } });
     expect(e.outputs["manualSteps"]).toEqual([]);
-    expect(ofType(e, H.store)).toHaveLength(1);
+    expect(single(e, H.store).options.ignoreChanges).toEqual(["keyStorePassword"]);
+    // Before the connection a corrected password must reach the store (UpdateCustomKeyStore).
+    expect(single(await evaluate(phase2), H.store).options.ignoreChanges).toEqual([]);
   });
 
   test("phase 1 lists the initialisation ceremony in order, and logs nothing itself", async () => {
