@@ -220,7 +220,9 @@ export async function submitKeyStore(
     }
     const existing = await getKeyStore(tx, name, provider.generation);
     if (existing?.state === "connected") {
-      throw new AppError("INVALID_STATE", `The key store of "${name}" is already connected and holds the provider's key.`, {
+      // An operation stopped between the connect and the key's up: the next run of the provider creates it.
+      const keyPending = typeof provider.outputs["keyArn"] !== "string" ? " Its key is created by the provider's next run: PUT the same spec." : "";
+      throw new AppError("INVALID_STATE", `The key store of "${name}" is already connected.${keyPending}`, {
         errors: [{ path: "/kmsuserPassword", message: "KMS rotated the kmsuser password when it connected the store; it is KMS's to manage now" }],
         links: { provider: providerLink(name) },
       });

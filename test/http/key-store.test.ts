@@ -270,6 +270,23 @@ describe("CloudHSM key store: failures and retries through the API", () => {
     expect(Date.now() - cancelledAt).toBeLessThan(5_000);
   });
 
+  it("stopped between the connect and the key's up: the hand-over is refused with the way on, and the next run creates the key", async () => {
+    kms.then({ state: "CONNECTED" });
+    expect((await go("POST", "/v1/providers", specNamed("hsm-gap", "globex.json"))).status).toBe("succeeded");
+    const ok = await go("PUT", "/v1/providers/hsm-gap/key-store", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(ok.status).toBe("succeeded");
+    // As if the key-store operation had been interrupted after the connect: connected, no key in the outputs.
+    await failing.db.query(`UPDATE providers SET outputs = outputs - 'keyArn' - 'keyAlias' WHERE name = 'hsm-gap'`);
+    const refused = await put("hsm-gap", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(refused.statusCode).toBe(409);
+    expect((refused.json() as Json).detail).toMatch(/already connected\. Its key is created by the provider's next run: PUT the same spec\./);
+    const update = await go("PUT", "/v1/providers/hsm-gap", specNamed("hsm-gap", "globex.json"));
+    expect(update.status, JSON.stringify(update.error)).toBe("succeeded");
+    expect((await get("hsm-gap")).outputs.keyArn).toMatch(/^arn:aws:kms:/);
+  });
+
+  const put = (name: string, payload: Json) => failing.app.inject({ method: "PUT", url: `/v1/providers/${name}/key-store`, payload });
+
   async function eventsOf2(id: string): Promise<Json[]> {
     return ((await failing.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json).items;
   }
