@@ -111,7 +111,7 @@ export const ProviderDto = z.object({
   links,
 });
 
-export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true });
+export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true, keyStore: true });
 export const ProviderListDto = z.object({ items: z.array(ProviderSummaryDto), nextCursor: z.string().optional(), links });
 export const EventListDto = z.object({ items: z.array(OperationEvent), links });
 

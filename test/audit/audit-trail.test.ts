@@ -362,6 +362,9 @@ describe.each(await targets())("audit trail: $name", (target) => {
     describe("listAudit", () => {
       it("pages with a cursor in both orders, and filters", async () => {
         for (let i = 0; i < 7; i++) {
+          // Records carry `at` to the millisecond (the column has microseconds): two records in one
+          // millisecond would both match a `since` taken from the second one's `at`.
+          if (i > 0) await new Promise((resolve) => setTimeout(resolve, 3));
           await db.transaction((tx) =>
             audit.append(
               tx,
