@@ -148,7 +148,7 @@ export function keyStoreView(
   const customKeyStoreId = row?.custom_key_store_id ?? (typeof hsm?.customKeyStoreId === "string" ? hsm.customKeyStoreId : undefined);
   const state = row?.state ?? "awaiting-initialisation";
   const handedOver = row !== undefined;
-  const created = state === "created" || state === "connected";
+  const created = customKeyStoreId !== undefined;
   const connected = state === "connected";
   return {
     state,

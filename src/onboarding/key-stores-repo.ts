@@ -1,7 +1,11 @@
 import { z } from "zod";
 import type { Queryable } from "../store/db.js";
 
-/** What a CloudHSM key store's phase 2 has reached (migration 012). */
+/**
+ * What a CloudHSM key store's phase 2 has reached (migration 012): `submitted` (handed over, no run yet),
+ * `created` (a key-store run has started: every run builds phase 2 from then on; `custom_key_store_id` once
+ * the store exists), `connected`.
+ */
 export const KEY_STORE_STATES = ["submitted", "created", "connected"] as const;
 export type KeyStoreState = (typeof KEY_STORE_STATES)[number];
 
@@ -46,9 +50,9 @@ export async function submitKeyStore(
 }
 
 /** `connected` also forgets the password: KMS rotated kmsuser's, and the stack ignores changes to it from then on. */
-export async function setKeyStoreState(q: Queryable, provider: string, state: Exclude<KeyStoreState, "submitted">, customKeyStoreId: string): Promise<void> {
+export async function setKeyStoreState(q: Queryable, provider: string, state: Exclude<KeyStoreState, "submitted">, customKeyStoreId: string | null): Promise<void> {
   await q.query(
-    `UPDATE key_stores SET state = $2, custom_key_store_id = $3,
+    `UPDATE key_stores SET state = $2, custom_key_store_id = coalesce($3, custom_key_store_id),
             password_sealed = CASE WHEN $2 = 'connected' THEN NULL ELSE password_sealed END, updated_at = now()
       WHERE provider = $1`,
     [provider, state, customKeyStoreId],

@@ -174,6 +174,10 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
       throw new EngineFailure("KEY_STORE_MISSING", "nothing was handed over for the key store (PUT /v1/providers/<name>/key-store)");
     }
     if (row === undefined || (row.state === "submitted" && op.intent !== "key-store")) return undefined;
+    // From the first key-store run on, every run builds phase 2: a run that stopped halfway may have left the
+    // second HSM or the store, and a phase-1 run would delete the HSM and drop the (retained) store, which a
+    // later CreateCustomKeyStore on the same cluster could not replace.
+    if (row.state === "submitted") await setKeyStoreState(db, op.provider, "created", null);
     const keyStore = { trustAnchorCertificate: row.trust_anchor_certificate, connected: row.state === "connected" };
     // Connected: the password was forgotten (KMS rotated it; the program ignores changes to it).
     if (row.password_sealed === null) return { keyStore, secretConfig: {} };

@@ -385,18 +385,25 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
   it("the network hub's firewall policy lists exactly the rule groups the provider stacks created", async () => {
     const names = ["real-hub-a", "real-hub-b"];
     for (const n of names) expect((await run(s, { method: "POST", url: "/v1/providers", payload: specNamed(n) })).status).toBe("succeeded");
+    // One policy per region: these providers are in eu-west-1 (others, e.g. globex's eu-central-1, have their own).
+    const region = "eu-west-1";
     const listedByPolicy = () => {
-      const policy = real.cloud.list().find((r) => r.type === "aws:networkfirewall/firewallPolicy:FirewallPolicy");
+      const policy = real.cloud
+        .list()
+        .find((r) => r.type === "aws:networkfirewall/firewallPolicy:FirewallPolicy" && String(r.outputs["arn"]).includes(`:${region}:`));
       return [...JSON.stringify(policy?.inputs ?? {}).matchAll(/arn:aws:network-firewall:[^"]+:stateful-rulegroup\/[^"]+/g)].map((m) => m[0]).sort();
     };
     const producedByStacks = async () => {
       const list = ((await s.app.inject({ method: "GET", url: "/v1/providers?limit=100" })).json() as Json).items as Json[];
       const live = list.filter((p) => p.lifecycle === "active" || p.lifecycle === "revoked");
       const views = await Promise.all(live.map(async (p) => (await s.app.inject({ method: "GET", url: `/v1/providers/${p.name}` })).json() as Json));
-      return views.map((v) => String(v.outputs.ruleGroupArn)).sort();
+      return views.filter((v) => v.spec.region === region).map((v) => String(v.outputs.ruleGroupArn)).sort();
     };
     // Hub updates run after the provider operations that asked for them.
-    await until(async () => JSON.stringify(listedByPolicy()) === JSON.stringify(await producedByStacks()), TIMEOUT);
+    await until(async () => JSON.stringify(listedByPolicy()) === JSON.stringify(await producedByStacks()), TIMEOUT).catch(async (err: unknown) => {
+      const hubOps = await s.db.query(`SELECT status, error FROM operations WHERE intent = 'hub-update' ORDER BY created_at`);
+      throw new Error(`${String(err)}: policy ${JSON.stringify(listedByPolicy())}, stacks ${JSON.stringify(await producedByStacks())}, hub updates ${JSON.stringify(hubOps)}`);
+    });
     const listed = listedByPolicy();
     expect(listed.length).toBeGreaterThanOrEqual(names.length);
     for (const n of names) expect(listed).toContain(`arn:aws:network-firewall:eu-west-1:222222222222:stateful-rulegroup/saas-${n}`);

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
 import type { KeyStoreConnector, KeyStoreStatus } from "../../src/onboarding/key-store-connector.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
@@ -290,4 +291,43 @@ describe("CloudHSM key store: failures and retries through the API", () => {
   async function eventsOf2(id: string): Promise<Json[]> {
     return ((await failing.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json).items;
   }
+});
+
+describe("CloudHSM key store: a key-store run that stops halfway", () => {
+  let faulty: TestService;
+  let failStoreCreate = true;
+  beforeAll(async () => {
+    faulty = await startTestService({
+      engine: (db) =>
+        createSimulatedEngine({ state: { db }, stepMs: 0, faultOf: (step) => (failStoreCreate && step.type === STORE && step.op === "create" ? "CloudHsmClusterInvalidConfigurationException" : undefined) }),
+    });
+  });
+  afterAll(() => faulty.close(5_000));
+
+  it("later runs keep building phase 2, so they never delete the second HSM it made (nor drop the store)", async () => {
+    const go = async (method: "POST" | "PUT", url: string, payload: Json): Promise<Json> => {
+      const res = await faulty.app.inject({ method, url, payload });
+      expect(res.statusCode, res.body).toBe(202);
+      return waitForStatus(faulty, (res.json() as Json).operation.id, ["succeeded", "failed"]);
+    };
+    const spec = specNamed("hsm-half", "globex.json");
+    expect((await go("POST", "/v1/providers", spec)).status).toBe("succeeded");
+    const half = await go("PUT", "/v1/providers/hsm-half/key-store", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(half.status).toBe("failed");
+    expect(half.error.code).toBe("RESOURCE_FAILED");
+    const hsms = await faulty.db.query(`SELECT name FROM simulated_resources WHERE stack = 'hsm-half' AND type = $1`, [HSM]);
+    expect(hsms.length).toBe(2);
+
+    // An ordinary update in between: it must not undo the half-built phase 2.
+    const update = await go("PUT", "/v1/providers/hsm-half", spec);
+    expect(update.status, JSON.stringify(update.error)).toBe("failed");
+    const events = ((await faulty.app.inject({ method: "GET", url: `/v1/operations/${update.id}/events?limit=1000` })).json() as Json).items as Json[];
+    expect(events.filter((e) => e.type === "resource.completed" && e.resourceType === HSM && e.op === "delete")).toEqual([]);
+    expect((await faulty.db.query(`SELECT name FROM simulated_resources WHERE stack = 'hsm-half' AND type = $1`, [HSM])).length).toBe(2);
+
+    failStoreCreate = false;
+    const done = await go("PUT", "/v1/providers/hsm-half/key-store", { trustAnchorCertificate: CA, kmsuserPassword: PASSWORD });
+    expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
+    expect(((await faulty.app.inject({ method: "GET", url: "/v1/providers/hsm-half" })).json() as Json).keyStore.state).toBe("connected");
+  });
 });

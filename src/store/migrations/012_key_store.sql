@@ -9,7 +9,8 @@ CREATE TABLE key_stores (
   generation               integer NOT NULL CHECK (generation > 0),
   trust_anchor_certificate text NOT NULL,
   password_sealed          text,
-  -- submitted: handed over, not run yet; created: the store exists (not connected); connected: KMS connected it.
+  -- submitted: handed over, not run yet; created: a key-store run started (every run builds phase 2 from
+  -- then on; custom_key_store_id once the store exists); connected: KMS connected it.
   state                    text NOT NULL CHECK (state IN ('submitted', 'created', 'connected')),
   custom_key_store_id      text,
   updated_at               timestamptz NOT NULL DEFAULT now(),
