@@ -193,6 +193,16 @@ export async function registerHardening(app: FastifyInstance, options: Hardening
   app.addHook("onRequest", async function (request, reply) {
     if (request.is404) await ipLimitNotFound.call(this, request, reply);
   });
+  // Text with a NUL cannot reach PostgreSQL (22021: it would be a 500): refused before anything reads it
+  // (authentication looks operations up by id), naming the parameter.
+  app.addHook("onRequest", async (request) => {
+    const where = nulParameter(request);
+    if (where !== undefined) {
+      throw new AppError("VALIDATION_FAILED", "A request parameter contains a NUL character.", {
+        errors: [{ path: where, message: "must not contain a NUL character (U+0000)" }],
+      });
+    }
+  });
 
   // Per principal, at preValidation: after the auth plugin set request.principal (preParsing; its type is
   // declared in http/auth.ts), before the body is validated.
@@ -218,6 +228,23 @@ export async function registerHardening(app: FastifyInstance, options: Hardening
     notify(request, "principal", verdict.key, verdict.ttl);
     throw refusal("principal", verdict.max, verdict.ttl);
   });
+}
+
+/** Where a path parameter, a query parameter or a header that is stored holds a NUL (`path:/name`, `query:/team`…). */
+export function nulParameter(request: Pick<FastifyRequest, "params" | "query" | "headers">): string | undefined {
+  const sources: [string, unknown][] = [
+    ["path:", request.params],
+    ["query:", request.query],
+    ["header:", { "idempotency-key": request.headers["idempotency-key"], "last-event-id": request.headers["last-event-id"] }],
+  ];
+  for (const [prefix, values] of sources) {
+    if (typeof values !== "object" || values === null) continue;
+    for (const [name, value] of Object.entries(values as Record<string, unknown>)) {
+      const texts = Array.isArray(value) ? value : [value];
+      if (texts.some((t) => typeof t === "string" && t.includes("\u0000"))) return `${prefix}/${name}`;
+    }
+  }
+  return undefined;
 }
 
 function refusal(scope: LimitScope, max: number, ttlMs: number): AppError {

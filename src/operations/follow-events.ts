@@ -1,7 +1,7 @@
 import type { Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
 import { isTerminal, type OperationEvent } from "./events.js";
-import { listEvents } from "./events-repo.js";
+import { endedAtOrBefore, listEvents } from "./events-repo.js";
 
 export interface FollowOptions {
   readonly db: Queryable;
@@ -17,12 +17,15 @@ export interface FollowOptions {
 const PAGE = 500;
 
 /**
- * Every event of an operation after `after`, in seq order, exactly once, ending with the terminal event.
+ * Every event of an operation after `after`, in seq order, exactly once, ending with the terminal event;
+ * nothing at all when `after` is at or past the terminal event.
  * Subscribes before reading history so nothing committed in between is missed; a gap in live events
  * (a signal from another replica, or a missed one) is filled from the table.
  */
 export async function* followEvents(options: FollowOptions): AsyncGenerator<OperationEvent> {
   const { db, hub, operationId, signal } = options;
+  // Resumed at or past the terminal event: nothing will ever come (a waiting stream would never end).
+  if (await endedAtOrBefore(db, operationId, options.after)) return;
   let last = options.after;
   const live: OperationEvent[] = [];
   let mustRead = true;

@@ -5,6 +5,7 @@ import * as approvals from "../../approvals/approvals-service.js";
 import { APPROVAL_STATUSES, getApproval, listApprovals } from "../../approvals/approvals-repo.js";
 import { principalRef, recordAllowed, visibleTeams } from "../../auth/actor.js";
 import { issueStreamTicket, DEFAULT_TICKET_SECONDS } from "../../auth/stream-tickets.js";
+import { endedAtOrBefore } from "../../operations/events-repo.js";
 import { decommissionOf } from "../../operations/operation.js";
 import * as service from "../../operations/operations-service.js";
 import { ApprovalDto, DecommissionDto, EventListDto, OperationDto, ProblemDto, opLinks, toApprovalDto, toOperationDto } from "../dto.js";
@@ -203,7 +204,13 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
           ticket: z.string().max(512).optional().describe("a stream ticket, instead of the authorization header"),
         }),
         headers: z.looseObject({ "last-event-id": seq.optional() }),
-        response: { 200: EventListDto, 400: ProblemDto, 406: ProblemDto, ...denied },
+        response: {
+          200: EventListDto,
+          204: z.null().describe("a stream resumed at or past the operation's terminal event: nothing more will come (EventSource stops reconnecting)"),
+          400: ProblemDto,
+          406: ProblemDto,
+          ...denied,
+        },
       },
     },
     async (request, reply) => {
@@ -217,12 +224,16 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         return { items, links: last !== undefined && items.length === request.query.limit ? { next: `${self}?after=${last}` } : {} };
       }
       const { operation } = await service.getOperation(deps, who, request.params.id);
+      const link = `<${opLinks(operation.id, operation.provider).self}>; rel="operation"`;
+      // Resumed at or past the end (an EventSource reconnects with the last id after every finished stream):
+      // 204, which EventSource takes as "do not reconnect", and an immediate end for NDJSON and text.
+      if (await endedAtOrBefore(deps.db, operation.id, after)) return reply.code(204).header("link", link).send(null);
       return streamOperation(reply, stream, {
         operationId: operation.id,
         after,
         format: rep,
         status: 200,
-        headers: { link: `<${opLinks(operation.id, operation.provider).self}>; rel="operation"` },
+        headers: { link },
         textHeader: `${operation.intent} ${operation.provider} — operation ${operation.id} (engine: ${operation.engine})`,
         log: request.log,
         owner: principalRef(who.principal),
