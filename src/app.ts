@@ -50,6 +50,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // connection: idle keep-alive sockets a client pre-opened would otherwise hold server.close() forever.
     forceCloseConnections: true,
   }).withTypeProvider<ZodTypeProvider>();
+  // Bodies are JSON only: a JSON document sent as text/plain is a 415 naming the type, not a 400 from the
+  // schema (the DELETE route's scope also accepts an empty application/json body).
+  app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);

@@ -52,6 +52,15 @@ export function sendProblem(
     });
 }
 
+/** A Fastify route URL (`/v1/providers/:name/revoke`, `/docs/*`) as a regular expression over a request path. */
+function routePattern(url: string): RegExp {
+  const body = url
+    .split("/")
+    .map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return new RegExp(`^${body}/?$`);
+}
+
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     if (err instanceof AppError) {
@@ -76,7 +85,19 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     return sendProblem(request, reply, "INTERNAL", "The server could not complete the request. It has been logged.");
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, "NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}.`),
-  );
+  // Every route's method and URL pattern, so that a known path asked with another method is a 405 with
+  // `Allow` (RFC 9110 §15.5.6), not a 404.
+  const routes: { method: string; pattern: RegExp }[] = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, pattern: routePattern(route.url ?? route.path) });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort();
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header("allow", allowed.join(", "));
+      return sendProblem(request, reply, "METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}.`);
+    }
+    return sendProblem(request, reply, "NOT_FOUND", `No route ${request.method} ${path}.`);
+  });
 }

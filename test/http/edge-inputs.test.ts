@@ -77,3 +77,47 @@ describe("a stream resumed at or past the end of a finished operation", () => {
     expect(lines.map((e) => e.seq)).toEqual([last]);
   });
 });
+
+describe("issue 13, smaller things", () => {
+  it("a JSON body sent as text/plain is a 415 naming the type, not a 400 from the schema", async () => {
+    const res = await svc.app.inject({ method: "POST", url: "/v1/providers", headers: { "content-type": "text/plain" }, payload: JSON.stringify(specNamed("edge-plain")) });
+    expect(res.statusCode, res.body).toBe(415);
+    expect((res.json() as Json).code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect((await svc.app.inject({ method: "GET", url: "/v1/providers/edge-plain" })).statusCode).toBe(404);
+  });
+
+  it.each(["gzip", "br", "deflate, gzip"])("Content-Encoding: %s is a 415 (the body would be read as if plain)", async (encoding) => {
+    const res = await svc.app.inject({
+      method: "POST",
+      url: "/v1/providers",
+      headers: { "content-type": "application/json", "content-encoding": encoding },
+      payload: JSON.stringify(specNamed("edge-gzip")),
+    });
+    expect(res.statusCode, res.body).toBe(415);
+    expect((res.json() as Json).detail).toMatch(/Content-Encoding ".+" is not supported/);
+    expect((await svc.app.inject({ method: "GET", url: "/v1/providers/edge-gzip" })).statusCode).toBe(404);
+  });
+
+  it("Content-Encoding: identity is accepted", async () => {
+    const res = await svc.app.inject({ method: "POST", url: "/v1/providers/no-such/preview", headers: { "content-type": "application/json", "content-encoding": "identity" }, payload: "null" });
+    expect(res.statusCode).toBe(404);
+  });
+
+  it.each([
+    ["PATCH", "/v1/providers/acme", "DELETE, GET, HEAD, PUT"],
+    ["DELETE", "/v1/providers", "GET, HEAD, POST"],
+    ["GET", "/v1/providers/acme/revoke", "POST"],
+    ["PUT", "/v1/operations/op-1/cancel", "POST"],
+    ["POST", "/v1/operations/op-1", "GET, HEAD"],
+  ])("%s %s on a known path is a 405 with Allow: %s", async (method, url, allow) => {
+    const res = await svc.app.inject({ method: method as "GET", url });
+    expect(res.statusCode, res.body).toBe(405);
+    expect(res.headers["allow"]).toBe(allow);
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+  });
+
+  it("an unknown path stays a 404", async () => {
+    expect((await svc.app.inject({ method: "GET", url: "/v1/nothing-here" })).statusCode).toBe(404);
+    expect((await svc.app.inject({ method: "PATCH", url: "/v1/providers/acme/unknown" })).statusCode).toBe(404);
+  });
+});

@@ -121,14 +121,16 @@ describe("security headers (helmet)", () => {
 describe("CORS", () => {
   const origin = "https://console.example.com";
 
-  it("is off by default: no CORS headers, and a preflight is an ordinary 404 problem", async () => {
+  it("is off by default: no CORS headers, and a preflight is an ordinary 405 problem (the path exists, OPTIONS does not)", async () => {
     const app = await buildTestApp();
     const res = await get(app, "/v1/things", { origin });
     expect(res.statusCode).toBe(200);
     expect(Object.keys(res.headers).filter((h) => h.startsWith("access-control-"))).toEqual([]);
     const preflight = await app.inject({ method: "OPTIONS", url: "/v1/things", headers: { origin, "access-control-request-method": "POST" } });
-    expect(preflight.statusCode).toBe(404);
+    expect(preflight.statusCode).toBe(405);
+    expect(preflight.headers["allow"]).toMatch(/GET/);
     expect(preflight.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(Object.keys(preflight.headers).filter((h) => h.startsWith("access-control-"))).toEqual([]);
   });
 
   it("when configured, allows exactly the listed origins, without credentials", async () => {
@@ -318,6 +320,18 @@ describe("header size and timeouts, on a real socket", () => {
     const text = await streamed.text(); // 2.5 s, well past the 1 s request timeout
     expect(text.trim().split("\n")).toHaveLength(10);
     expect(text).toContain("tick 10");
+  });
+
+  it("the request timeout fires within about a second of its configured time (issue 13: Node checks every 30 s by default)", async () => {
+    // The service's own server options, nothing overridden.
+    const app = await buildTestApp({ requestTimeoutSeconds: 2 });
+    const port = await listen(app);
+    const started = Date.now();
+    const stalled = await rawExchange(port, "POST /v1/things HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\":");
+    const elapsed = Date.now() - started;
+    expect(stalled).toMatch(/^HTTP\/1\.1 408 /);
+    expect(elapsed).toBeGreaterThanOrEqual(1_900);
+    expect(elapsed).toBeLessThan(4_500);
   });
 });
 
