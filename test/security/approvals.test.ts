@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
@@ -197,6 +198,25 @@ describe("approvals", () => {
     expect(seen.body).toMatchObject({ status: "cancelled", approval: { status: "withdrawn" } });
     const late = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash });
     expect(late.status).toBe(409);
+  });
+  it("a CloudHSM key-store hand-over for restricted data waits for a second person, then runs (issue 12)", async () => {
+    const globex = specNamed("ap-hsm", "globex.json");
+    const created = await onboard("ap-hsm", { ...globex, name: "ap-hsm", dataClassification: "restricted", owner: { team: "alpha", contact: "alpha@example.com" } });
+    expect((await call("POST", `/v1/operations/${created.id}/approve`, approver, { specHash: created.specHash })).status).toBe(200);
+    await waitForStatus(svc, created.id, ["succeeded"]);
+    const ca = readFileSync(new URL("../support/certs/customer-ca.pem", import.meta.url), "utf8");
+    const asked = await call("PUT", "/v1/providers/ap-hsm/key-store", operator, { trustAnchorCertificate: ca, kmsuserPassword: "Approve-me-1" });
+    expect(asked.status).toBe(202);
+    const op = asked.body.operation;
+    expect(op).toMatchObject({ intent: "key-store", status: "awaiting_approval" });
+    expect((await call("GET", "/v1/providers/ap-hsm", operator)).body.keyStore.state).toBe("submitted");
+    const approved = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash });
+    expect(approved.status).toBe(200);
+    expect((await waitForStatus(svc, op.id, ["succeeded", "failed"])).status).toBe("succeeded");
+    expect((await call("GET", "/v1/providers/ap-hsm", operator)).body.keyStore.state).toBe("connected");
+    const records = await audit("approval.request", op.id);
+    expect(JSON.stringify(records)).toMatch(/trustAnchorSha256/);
+    expect(JSON.stringify(records)).not.toContain("Approve-me-1");
   });
 });
 
