@@ -17,7 +17,8 @@ export interface Figure {
     | "audit-verify"
     | "engine-overhead"
     | "engine-rss"
-    | "engine-vs-simulated";
+    | "engine-vs-simulated"
+    | "route-fuzz";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;
