@@ -5,6 +5,7 @@ import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from "f
 import type { Logger } from "pino";
 import { registerHardening, serverOptions, type HardeningOptions, type TlsMaterial } from "./http/hardening.js";
 import { registerAuth, type AuthOptions } from "./http/auth.js";
+import { describeServer } from "./http/openapi.js";
 import { registerProblemHandlers } from "./http/problem.js";
 import apiKeyRoutes, { type ApiKeyRoutesOptions } from "./http/routes/api-keys.js";
 import auditRoutes, { type AuditRoutesOptions } from "./http/routes/audit.js";
@@ -72,6 +73,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
     transform: jsonSchemaTransform,
+    // Security requirements from the auth decisions, errors as problem+json (./http/openapi.ts).
+    transformObject: (document) =>
+      describeServer(("openapiObject" in document ? document.openapiObject : document.swaggerObject) as Record<string, unknown>, app.authRoutes),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

@@ -61,9 +61,14 @@ export const EventData = z.discriminatedUnion("type", [
 export type EventData = z.infer<typeof EventData>;
 export type EventType = EventData["type"];
 
-export const OperationEvent = z.intersection(
-  z.object({ seq: z.number().int().positive(), at: z.string() }),
-  EventData,
+/**
+ * Each event type with its position. Not an intersection: in the OpenAPI document that is an `allOf` of two
+ * closed objects, which no real event can satisfy (issue 13); each member carries `seq` and `at` itself.
+ */
+const positioned = { seq: z.number().int().positive(), at: z.string() };
+export const OperationEvent = z.discriminatedUnion(
+  "type",
+  EventData.options.map((member) => member.extend(positioned)) as unknown as [typeof EventData.options[number], ...(typeof EventData.options[number])[]],
 );
 export type OperationEvent = { seq: number; at: string } & EventData;
 

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+
+/**
+ * Issue 13, item 1 (first part): the OpenAPI document says what the server does — the bearer credential
+ * and which routes are public, problem+json for every error, event items a real event can satisfy, and
+ * bodies that may be left out are not required.
+ */
+type Json = Record<string, any>;
+let svc: TestService;
+let doc: Json;
+beforeAll(async () => {
+  svc = await startTestService();
+  doc = (await svc.app.inject({ method: "GET", url: "/openapi.json" })).json() as Json;
+});
+afterAll(() => svc.close(2_000));
+
+const operations = (): [string, string, Json][] =>
+  Object.entries(doc.paths as Record<string, Json>).flatMap(([path, item]) =>
+    Object.entries(item).filter(([m]) => ["get", "put", "post", "delete"].includes(m)).map(([m, op]) => [m, path, op as Json] as [string, string, Json]),
+  );
+
+describe("the OpenAPI document describes the server", () => {
+  it("names the bearer credential, requires it everywhere but on the public routes, as the server does", async () => {
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    const publicOps = operations().filter(([, , op]) => Array.isArray(op.security) && op.security.length === 0).map(([m, p]) => `${m} ${p}`);
+    expect(publicOps.sort()).toEqual(["get /healthz", "get /readyz"]);
+    // The server agrees: without a credential, a public route answers and another one is a 401.
+    expect((await svc.app.inject({ method: "GET", url: "/healthz", headers: { authorization: "" } })).statusCode).toBe(200);
+    expect((await svc.app.inject({ method: "GET", url: "/v1/providers", headers: { authorization: "" } })).statusCode).toBe(401);
+  });
+
+  it("documents every error as application/problem+json, the type it is sent as", async () => {
+    const wrong = operations().flatMap(([m, p, op]) =>
+      Object.entries((op.responses ?? {}) as Record<string, Json>)
+        .filter(([status, r]) => Number(status) >= 400 && r.content && Object.keys(r.content).some((t) => t !== "application/problem+json"))
+        .map(([status, r]) => `${m} ${p} ${status}: ${Object.keys(r.content).join(", ")}`),
+    );
+    expect(wrong).toEqual([]);
+    expect(operations().filter(([, , op]) => Object.keys(op.responses ?? {}).some((s) => Number(s) >= 400)).length).toBeGreaterThan(20);
+    const res = await svc.app.inject({ method: "GET", url: "/v1/providers/nope" });
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+  });
+
+  it("event items: every real event of an operation satisfies exactly one documented event schema", async () => {
+    const created = await svc.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("oas-events") });
+    const id = (created.json() as Json).operation.id;
+    await waitForStatus(svc, id, ["succeeded", "failed"]);
+    const page = (await svc.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json;
+    const item = doc.paths["/v1/operations/{id}/events"].get.responses["200"].content["application/json"].schema.properties.items.items as Json;
+    expect(item.allOf).toBeUndefined();
+    const members = item.oneOf as Json[];
+    for (const event of page.items as Json[]) {
+      const matching = members.filter((m) => m.properties.type.enum.includes(event.type));
+      expect(matching, event.type).toHaveLength(1);
+      const schema = matching[0]!;
+      expect(Object.keys(event).filter((k) => !(k in schema.properties)), event.type).toEqual([]);
+      expect((schema.required as string[]).filter((k) => !(k in event)), event.type).toEqual([]);
+    }
+    expect((page.items as Json[]).length).toBeGreaterThan(5);
+  });
+
+  it("a body the server does not need is not required (preview, reject)", () => {
+    expect(doc.paths["/v1/providers/{name}/preview"].post.requestBody.required).toBe(false);
+    expect(doc.paths["/v1/operations/{id}/reject"].post.requestBody.required).toBe(false);
+    expect(doc.paths["/v1/providers"].post.requestBody.required).toBe(true);
+  });
+});
