@@ -12,9 +12,8 @@ import { accept, type AcceptDeps, type Accepted, type Idempotency, type Operatio
 import type { LandingZone } from "./landing-zone.js";
 import { admit, type Lifecycle } from "./lifecycle.js";
 import type { CredentialSealer } from "../auth/credential-seal.js";
-import { checkTrustAnchor, keyStoreView, type KeyStoreSubmission, type KeyStoreView } from "./key-store.js";
-import { getKeyStore, submitKeyStore as storeSubmission } from "./key-stores-repo.js";
-import { keyStoreSealContext } from "./runner-hooks.js";
+import { keyStoreView, type KeyStoreView } from "./key-store.js";
+import { getKeyStore } from "./key-stores-repo.js";
 import { providersHoldingRuleGroups, requestHubUpdate } from "./network-hub.js";
 import { preflight, type ProviderProgram } from "./preflight.js";
 import * as providers from "./providers-repo.js";
@@ -30,7 +29,7 @@ export interface ProvidersDeps extends AcceptDeps {
   readonly program?: ProviderProgram;
 }
 
-const providerLink = (name: string) => `/v1/providers/${encodeURIComponent(name)}`;
+export const providerLink = (name: string) => `/v1/providers/${encodeURIComponent(name)}`;
 
 function notFound(name: string): AppError {
   return new AppError("NOT_FOUND", `No provider named "${name}".`);
@@ -194,55 +193,6 @@ export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: st
   });
 }
 
-/**
- * CloudHSM phase 2 through the API (issue 12): the operator hands over the trust anchor and the kmsuser
- * password once the cluster is initialised; a `key-store` operation then adds the second HSM and the KMS
- * custom key store, connects it, and creates the HSM-backed BYOK key in it (runner-hooks.ts). The password
- * is stored only sealed and travels to the engine as secret stack config; the audit record names the
- * certificate's fingerprint, never the password.
- */
-export async function submitKeyStore(
-  deps: ProvidersDeps,
-  actor: Actor,
-  name: string,
-  submission: KeyStoreSubmission,
-  idempotency?: Idempotency,
-): Promise<Accepted> {
-  const fingerprint = checkTrustAnchor(submission.trustAnchorCertificate);
-  const sealer = deps.sealer;
-  if (!sealer) throw new AppError("INVALID_STATE", "This service instance cannot store key-store credentials (no sealing key is configured).");
-  return accept(deps, { actor, action: "provider.key-store", idempotency, details: { keyStore: { trustAnchorSha256: fingerprint } } }, async (tx, newOperation) => {
-    const { admission, provider } = await admitWith(tx, actor, name, "key-store");
-    if (provider.spec["kms"] === undefined || (provider.spec["kms"] as Record<string, unknown>)["keyStore"] !== "cloudhsm") {
-      throw new AppError("INVALID_STATE", `Provider "${name}" has no CloudHSM key store.`, {
-        errors: [{ path: "/kms/keyStore", message: 'the provider\'s spec uses keyStore "kms"; a key store is only handed over for keyStore "cloudhsm"' }],
-      });
-    }
-    const existing = await getKeyStore(tx, name, provider.generation);
-    if (existing?.state === "connected") {
-      // An operation stopped between the connect and the key's up: the next run of the provider creates it.
-      const keyPending = typeof provider.outputs["keyArn"] !== "string" ? " Its key is created by the provider's next run: PUT the same spec." : "";
-      throw new AppError("INVALID_STATE", `The key store of "${name}" is already connected.${keyPending}`, {
-        errors: [{ path: "/kmsuserPassword", message: "KMS rotated the kmsuser password when it connected the store; it is KMS's to manage now" }],
-        links: { provider: providerLink(name) },
-      });
-    }
-    await storeSubmission(tx, {
-      provider: name,
-      generation: provider.generation,
-      trustAnchorCertificate: submission.trustAnchorCertificate.trim() + "\n",
-      passwordSealed: sealer.seal(keyStoreSealContext(name, provider.generation), submission.kmsuserPassword),
-    });
-    const approvalRule = approvalRuleFor(deps.approvals.rules, "key-store", [provider.spec]);
-    return newOperation({ provider: name, intent: "key-store", kind: "up", accessState: admission.accessState, spec: provider.spec, specHash: provider.spec_hash, approvalRule });
-  });
-}
-
-/** What PUT /key-store's Idempotency-Key fingerprint covers: the password only as a keyed hash. */
-export function keyStoreFingerprintBody(deps: Pick<ProvidersDeps, "sealer">, name: string, submission: KeyStoreSubmission): Record<string, unknown> {
-  return { trustAnchorCertificate: submission.trustAnchorCertificate, kmsuserPassword: deps.sealer?.fingerprint(`idempotency|${name}`, submission.kmsuserPassword) ?? null };
-}
-
 const KIND_OF = { revoke: "up", reinstate: "up", decommission: "destroy", preview: "preview", "drift-check": "refresh" } as const;
 
 /** revoke / reinstate / preview / drift-check of the provider's current spec (or a proposed one for preview). */
@@ -336,7 +286,8 @@ async function act(deps: ProvidersDeps, actor: Actor, name: string, intent: keyo
   });
 }
 
-async function admitWith(tx: Queryable, actor: Actor, name: string, intent: Parameters<typeof admit>[0]) {
+/** The provider, locked, if the caller may see it and the request is admitted in its lifecycle; otherwise a 404/409. */
+export async function admitWith(tx: Queryable, actor: Actor, name: string, intent: Parameters<typeof admit>[0]) {
   // FOR UPDATE serializes concurrent requests on one provider so both see each other's queued intent.
   const provider = await providers.getProvider(tx, name, true);
   if (!provider) throw notFound(name);

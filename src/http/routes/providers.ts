@@ -4,6 +4,7 @@ import type { AuditAction } from "../../audit/record.js";
 import { KEY_DISPOSITIONS } from "../../../programs/types.js";
 import { KMSUSER_PASSWORD } from "../../onboarding/key-store.js";
 import { Lifecycle } from "../../onboarding/lifecycle.js";
+import * as keyStores from "../../onboarding/key-store-service.js";
 import * as service from "../../onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "../../onboarding/spec.js";
 import { AcceptedDto, ProblemDto, ProviderDto, ProviderListDto, toProviderDto, toProviderSummaryDto } from "../dto.js";
@@ -163,8 +164,8 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     async (request, reply) => {
       const rep = streamingRepresentationOf(request, stream);
       const { name } = request.params;
-      const idempotency = idempotencyOf(request, service.keyStoreFingerprintBody(deps, name, request.body));
-      const result = await service.submitKeyStore(deps, requestActor(request), name, request.body, idempotency);
+      const idempotency = idempotencyOf(request, keyStores.keyStoreFingerprintBody(deps, name, request.body));
+      const result = await keyStores.submitKeyStore(deps, requestActor(request), name, request.body, idempotency);
       return respondAccepted(request, reply, stream, result, rep);
     },
   );
