@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BASE_CHILD_ENV_KEYS, buildChildEnv, redact, secretValuesOf } from "../../src/engine/process/child-env.js";
+import { BASE_CHILD_ENV_KEYS, buildChildEnv, redact, redactWhileRunning, secretValuesOf } from "../../src/engine/process/child-env.js";
 
 describe("engine child environment", () => {
   it("is exactly the base keys, the engine's and the passthrough ones — the engine's win over a passthrough of the same name", () => {
@@ -32,5 +32,20 @@ describe("engine child environment", () => {
     const out = redact(line, secrets);
     for (const s of secrets) expect(out).not.toContain(s);
     expect(out).toBe("error: connecting to [redacted] failed; password [redacted]; passphrase [redacted]");
+  });
+});
+
+describe("redactWhileRunning", () => {
+  it("adds a run's secret config to the redaction list while it runs, redacts events (also JSON-escaped) and failures, and takes it out again", () => {
+    const secrets = ["env-secret"];
+    const scrub = redactWhileRunning({ "saas-bridge:kmsuserPassword": 'pw"with\\quote', "x:short": "abc" }, secrets);
+    expect(secrets).toEqual(["env-secret", 'pw"with\\quote']);
+    expect(scrub.value({ type: "diagnostic", message: 'saw pw"with\\quote here' })).toEqual({ type: "diagnostic", message: "saw [redacted] here" });
+    expect(scrub.text('failed: pw"with\\quote')).toBe("failed: [redacted]");
+    scrub.release();
+    expect(secrets).toEqual(["env-secret"]);
+    const none = redactWhileRunning(undefined, secrets);
+    const event = { type: "progress", done: 1, total: 2 };
+    expect(none.value(event)).toBe(event);
   });
 });

@@ -5,21 +5,10 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { StackProgram } from "../../../programs/types.js";
-import {
-  EngineCancelledError,
-  EngineFailure,
-  EngineInterruptedError,
-  SHUTDOWN_REASON,
-  type Engine,
-  type EngineEvent,
-  type EngineName,
-  type EngineReadiness,
-  type EngineRequest,
-  type EngineResult,
-  type EngineRunOptions,
-} from "../engine.js";
+import { EngineCancelledError, EngineFailure, EngineInterruptedError, SHUTDOWN_REASON } from "../engine.js";
+import type { Engine, EngineEvent, EngineName, EngineReadiness, EngineRequest, EngineResult, EngineRunOptions } from "../engine.js";
 import type { SimStateStore } from "../simulated/state-repo.js";
-import { redact, secretValuesOf } from "./child-env.js";
+import { redact, redactWhileRunning, secretValuesOf } from "./child-env.js";
 import { EngineResultWire, FromChild, type ChildSettings, type ChildTask, type StateCall, type ToChild } from "./protocol.js";
 import { killTree } from "./process-tree.js";
 
@@ -81,7 +70,7 @@ interface ChildHandle {
  */
 export function createChildEngine(options: ChildEngineOptions): ChildEngine {
   const { log } = options;
-  /** Redacted from everything a child writes: its environment's secrets, and each running operation's secret config. */
+  // Redacted from what children write: the environment's secrets, and running operations' secret config.
   const secrets = [...secretValuesOf(options.env), ...(options.redact ?? [])];
   const allowedKeys = new Set(Object.keys(options.env));
   const warm: ChildHandle[] = [];
@@ -333,29 +322,20 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
 
   async function run(request: EngineRequest, runOptions: EngineRunOptions): Promise<EngineResult> {
     await ensureReady();
-    // The run's secret config travels to its child over IPC only. The CLI masks it itself; what the child
-    // writes, its events and its failures are redacted here too, while it runs.
-    const runSecrets = Object.values(request.secretConfig ?? {}).filter((v) => v.length >= 4);
-    secrets.push(...runSecrets);
-    const scrub = <T>(value: T): T => (runSecrets.length === 0 ? value : (JSON.parse(redact(JSON.stringify(value), runSecrets.map((v) => JSON.stringify(v).slice(1, -1)))) as T));
+    const scrub = redactWhileRunning(request.secretConfig, secrets);
     try {
       const { value, pid, peakRssBytes } = await runTask(
         { kind: "run", request: request as unknown as Extract<ChildTask, { kind: "run" }>["request"] },
-        {
-          signal: runOptions.signal,
-          onEvent: (event) => runOptions.onEvent(scrub(event)),
-          onRecovered: runOptions.onRecovered,
-          operationId: request.operationId,
-        },
+        { signal: runOptions.signal, onEvent: (event) => runOptions.onEvent(scrub.value(event)), onRecovered: runOptions.onRecovered, operationId: request.operationId },
       );
-      const { steps, ...result } = EngineResultWire.parse(scrub(value));
+      const { steps, ...result } = EngineResultWire.parse(scrub.value(value));
       return { ...result, ...(steps ? { steps } : {}), process: { pid, peakRssBytes } };
     } catch (err) {
       if (err instanceof EngineCancelledError && err.forced) await clearLock(request.stack, request.program, runOptions.log);
-      if (err instanceof EngineFailure && runSecrets.length > 0) throw new EngineFailure(err.code, redact(err.message, runSecrets));
+      if (err instanceof EngineFailure) throw new EngineFailure(err.code, scrub.text(err.message));
       throw err;
     } finally {
-      for (const v of runSecrets) secrets.splice(secrets.indexOf(v), 1);
+      scrub.release();
     }
   }
 

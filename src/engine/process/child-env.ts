@@ -54,3 +54,22 @@ export function redact(text: string, secrets: readonly string[]): string {
   for (const s of secrets) out = out.split(s).join("[redacted]");
   return out;
 }
+
+/**
+ * An operation's secret config (EngineRequest.secretConfig) travels to its child over IPC only. The CLI
+ * masks it itself; while the operation runs its values are also added to `into` (what the child writes is
+ * redacted with it), and `value`/`text` redact its events, result and failure. `release` takes them out.
+ */
+export function redactWhileRunning(secretConfig: Readonly<Record<string, string>> | undefined, into: string[]) {
+  const values = Object.values(secretConfig ?? {}).filter((v) => v.length >= 4);
+  into.push(...values);
+  // Inside JSON text a value appears escaped.
+  const escaped = values.map((v) => JSON.stringify(v).slice(1, -1));
+  return {
+    value: <T>(value: T): T => (values.length === 0 ? value : (JSON.parse(redact(JSON.stringify(value), escaped)) as T)),
+    text: (text: string): string => redact(text, values),
+    release: (): void => {
+      for (const v of values) into.splice(into.indexOf(v), 1);
+    },
+  };
+}
