@@ -47,6 +47,8 @@ COPY src ./src
 COPY programs ./programs
 # The bootstrap command for the first admin key (node dist/tools/keys.js create …).
 COPY tools/keys.ts ./tools/keys.ts
+# The OpenAPI document's request examples (src/http/openapi-examples.ts imports them; the build emits them).
+COPY examples/acme.json examples/globex.json ./examples/
 RUN npm run build
 
 FROM node:20.20-bookworm-slim AS runtime

@@ -18,7 +18,8 @@ export interface Figure {
     | "engine-overhead"
     | "engine-rss"
     | "engine-vs-simulated"
-    | "route-fuzz";
+    | "route-fuzz"
+    | "openapi";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

@@ -8,6 +8,7 @@ import { measureEngineOverhead, measureEngineVsSimulated } from "./engine-overhe
 import { measureEngineRss } from "./engine-rss.js";
 import { measureProgramEvaluation } from "./program.js";
 import { formatReport, machine, writeReport, type Figure, type Report, type Skipped } from "./report.js";
+import { measureOpenApiDocument } from "./openapi-document.js";
 import { measureRouteFuzz } from "./route-fuzz.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
@@ -31,6 +32,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "engine-vs-simulated": measureEngineVsSimulated,
   "engine-rss": measureEngineRss,
   "route-fuzz": measureRouteFuzz,
+  openapi: measureOpenApiDocument,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {

@@ -1,16 +1,18 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import { registerHardening, serverOptions, type HardeningOptions, type TlsMaterial } from "./http/hardening.js";
 import { registerAuth, type AuthOptions } from "./http/auth.js";
-import { describeServer } from "./http/openapi.js";
+import { collectStreamingRoutes, describeServer, DOCUMENT_INFO } from "./http/openapi.js";
+import { specExamplesFor } from "./http/openapi-examples.js";
 import { registerProblemHandlers } from "./http/problem.js";
 import apiKeyRoutes, { type ApiKeyRoutesOptions } from "./http/routes/api-keys.js";
 import auditRoutes, { type AuditRoutesOptions } from "./http/routes/audit.js";
 import healthRoutes, { type ReadinessCheck } from "./http/routes/health.js";
 import operationRoutes from "./http/routes/operations.js";
+import problemRoutes from "./http/routes/problems.js";
 import providerRoutes from "./http/routes/providers.js";
 import type { StreamDeps } from "./http/streaming.js";
 import { validatorCompiler } from "./http/validation.js";
@@ -36,6 +38,11 @@ export interface AppDeps {
   readonly ticketKey: Buffer;
   /** Certificate and key (loadTls): the server speaks HTTPS only, TLS 1.2 or later. */
   readonly tls?: TlsMaterial | undefined;
+  /**
+   * Test seam (issue 13): called on the new instance before any hook or route is added, so a test can
+   * observe every response (test/support/openapi-contract-check.ts). No configuration selects it.
+   */
+  readonly instrument?: ((app: FastifyInstance) => void) | undefined;
 }
 
 /** Builds the HTTP application from explicit dependencies. Never listens, never reads the environment. */
@@ -51,6 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // connection: idle keep-alive sockets a client pre-opened would otherwise hold server.close() forever.
     forceCloseConnections: true,
   }).withTypeProvider<ZodTypeProvider>();
+  deps.instrument?.(app);
   // Bodies are JSON only: a JSON document sent as text/plain is a 415 naming the type, not a 400 from the
   // schema (the DELETE route's scope also accepts an empty application/json body).
   app.removeContentTypeParser("text/plain");
@@ -63,19 +71,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // server.close() waits for open connections; streams still open at this point would hold it forever.
   app.addHook("preClose", async () => deps.stream.open.closeAll());
 
+  const streaming = collectStreamingRoutes(app);
   await app.register(swagger, {
-    openapi: {
-      info: {
-        title: "saas-bridge",
-        version: "1",
-        description:
-          "Onboards third-party SaaS providers into the AWS landing zone: one Pulumi stack per provider, live progress, revoke and decommission.",
-      },
-    },
+    openapi: { openapi: "3.1.0", info: DOCUMENT_INFO },
     transform: jsonSchemaTransform,
-    // Security requirements from the auth decisions, errors as problem+json (./http/openapi.ts).
+    // The security, shared answers, headers, media types and components the server has (./http/openapi.ts).
     transformObject: (document) =>
-      describeServer(("openapiObject" in document ? document.openapiObject : document.swaggerObject) as Record<string, unknown>, app.authRoutes),
+      describeServer(jsonSchemaTransformObject(document) as Record<string, unknown>, {
+        routes: app.authRoutes,
+        streaming,
+        specExamples: specExamplesFor(deps.specSchema),
+      }),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
@@ -90,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(apiKeyRoutes, deps.apiKeys);
   await app.register(auditRoutes, deps.audit);
+  await app.register(problemRoutes);
   await app.ready();
   return app;
 }

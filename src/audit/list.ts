@@ -6,7 +6,10 @@ export const MAX_AUDIT_PAGE = 500;
 export const DEFAULT_AUDIT_PAGE = 100;
 
 /** The cursor is the seq of the last record of the previous page (decimal). */
-export const AuditCursor = z.string().regex(/^(0|[1-9]\d{0,15})$/, "must be a cursor from a previous page");
+export const AuditCursor = z
+  .string()
+  .max(16, { message: "must be a cursor from a previous page", abort: true })
+  .regex(/^(0|[1-9]\d{0,15})$/, "must be a cursor from a previous page");
 
 /**
  * The filters of `GET /v1/audit`, usable as the route's querystring schema (strings coerced). All filters
@@ -21,10 +24,14 @@ export const AuditListQuery = z.strictObject({
   principalId: z.string().min(1).max(1024).optional(),
   resourceKind: ResourceKind.optional(),
   resourceId: z.string().min(1).max(1024).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
+  since: z.iso.datetime({ offset: true, abort: true }).max(64).optional(),
+  until: z.iso.datetime({ offset: true, abort: true }).max(64).optional(),
   /** Records carrying this keyed hash anywhere in `details` or `sensitive` (from `POST /v1/audit/hash`). */
-  hash: z.string().regex(/^hmac-sha256:[0-9a-f]{64}$/, "must be a keyed hash from POST /v1/audit/hash").optional(),
+  hash: z
+    .string()
+    .max(76, { message: "must be a keyed hash from POST /v1/audit/hash", abort: true })
+    .regex(/^hmac-sha256:[0-9a-f]{64}$/, "must be a keyed hash from POST /v1/audit/hash")
+    .optional(),
 });
 export type AuditListQuery = z.input<typeof AuditListQuery>;
 

@@ -11,29 +11,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ok";
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Liveness: the process answers
+         * @description Public: no credential.
+         */
+        get: operations["liveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -49,53 +31,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            status: "ready" | "not-ready";
-                            checks: {
-                                [key: string]: {
-                                    ok: boolean;
-                                    detail: string;
-                                };
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            /** @enum {string} */
-                            status: "ready" | "not-ready";
-                            checks: {
-                                [key: string]: {
-                                    ok: boolean;
-                                    detail: string;
-                                };
-                            };
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Readiness: the database, the engine and the runner answer
+         * @description Public: no credential.
+         */
+        get: operations["readiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -111,686 +51,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List providers (of the caller's teams) */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    cursor?: string;
-                    lifecycle?: "provisioning" | "active" | "revoked" | "decommissioning" | "decommissioned" | "failed";
-                    team?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                name: string;
-                                displayName: string;
-                                team: string;
-                                /** @enum {string} */
-                                lifecycle: "provisioning" | "active" | "revoked" | "decommissioning" | "decommissioned" | "failed";
-                                engine: string;
-                                /** @description this onboarding of the name: 1, then +1 each time a decommissioned name is onboarded again */
-                                generation: number;
-                                specHash: string;
-                                createdAt: string;
-                                updatedAt: string;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            }[];
-                            nextCursor?: string;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * List providers (of the caller's teams)
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["listProviders"];
         put?: never;
-        /** Onboard a provider */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        apiVersion: "saas-bridge/v1";
-                        name: string;
-                        displayName: string;
-                        owner: {
-                            team: string;
-                            /** Format: email */
-                            contact: string;
-                        };
-                        /** @enum {string} */
-                        dataClassification: "public" | "internal" | "confidential" | "restricted";
-                        /** @enum {string} */
-                        region: "eu-west-1" | "eu-central-1";
-                        bridgeAccount: {
-                            accountId: string;
-                        } | {
-                            create: {
-                                /** Format: email */
-                                email: string;
-                            };
-                        };
-                        provider: {
-                            awsAccountId: string;
-                            principalArns: string[];
-                        };
-                        outbound: {
-                            endpointServiceName: string;
-                            ports: {
-                                port: number;
-                                /** @enum {string} */
-                                protocol: "tcp" | "udp";
-                                /** @enum {string} */
-                                match?: "domain" | "port";
-                            }[];
-                            allowedSourceCidrs: string[];
-                            /** @default true */
-                            privateDns?: boolean;
-                        };
-                        inbound?: {
-                            targets: {
-                                /** Format: ipv4 */
-                                ip: string;
-                                port: number;
-                            }[];
-                            allowedPrincipals: string[];
-                            tls?: {
-                                certificateArn: string;
-                            };
-                            /** @default [] */
-                            acceptedEndpointIds?: string[];
-                            sourceCidrs: string[];
-                        };
-                        firewall: {
-                            allowedDomains: string[];
-                        };
-                        kms: {
-                            grantOperations: ("Encrypt" | "Decrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "ReEncryptFrom" | "ReEncryptTo" | "DescribeKey")[];
-                            encryptionContext: {
-                                [key: string]: string;
-                            };
-                            /**
-                             * @default kms
-                             * @enum {string}
-                             */
-                            keyStore?: "kms" | "cloudhsm";
-                        };
-                        /** Format: date-time */
-                        expiresAt?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Onboard a provider
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.create`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["createProvider"];
         delete?: never;
         options?: never;
         head?: never;
@@ -804,1100 +75,22 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a provider */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            name: string;
-                            displayName: string;
-                            team: string;
-                            /** @enum {string} */
-                            lifecycle: "provisioning" | "active" | "revoked" | "decommissioning" | "decommissioned" | "failed";
-                            engine: string;
-                            /** @description this onboarding of the name: 1, then +1 each time a decommissioned name is onboarded again */
-                            generation: number;
-                            spec: {
-                                [key: string]: unknown;
-                            };
-                            specHash: string;
-                            outputs: {
-                                [key: string]: unknown;
-                            };
-                            activeOperations: {
-                                id: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                links: {
-                                    [key: string]: string;
-                                };
-                            }[];
-                            /** @description keyStore "cloudhsm" only: each step to the HSM-backed BYOK key, the operator's and the service's, and which are done */
-                            keyStore?: {
-                                /** @enum {string} */
-                                state: "awaiting-initialisation" | "submitted" | "created" | "connected";
-                                clusterId?: string;
-                                customKeyStoreId?: string;
-                                steps: {
-                                    step: string;
-                                    /** @enum {string} */
-                                    by: "operator" | "saas-bridge";
-                                    done: boolean;
-                                }[];
-                            };
-                            createdAt: string;
-                            updatedAt: string;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
-        /** Change a provider's spec (→ up) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        apiVersion: "saas-bridge/v1";
-                        name: string;
-                        displayName: string;
-                        owner: {
-                            team: string;
-                            /** Format: email */
-                            contact: string;
-                        };
-                        /** @enum {string} */
-                        dataClassification: "public" | "internal" | "confidential" | "restricted";
-                        /** @enum {string} */
-                        region: "eu-west-1" | "eu-central-1";
-                        bridgeAccount: {
-                            accountId: string;
-                        } | {
-                            create: {
-                                /** Format: email */
-                                email: string;
-                            };
-                        };
-                        provider: {
-                            awsAccountId: string;
-                            principalArns: string[];
-                        };
-                        outbound: {
-                            endpointServiceName: string;
-                            ports: {
-                                port: number;
-                                /** @enum {string} */
-                                protocol: "tcp" | "udp";
-                                /** @enum {string} */
-                                match?: "domain" | "port";
-                            }[];
-                            allowedSourceCidrs: string[];
-                            /** @default true */
-                            privateDns?: boolean;
-                        };
-                        inbound?: {
-                            targets: {
-                                /** Format: ipv4 */
-                                ip: string;
-                                port: number;
-                            }[];
-                            allowedPrincipals: string[];
-                            tls?: {
-                                certificateArn: string;
-                            };
-                            /** @default [] */
-                            acceptedEndpointIds?: string[];
-                            sourceCidrs: string[];
-                        };
-                        firewall: {
-                            allowedDomains: string[];
-                        };
-                        kms: {
-                            grantOperations: ("Encrypt" | "Decrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "ReEncryptFrom" | "ReEncryptTo" | "DescribeKey")[];
-                            encryptionContext: {
-                                [key: string]: string;
-                            };
-                            /**
-                             * @default kms
-                             * @enum {string}
-                             */
-                            keyStore?: "kms" | "cloudhsm";
-                        };
-                        /** Format: date-time */
-                        expiresAt?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Get a provider
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["getProvider"];
+        /**
+         * Change a provider's spec (→ up)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.update`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        put: operations["updateProvider"];
         post?: never;
-        /** Decommission (→ deletion protection off and the key disabled, then destroy; needs an approval by default) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            /** @description Decommission options */
-            requestBody?: {
-                content: {
-                    "application/json": {
-                        /**
-                         * @description the provider's BYOK key: retain (default) disables it and keeps it, so data encrypted with it stays recoverable; shred schedules its deletion with the landing zone's window (crypto-shredding: that data becomes unreadable for good). A retry of a decommission that already ran keeps that attempt's choice: omit it, or repeat it (another value is a 409)
-                         * @enum {string}
-                         */
-                        key?: "retain" | "shred";
-                    } | null;
-                };
-            };
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Decommission (→ deletion protection off and the key disabled, then destroy; needs an approval by default)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.decommission`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        delete: operations["decommissionProvider"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1912,490 +105,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Plan without changes (current spec, or the proposed spec in the body) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: {
-                content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        apiVersion: "saas-bridge/v1";
-                        name: string;
-                        displayName: string;
-                        owner: {
-                            team: string;
-                            /** Format: email */
-                            contact: string;
-                        };
-                        /** @enum {string} */
-                        dataClassification: "public" | "internal" | "confidential" | "restricted";
-                        /** @enum {string} */
-                        region: "eu-west-1" | "eu-central-1";
-                        bridgeAccount: {
-                            accountId: string;
-                        } | {
-                            create: {
-                                /** Format: email */
-                                email: string;
-                            };
-                        };
-                        provider: {
-                            awsAccountId: string;
-                            principalArns: string[];
-                        };
-                        outbound: {
-                            endpointServiceName: string;
-                            ports: {
-                                port: number;
-                                /** @enum {string} */
-                                protocol: "tcp" | "udp";
-                                /** @enum {string} */
-                                match?: "domain" | "port";
-                            }[];
-                            allowedSourceCidrs: string[];
-                            /** @default true */
-                            privateDns?: boolean;
-                        };
-                        inbound?: {
-                            targets: {
-                                /** Format: ipv4 */
-                                ip: string;
-                                port: number;
-                            }[];
-                            allowedPrincipals: string[];
-                            tls?: {
-                                certificateArn: string;
-                            };
-                            /** @default [] */
-                            acceptedEndpointIds?: string[];
-                            sourceCidrs: string[];
-                        };
-                        firewall: {
-                            allowedDomains: string[];
-                        };
-                        kms: {
-                            grantOperations: ("Encrypt" | "Decrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "ReEncryptFrom" | "ReEncryptTo" | "DescribeKey")[];
-                            encryptionContext: {
-                                [key: string]: string;
-                            };
-                            /**
-                             * @default kms
-                             * @enum {string}
-                             */
-                            keyStore?: "kms" | "cloudhsm";
-                        };
-                        /** Format: date-time */
-                        expiresAt?: string;
-                    } | null;
-                };
-            };
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Plan without changes (current spec, or the proposed spec in the body)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.preview`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["previewProvider"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2410,427 +124,11 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** CloudHSM phase 2: hand over the trust anchor and the kmsuser password once the cluster is initialised (→ second HSM and custom key store, connect, HSM-backed key; one operation) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            /** @description CloudHSM key store hand-over */
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description customerCA.crt, PEM: the issuing CA certificate that signed the cluster's CSR (one certificate, CA:TRUE, valid now) */
-                        trustAnchorCertificate: string;
-                        /** @description the kmsuser crypto user's password, 7-32 characters; stored sealed, given to the engine as secret stack config, never returned */
-                        kmsuserPassword: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * CloudHSM phase 2: hand over the trust anchor and the kmsuser password once the cluster is initialised (→ second HSM and custom key store, connect, HSM-backed key; one operation)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.key-store`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        put: operations["handOverKeyStore"];
         post?: never;
         delete?: never;
         options?: never;
@@ -2847,417 +145,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cut the provider's access now, keep all data (→ up of the revoked variant) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Cut the provider's access now, keep all data (→ up of the revoked variant)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.revoke`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["revokeProvider"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3273,417 +165,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore a revoked provider's access (→ up of the active variant) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Restore a revoked provider's access (→ up of the active variant)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.reinstate`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["reinstateProvider"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3699,417 +185,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Detect drift: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported; nothing is changed */
-        post: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description same key + same request → the same operation; same key + another request → 422 */
-                    "idempotency-key"?: string;
-                };
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Accepted; with a streaming Accept header the body is the live progress instead */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Operation */
-                            operation: {
-                                /** Format: uuid */
-                                id: string;
-                                provider: string;
-                                /** @enum {string} */
-                                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                                /** @enum {string} */
-                                kind: "up" | "preview" | "refresh" | "destroy";
-                                /** @enum {string} */
-                                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                                /** @enum {string} */
-                                accessState: "active" | "revoked";
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                /** @description `simulated` means nothing was created in AWS */
-                                engine: string;
-                                specHash: string;
-                                programVersion: string;
-                                attempt: number;
-                                /** @description operations ahead of this one on its provider (queued only) */
-                                queuePosition?: number;
-                                cancelRequested: boolean;
-                                progress: {
-                                    done: number;
-                                    total: number | null;
-                                };
-                                result: {
-                                    outputs: {
-                                        [key: string]: unknown;
-                                    };
-                                    summary: {
-                                        [key: string]: number;
-                                    };
-                                    steps?: {
-                                        urn: string;
-                                        resourceType: string;
-                                        name: string;
-                                        /** @enum {string} */
-                                        op: "create" | "update" | "delete" | "replace" | "same";
-                                    }[];
-                                    /** @description the child process the operation ran in, and its peak resident memory */
-                                    engineProcess?: {
-                                        pid: number;
-                                        peakRssBytes: number;
-                                    };
-                                } | null;
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                /** @description present when the operation needs (or needed) a second person's approval */
-                                approval?: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                createdAt: string;
-                                startedAt: string | null;
-                                finishedAt: string | null;
-                                links: {
-                                    [key: string]: string;
-                                };
-                            };
-                            /** @description operations ahead of this one on its provider; 0 = runs next */
-                            queuePosition: number;
-                            /** @description true when an Idempotency-Key matched an earlier identical request */
-                            replayed: boolean;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Detect drift: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported; nothing is changed
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.drift-check`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["checkProviderDrift"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4123,224 +203,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an operation */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Operation */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            provider: string;
-                            /** @enum {string} */
-                            intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                            /** @enum {string} */
-                            kind: "up" | "preview" | "refresh" | "destroy";
-                            /** @enum {string} */
-                            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                            /** @enum {string} */
-                            accessState: "active" | "revoked";
-                            /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                            decommission?: {
-                                /** @enum {string} */
-                                key: "retain" | "shred";
-                            };
-                            /** @description `simulated` means nothing was created in AWS */
-                            engine: string;
-                            specHash: string;
-                            programVersion: string;
-                            attempt: number;
-                            /** @description operations ahead of this one on its provider (queued only) */
-                            queuePosition?: number;
-                            cancelRequested: boolean;
-                            progress: {
-                                done: number;
-                                total: number | null;
-                            };
-                            result: {
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                summary: {
-                                    [key: string]: number;
-                                };
-                                steps?: {
-                                    urn: string;
-                                    resourceType: string;
-                                    name: string;
-                                    /** @enum {string} */
-                                    op: "create" | "update" | "delete" | "replace" | "same";
-                                }[];
-                                /** @description the child process the operation ran in, and its peak resident memory */
-                                engineProcess?: {
-                                    pid: number;
-                                    peakRssBytes: number;
-                                };
-                            } | null;
-                            error: {
-                                code: string;
-                                message: string;
-                            } | null;
-                            /** @description present when the operation needs (or needed) a second person's approval */
-                            approval?: {
-                                /** @description why it needs one: decommission, restricted, revoke or all */
-                                rule: string;
-                                /** @enum {string} */
-                                status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                /** @description the approver names this hash: an approval applies to exactly this spec */
-                                specHash: string;
-                                programVersion: string;
-                                requestedBy: string;
-                                requestedAt: string;
-                                expiresAt: string;
-                                decidedBy: string | null;
-                                decidedAt: string | null;
-                                comment: string | null;
-                            };
-                            createdAt: string;
-                            startedAt: string | null;
-                            finishedAt: string | null;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Get an operation
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["getOperation"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4358,284 +225,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a queued, awaiting or running operation */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Operation */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            provider: string;
-                            /** @enum {string} */
-                            intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                            /** @enum {string} */
-                            kind: "up" | "preview" | "refresh" | "destroy";
-                            /** @enum {string} */
-                            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                            /** @enum {string} */
-                            accessState: "active" | "revoked";
-                            /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                            decommission?: {
-                                /** @enum {string} */
-                                key: "retain" | "shred";
-                            };
-                            /** @description `simulated` means nothing was created in AWS */
-                            engine: string;
-                            specHash: string;
-                            programVersion: string;
-                            attempt: number;
-                            /** @description operations ahead of this one on its provider (queued only) */
-                            queuePosition?: number;
-                            cancelRequested: boolean;
-                            progress: {
-                                done: number;
-                                total: number | null;
-                            };
-                            result: {
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                summary: {
-                                    [key: string]: number;
-                                };
-                                steps?: {
-                                    urn: string;
-                                    resourceType: string;
-                                    name: string;
-                                    /** @enum {string} */
-                                    op: "create" | "update" | "delete" | "replace" | "same";
-                                }[];
-                                /** @description the child process the operation ran in, and its peak resident memory */
-                                engineProcess?: {
-                                    pid: number;
-                                    peakRssBytes: number;
-                                };
-                            } | null;
-                            error: {
-                                code: string;
-                                message: string;
-                            } | null;
-                            /** @description present when the operation needs (or needed) a second person's approval */
-                            approval?: {
-                                /** @description why it needs one: decommission, restricted, revoke or all */
-                                rule: string;
-                                /** @enum {string} */
-                                status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                /** @description the approver names this hash: an approval applies to exactly this spec */
-                                specHash: string;
-                                programVersion: string;
-                                requestedBy: string;
-                                requestedAt: string;
-                                expiresAt: string;
-                                decidedBy: string | null;
-                                decidedAt: string | null;
-                                comment: string | null;
-                            };
-                            createdAt: string;
-                            startedAt: string | null;
-                            finishedAt: string | null;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Cancel a queued, awaiting or running operation
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `operation.cancel`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["cancelOperation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4651,291 +245,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve an operation awaiting approval (a second person; names the spec hash reviewed) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        specHash: string;
-                        comment?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Operation */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            provider: string;
-                            /** @enum {string} */
-                            intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                            /** @enum {string} */
-                            kind: "up" | "preview" | "refresh" | "destroy";
-                            /** @enum {string} */
-                            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                            /** @enum {string} */
-                            accessState: "active" | "revoked";
-                            /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                            decommission?: {
-                                /** @enum {string} */
-                                key: "retain" | "shred";
-                            };
-                            /** @description `simulated` means nothing was created in AWS */
-                            engine: string;
-                            specHash: string;
-                            programVersion: string;
-                            attempt: number;
-                            /** @description operations ahead of this one on its provider (queued only) */
-                            queuePosition?: number;
-                            cancelRequested: boolean;
-                            progress: {
-                                done: number;
-                                total: number | null;
-                            };
-                            result: {
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                summary: {
-                                    [key: string]: number;
-                                };
-                                steps?: {
-                                    urn: string;
-                                    resourceType: string;
-                                    name: string;
-                                    /** @enum {string} */
-                                    op: "create" | "update" | "delete" | "replace" | "same";
-                                }[];
-                                /** @description the child process the operation ran in, and its peak resident memory */
-                                engineProcess?: {
-                                    pid: number;
-                                    peakRssBytes: number;
-                                };
-                            } | null;
-                            error: {
-                                code: string;
-                                message: string;
-                            } | null;
-                            /** @description present when the operation needs (or needed) a second person's approval */
-                            approval?: {
-                                /** @description why it needs one: decommission, restricted, revoke or all */
-                                rule: string;
-                                /** @enum {string} */
-                                status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                /** @description the approver names this hash: an approval applies to exactly this spec */
-                                specHash: string;
-                                programVersion: string;
-                                requestedBy: string;
-                                requestedAt: string;
-                                expiresAt: string;
-                                decidedBy: string | null;
-                                decidedAt: string | null;
-                                comment: string | null;
-                            };
-                            createdAt: string;
-                            startedAt: string | null;
-                            finishedAt: string | null;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Approve an operation awaiting approval (a second person; names the spec hash reviewed)
+         * @description Needs the `approver` role (held by `approver`, `admin`); objects of other teams are not found. Audited as `approval.approve`.
+         */
+        post: operations["approveOperation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4951,290 +265,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reject an operation awaiting approval (it is cancelled) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: {
-                content: {
-                    "application/json": {
-                        comment?: string;
-                    } | null;
-                };
-            };
-            responses: {
-                /** @description Operation */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            provider: string;
-                            /** @enum {string} */
-                            intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
-                            /** @enum {string} */
-                            kind: "up" | "preview" | "refresh" | "destroy";
-                            /** @enum {string} */
-                            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
-                            /** @enum {string} */
-                            accessState: "active" | "revoked";
-                            /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                            decommission?: {
-                                /** @enum {string} */
-                                key: "retain" | "shred";
-                            };
-                            /** @description `simulated` means nothing was created in AWS */
-                            engine: string;
-                            specHash: string;
-                            programVersion: string;
-                            attempt: number;
-                            /** @description operations ahead of this one on its provider (queued only) */
-                            queuePosition?: number;
-                            cancelRequested: boolean;
-                            progress: {
-                                done: number;
-                                total: number | null;
-                            };
-                            result: {
-                                outputs: {
-                                    [key: string]: unknown;
-                                };
-                                summary: {
-                                    [key: string]: number;
-                                };
-                                steps?: {
-                                    urn: string;
-                                    resourceType: string;
-                                    name: string;
-                                    /** @enum {string} */
-                                    op: "create" | "update" | "delete" | "replace" | "same";
-                                }[];
-                                /** @description the child process the operation ran in, and its peak resident memory */
-                                engineProcess?: {
-                                    pid: number;
-                                    peakRssBytes: number;
-                                };
-                            } | null;
-                            error: {
-                                code: string;
-                                message: string;
-                            } | null;
-                            /** @description present when the operation needs (or needed) a second person's approval */
-                            approval?: {
-                                /** @description why it needs one: decommission, restricted, revoke or all */
-                                rule: string;
-                                /** @enum {string} */
-                                status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                /** @description the approver names this hash: an approval applies to exactly this spec */
-                                specHash: string;
-                                programVersion: string;
-                                requestedBy: string;
-                                requestedAt: string;
-                                expiresAt: string;
-                                decidedBy: string | null;
-                                decidedAt: string | null;
-                                comment: string | null;
-                            };
-                            createdAt: string;
-                            startedAt: string | null;
-                            finishedAt: string | null;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Reject an operation awaiting approval (it is cancelled)
+         * @description Needs the `approver` role (held by `approver`, `admin`); objects of other teams are not found. Audited as `approval.reject`.
+         */
+        post: operations["rejectOperation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5248,215 +283,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Approval requests of the caller's teams (pending by default), oldest first */
-        get: {
-            parameters: {
-                query?: {
-                    status?: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                    limit?: number;
-                    /** @description the operationId of the last item of the previous page */
-                    after?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                /** Format: uuid */
-                                operationId: string;
-                                provider: string;
-                                intent: string;
-                                /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                approval: {
-                                    /** @description why it needs one: decommission, restricted, revoke or all */
-                                    rule: string;
-                                    /** @enum {string} */
-                                    status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
-                                    /** @description the approver names this hash: an approval applies to exactly this spec */
-                                    specHash: string;
-                                    programVersion: string;
-                                    requestedBy: string;
-                                    requestedAt: string;
-                                    expiresAt: string;
-                                    decidedBy: string | null;
-                                    decidedAt: string | null;
-                                    comment: string | null;
-                                };
-                                links: {
-                                    [key: string]: string;
-                                };
-                            }[];
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Approval requests of the caller's teams (pending by default), oldest first
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["listApprovals"];
         put?: never;
         post?: never;
         delete?: never;
@@ -5474,155 +305,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A short-lived ticket for this operation's event stream (for EventSource, which cannot set headers) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            ticket: string;
-                            expiresAt: string;
-                            links: {
-                                events: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * A short-lived ticket for this operation's event stream (for EventSource, which cannot set headers)
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `stream-ticket.create`.
+         */
+        post: operations["createStreamTicket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5636,359 +323,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Operation events: a JSON page, or a live stream (SSE resumable with Last-Event-ID or ?after=, NDJSON, text) */
-        get: {
-            parameters: {
-                query?: {
-                    after?: number;
-                    limit?: number;
-                    /** @description a stream ticket, instead of the authorization header */
-                    ticket?: string;
-                };
-                header?: {
-                    "last-event-id"?: number;
-                };
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: ({
-                                /** @enum {string} */
-                                type: "operation.queued";
-                                position: number;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "approval.requested";
-                                rule: string;
-                                requestedBy: string;
-                                expiresAt: string;
-                                decommission?: {
-                                    /** @enum {string} */
-                                    key: "retain" | "shred";
-                                };
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "approval.approved";
-                                approvedBy: string;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "operation.started";
-                                attempt: number;
-                                engine: string;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "operation.succeeded";
-                                summary: {
-                                    [key: string]: number;
-                                };
-                                durationMs: number;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "operation.failed";
-                                error: {
-                                    code: string;
-                                    message: string;
-                                };
-                                durationMs: number;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "operation.cancelled";
-                                reason: string;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "operation.interrupted";
-                                reason: string;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "resource.planned";
-                                urn: string;
-                                resourceType: string;
-                                name: string;
-                                /** @enum {string} */
-                                op: "create" | "update" | "delete" | "replace" | "same";
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "resource.started";
-                                urn: string;
-                                resourceType: string;
-                                name: string;
-                                /** @enum {string} */
-                                op: "create" | "update" | "delete" | "replace" | "same";
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "resource.completed";
-                                urn: string;
-                                resourceType: string;
-                                name: string;
-                                /** @enum {string} */
-                                op: "create" | "update" | "delete" | "replace" | "same";
-                                durationMs: number;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "resource.failed";
-                                urn: string;
-                                resourceType: string;
-                                name: string;
-                                /** @enum {string} */
-                                op: "create" | "update" | "delete" | "replace" | "same";
-                                durationMs: number;
-                                message: string;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "diagnostic";
-                                /** @enum {string} */
-                                severity: "info" | "warning" | "error";
-                                message: string;
-                                urn?: string;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "guardrail.violation";
-                                code: string;
-                                message: string;
-                                urn?: string;
-                                seq: number;
-                                at: string;
-                            } | {
-                                /** @enum {string} */
-                                type: "progress";
-                                done: number;
-                                total: number;
-                                seq: number;
-                                at: string;
-                            })[];
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description a stream resumed at or past the operation's terminal event: nothing more will come (EventSource stops reconnecting) */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": null;
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                406: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Operation events: a JSON page, or a live stream (SSE resumable with Last-Event-ID or ?after=, NDJSON, text)
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found. Also takes `?ticket=` (POST /v1/operations/{id}/stream-tickets) instead of the authorization header, for EventSource. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        get: operations["listOperationEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6004,369 +343,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List API keys (revoked and expired ones too) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                /** Format: uuid */
-                                id: string;
-                                prefix: string;
-                                name: string;
-                                /** @enum {string} */
-                                role: "viewer" | "operator" | "approver" | "admin" | "auditor";
-                                teams: string[];
-                                /** @enum {string} */
-                                state: "active" | "expired" | "revoked";
-                                createdBy: string;
-                                createdAt: string;
-                                expiresAt: string;
-                                revokedAt: string | null;
-                                revokedBy: string | null;
-                                /** @description updated at most once a minute */
-                                lastUsedAt: string | null;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * List API keys (revoked and expired ones too)
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found.
+         */
+        get: operations["listApiKeys"];
         put?: never;
-        /** Create an API key (the secret is in this response only) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                        /** @enum {string} */
-                        role: "viewer" | "operator" | "approver" | "admin" | "auditor";
-                        teams: string[];
-                        expiresInDays?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            key: {
-                                /** Format: uuid */
-                                id: string;
-                                prefix: string;
-                                name: string;
-                                /** @enum {string} */
-                                role: "viewer" | "operator" | "approver" | "admin" | "auditor";
-                                teams: string[];
-                                /** @enum {string} */
-                                state: "active" | "expired" | "revoked";
-                                createdBy: string;
-                                createdAt: string;
-                                expiresAt: string;
-                                revokedAt: string | null;
-                                revokedBy: string | null;
-                                /** @description updated at most once a minute */
-                                lastUsedAt: string | null;
-                            };
-                            /** @description `authorization: Bearer <secret>`; shown once, stored nowhere */
-                            secret: string;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Create an API key (the secret is in this response only)
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `apikey.create`.
+         */
+        post: operations["createApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6380,328 +367,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an API key */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            prefix: string;
-                            name: string;
-                            /** @enum {string} */
-                            role: "viewer" | "operator" | "approver" | "admin" | "auditor";
-                            teams: string[];
-                            /** @enum {string} */
-                            state: "active" | "expired" | "revoked";
-                            createdBy: string;
-                            createdAt: string;
-                            expiresAt: string;
-                            revokedAt: string | null;
-                            revokedBy: string | null;
-                            /** @description updated at most once a minute */
-                            lastUsedAt: string | null;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Get an API key
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found.
+         */
+        get: operations["getApiKey"];
         put?: never;
         post?: never;
-        /** Revoke an API key (immediately, for good) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            prefix: string;
-                            name: string;
-                            /** @enum {string} */
-                            role: "viewer" | "operator" | "approver" | "admin" | "auditor";
-                            teams: string[];
-                            /** @enum {string} */
-                            state: "active" | "expired" | "revoked";
-                            createdBy: string;
-                            createdAt: string;
-                            expiresAt: string;
-                            revokedAt: string | null;
-                            revokedBy: string | null;
-                            /** @description updated at most once a minute */
-                            lastUsedAt: string | null;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Revoke an API key (immediately, for good)
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `apikey.revoke`.
+         */
+        delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -6714,190 +391,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records (cursor pagination; filters combine with AND) */
-        get: {
-            parameters: {
-                query?: {
-                    after?: string;
-                    limit?: number;
-                    order?: "asc" | "desc";
-                    action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.key-store" | "operation.cancel" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
-                    outcome?: "allowed" | "denied" | "failed";
-                    principalId?: string;
-                    resourceKind?: "provider" | "operation" | "approval" | "apikey" | "stream-ticket" | "audit" | "route";
-                    resourceId?: string;
-                    since?: string;
-                    until?: string;
-                    hash?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                seq: number;
-                                at: string;
-                                action: string;
-                                outcome: string;
-                                principal: {
-                                    kind: string;
-                                    id: string;
-                                    name?: string;
-                                };
-                                resource: {
-                                    kind: string;
-                                    id: string;
-                                };
-                                requestId: string | null;
-                                sourceIp: string | null;
-                                details: {
-                                    [key: string]: unknown;
-                                };
-                                /** @description values stored only as hmac-sha256 keyed hashes */
-                                sensitive: {
-                                    [key: string]: unknown;
-                                };
-                                prevHash: string;
-                                hash: string;
-                            }[];
-                            nextCursor: string | null;
-                            links: {
-                                [key: string]: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * Audit records (cursor pagination; filters combine with AND)
+         * @description Needs the `auditor` role (held by `admin`, `auditor`); objects of other teams are not found.
+         */
+        get: operations["listAuditRecords"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6915,158 +413,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The keyed hash a sensitive value is stored as, to find the records that carry it (?hash=) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        value: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            hash: string;
-                            links: {
-                                records: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
-        };
+        /**
+         * The keyed hash a sensitive value is stored as, to find the records that carry it (?hash=)
+         * @description Needs the `auditor` role (held by `admin`, `auditor`); objects of other teams are not found. Audited as `audit.hash`.
+         */
+        post: operations["hashAuditValue"];
         delete?: never;
         options?: never;
         head?: never;
@@ -7080,136 +431,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Verify the whole chain and the signed heads; reports the first broken link */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            ok: boolean;
-                            records: number;
-                            lastSeq?: number;
-                            lastHash?: string;
-                            signedSeq?: number | null;
-                            signatures?: number;
-                            firstBroken?: {
-                                seq: number;
-                                reason: string;
-                                detail: string;
-                            };
-                            head: {
-                                seq: number;
-                                hash: string;
-                                lastSignedSeq: number | null;
-                                lastSignedAt: string | null;
-                            };
-                            durationMs: number;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": {
-                            type: string;
-                            title: string;
-                            status: number;
-                            detail: string;
-                            instance: string;
-                            code: string;
-                            requestId: string;
-                            errors?: {
-                                path: string;
-                                message: string;
-                                code?: string;
-                            }[];
-                            links?: {
-                                [key: string]: string;
-                            };
-                            violations?: {
-                                code: string;
-                                message: string;
-                                resource: string;
-                            }[];
-                        };
-                    };
-                };
-            };
+        /**
+         * Verify the whole chain and the signed heads; reports the first broken link
+         * @description Needs the `auditor` role (held by `admin`, `auditor`); objects of other teams are not found.
+         */
+        get: operations["verifyAuditTrail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/problems/{type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /**
+         * The page a problem's `type` names: what the problem means and what to do
+         * @description Public: no credential.
+         */
+        get: operations["describeProblemType"];
         put?: never;
         post?: never;
         delete?: never;
@@ -7221,12 +467,1833 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
-    responses: never;
+    schemas: {
+        /** @description decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding) */
+        Decommission: {
+            /** @enum {string} */
+            key: "retain" | "shred";
+        };
+        /** @description A second person's approval of an operation */
+        Approval: {
+            /** @description why it needs one: decommission, restricted, revoke or all */
+            rule: string;
+            /** @enum {string} */
+            status: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
+            /** @description the approver names this hash: an approval applies to exactly this spec */
+            specHash: string;
+            programVersion: string;
+            requestedBy: string;
+            requestedAt: string;
+            expiresAt: string;
+            decidedBy: string | null;
+            decidedAt: string | null;
+            comment: string | null;
+        };
+        /** @description One run of the engine on a provider's stack (or a region's network hub) */
+        Operation: {
+            /** Format: uuid */
+            id: string;
+            provider: string;
+            /** @enum {string} */
+            intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
+            /** @enum {string} */
+            kind: "up" | "preview" | "refresh" | "destroy";
+            /** @enum {string} */
+            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+            /** @enum {string} */
+            accessState: "active" | "revoked";
+            decommission?: components["schemas"]["Decommission"];
+            /** @description `simulated` means nothing was created in AWS */
+            engine: string;
+            specHash: string;
+            programVersion: string;
+            /** Format: int64 */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description operations ahead of this one on its provider (queued only)
+             */
+            queuePosition?: number;
+            cancelRequested: boolean;
+            progress: {
+                /** Format: int64 */
+                done: number;
+                total: number | null;
+            };
+            result: {
+                outputs: {
+                    [key: string]: unknown;
+                };
+                summary: {
+                    [key: string]: number;
+                };
+                steps?: {
+                    urn: string;
+                    resourceType: string;
+                    name: string;
+                    /** @enum {string} */
+                    op: "create" | "update" | "delete" | "replace" | "same";
+                }[];
+                /** @description the child process the operation ran in, and its peak resident memory */
+                engineProcess?: {
+                    /** Format: int64 */
+                    pid: number;
+                    /** Format: int64 */
+                    peakRssBytes: number;
+                };
+            } | null;
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /** @description present when the operation needs (or needed) a second person's approval */
+            approval?: components["schemas"]["Approval"];
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description The operation a change request created (or, replayed, the one an earlier identical request created) */
+        Accepted: {
+            operation: components["schemas"]["Operation"];
+            /**
+             * Format: int64
+             * @description operations ahead of this one on its provider; 0 = runs next
+             */
+            queuePosition: number;
+            /** @description true when an Idempotency-Key matched an earlier identical request */
+            replayed: boolean;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description An onboarded SaaS provider: its spec, lifecycle, stack outputs and operations in flight */
+        Provider: {
+            name: string;
+            displayName: string;
+            team: string;
+            /** @enum {string} */
+            lifecycle: "provisioning" | "active" | "revoked" | "decommissioning" | "decommissioned" | "failed";
+            engine: string;
+            /**
+             * Format: int64
+             * @description this onboarding of the name: 1, then +1 each time a decommissioned name is onboarded again
+             */
+            generation: number;
+            spec: {
+                [key: string]: unknown;
+            };
+            specHash: string;
+            outputs: {
+                [key: string]: unknown;
+            };
+            activeOperations: {
+                id: string;
+                /** @enum {string} */
+                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
+                /** @enum {string} */
+                status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+                links: {
+                    [key: string]: string;
+                };
+            }[];
+            /** @description keyStore "cloudhsm" only: each step to the HSM-backed BYOK key, the operator's and the service's, and which are done */
+            keyStore?: {
+                /** @enum {string} */
+                state: "awaiting-initialisation" | "submitted" | "created" | "connected";
+                clusterId?: string;
+                customKeyStoreId?: string;
+                steps: {
+                    step: string;
+                    /** @enum {string} */
+                    by: "operator" | "saas-bridge";
+                    done: boolean;
+                }[];
+            };
+            createdAt: string;
+            updatedAt: string;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description A provider as listed (no spec, outputs or operations) */
+        ProviderSummary: {
+            name: string;
+            displayName: string;
+            team: string;
+            /** @enum {string} */
+            lifecycle: "provisioning" | "active" | "revoked" | "decommissioning" | "decommissioned" | "failed";
+            engine: string;
+            /**
+             * Format: int64
+             * @description this onboarding of the name: 1, then +1 each time a decommissioned name is onboarded again
+             */
+            generation: number;
+            specHash: string;
+            createdAt: string;
+            updatedAt: string;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description A page of providers; `links.next` keeps the filters */
+        ProviderList: {
+            items: components["schemas"]["ProviderSummary"][];
+            nextCursor?: string;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description One event of an operation, in `seq` order */
+        OperationEvent: {
+            /** @constant */
+            type: "operation.queued";
+            /** Format: int64 */
+            position: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "approval.requested";
+            rule: string;
+            requestedBy: string;
+            expiresAt: string;
+            decommission?: {
+                /** @enum {string} */
+                key: "retain" | "shred";
+            };
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "approval.approved";
+            approvedBy: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "operation.started";
+            /** Format: int64 */
+            attempt: number;
+            engine: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "operation.succeeded";
+            summary: {
+                [key: string]: number;
+            };
+            durationMs: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "operation.failed";
+            error: {
+                code: string;
+                message: string;
+            };
+            durationMs: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "operation.cancelled";
+            reason: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "operation.interrupted";
+            reason: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "resource.planned";
+            urn: string;
+            resourceType: string;
+            name: string;
+            /** @enum {string} */
+            op: "create" | "update" | "delete" | "replace" | "same";
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "resource.started";
+            urn: string;
+            resourceType: string;
+            name: string;
+            /** @enum {string} */
+            op: "create" | "update" | "delete" | "replace" | "same";
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "resource.completed";
+            urn: string;
+            resourceType: string;
+            name: string;
+            /** @enum {string} */
+            op: "create" | "update" | "delete" | "replace" | "same";
+            durationMs: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "resource.failed";
+            urn: string;
+            resourceType: string;
+            name: string;
+            /** @enum {string} */
+            op: "create" | "update" | "delete" | "replace" | "same";
+            durationMs: number;
+            message: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "diagnostic";
+            /** @enum {string} */
+            severity: "info" | "warning" | "error";
+            message: string;
+            urn?: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "guardrail.violation";
+            code: string;
+            message: string;
+            urn?: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "progress";
+            /** Format: int64 */
+            done: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        };
+        /** @description A page of an operation's events; `links.next` continues after the last one */
+        EventList: {
+            items: components["schemas"]["OperationEvent"][];
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description RFC 9457 problem details: `code` is stable, `errors[].path` a JSON Pointer into the request */
+        Problem: {
+            type: string;
+            title: string;
+            /** Format: int64 */
+            status: number;
+            detail: string;
+            instance: string;
+            code: string;
+            requestId: string;
+            errors?: {
+                path: string;
+                message: string;
+                code?: string;
+            }[];
+            links?: {
+                [key: string]: string;
+            };
+            violations?: {
+                code: string;
+                message: string;
+                resource: string;
+            }[];
+        };
+        /** @description An API key as admins see it: never the secret, never its hash */
+        ApiKey: {
+            /** Format: uuid */
+            id: string;
+            prefix: string;
+            name: string;
+            /** @enum {string} */
+            role: "viewer" | "operator" | "approver" | "admin" | "auditor";
+            teams: string[];
+            /** @enum {string} */
+            state: "active" | "expired" | "revoked";
+            createdBy: string;
+            createdAt: string;
+            expiresAt: string;
+            revokedAt: string | null;
+            revokedBy: string | null;
+            /** @description updated at most once a minute */
+            lastUsedAt: string | null;
+        };
+        /** @description A new API key and its secret (in this response only) */
+        ApiKeyCreated: {
+            key: components["schemas"]["ApiKey"];
+            /** @description `authorization: Bearer <secret>`; shown once, stored nowhere */
+            secret: string;
+        };
+        /** @description Every API key, revoked and expired ones too */
+        ApiKeyList: {
+            items: components["schemas"]["ApiKey"][];
+        };
+        /** @description One record of the hash-chained audit trail */
+        AuditRecord: {
+            /** Format: int64 */
+            seq: number;
+            at: string;
+            action: string;
+            outcome: string;
+            principal: {
+                kind: string;
+                id: string;
+                name?: string;
+            };
+            resource: {
+                kind: string;
+                id: string;
+            };
+            requestId: string | null;
+            sourceIp: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+            /** @description values stored only as hmac-sha256 keyed hashes */
+            sensitive: {
+                [key: string]: unknown;
+            };
+            prevHash: string;
+            hash: string;
+        };
+        /** @description A page of audit records; `links.next` keeps the filters */
+        AuditPage: {
+            items: components["schemas"]["AuditRecord"][];
+            nextCursor: string | null;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description The keyed hash a sensitive value is stored as */
+        AuditHash: {
+            hash: string;
+            links: {
+                records: string;
+            };
+        };
+        /** @description The result of verifying the whole chain and its signed heads */
+        AuditVerification: {
+            ok: boolean;
+            /** Format: int64 */
+            records: number;
+            /** Format: int64 */
+            lastSeq?: number;
+            lastHash?: string;
+            signedSeq?: number | null;
+            /** Format: int64 */
+            signatures?: number;
+            firstBroken?: {
+                /** Format: int64 */
+                seq: number;
+                reason: string;
+                detail: string;
+            };
+            head: {
+                /** Format: int64 */
+                seq: number;
+                hash: string;
+                lastSignedSeq: number | null;
+                lastSignedAt: string | null;
+            };
+            durationMs: number;
+        };
+        /** @description The process answers */
+        Liveness: {
+            /** @constant */
+            status: "ok";
+        };
+        /** @description Each dependency's check; `ready` when all pass */
+        Readiness: {
+            /** @enum {string} */
+            status: "ready" | "not-ready";
+            checks: {
+                [key: string]: {
+                    ok: boolean;
+                    detail: string;
+                };
+            };
+        };
+        /** @description A page of approval requests, oldest first; `links.next` continues */
+        ApprovalList: {
+            items: {
+                /** Format: uuid */
+                operationId: string;
+                provider: string;
+                intent: string;
+                decommission?: components["schemas"]["Decommission"];
+                approval: components["schemas"]["Approval"];
+                links: {
+                    [key: string]: string;
+                };
+            }[];
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description A short-lived ticket for one operation's event stream (`links.events` carries it) */
+        StreamTicket: {
+            ticket: string;
+            expiresAt: string;
+            links: {
+                events: string;
+            };
+        };
+        ProviderSpec: {
+            /** @enum {string} */
+            apiVersion: "saas-bridge/v1";
+            name: string;
+            displayName: string;
+            owner: {
+                team: string;
+                /** Format: email */
+                contact: string;
+            };
+            /** @enum {string} */
+            dataClassification: "public" | "internal" | "confidential" | "restricted";
+            /** @enum {string} */
+            region: "eu-west-1" | "eu-central-1";
+            bridgeAccount: {
+                accountId: string;
+            } | {
+                create: {
+                    /** Format: email */
+                    email: string;
+                };
+            };
+            provider: {
+                awsAccountId: string;
+                principalArns: string[];
+            };
+            outbound: {
+                endpointServiceName: string;
+                ports: {
+                    /** Format: int32 */
+                    port: number;
+                    /** @enum {string} */
+                    protocol: "tcp" | "udp";
+                    /** @enum {string} */
+                    match?: "domain" | "port";
+                }[];
+                allowedSourceCidrs: string[];
+                /** @default true */
+                privateDns: boolean;
+            };
+            inbound?: {
+                targets: {
+                    /** Format: ipv4 */
+                    ip: string;
+                    /** Format: int32 */
+                    port: number;
+                }[];
+                allowedPrincipals: string[];
+                tls?: {
+                    certificateArn: string;
+                };
+                /** @default [] */
+                acceptedEndpointIds: string[];
+                sourceCidrs: string[];
+            };
+            firewall: {
+                allowedDomains: string[];
+            };
+            kms: {
+                grantOperations: ("Encrypt" | "Decrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "ReEncryptFrom" | "ReEncryptTo" | "DescribeKey")[];
+                encryptionContext: {
+                    [key: string]: string;
+                };
+                /**
+                 * @default kms
+                 * @enum {string}
+                 */
+                keyStore: "kms" | "cloudhsm";
+            };
+            /** Format: date-time */
+            expiresAt?: string;
+        };
+    };
+    responses: {
+        /** @description `VALIDATION_FAILED` (The request is not valid), `MALFORMED_REQUEST` (The request could not be read). `errors[].path` names the field: a JSON Pointer into the body, or `path:/…`, `query:/…`, `header:/…` for a parameter. */
+        BadRequest: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `UNAUTHENTICATED` (Authentication is required). No credential, or one that is unknown, expired or revoked. */
+        Unauthenticated: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `FORBIDDEN` (Not allowed). */
+        Forbidden: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `NOT_FOUND` (Not found). Also what an object of another team looks like. */
+        NotFound: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `NOT_ACCEPTABLE` (No acceptable representation). Offered: application/json, text/event-stream, application/x-ndjson, text/plain. */
+        NotAcceptable: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `APPROVAL_INVALID` (The approval does not apply), `PROVIDER_EXISTS` (A provider with this name already exists), `INVALID_STATE` (The provider is not in a state that allows this), `OPERATION_FINISHED` (The operation has already finished). */
+        Conflict: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `PAYLOAD_TOO_LARGE` (The request body is too large). BODY_LIMIT_BYTES (default 1 MiB). */
+        PayloadTooLarge: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `UNSUPPORTED_MEDIA_TYPE` (Unsupported content type). Bodies are `application/json`, uncompressed (`Content-Encoding` other than identity is refused). */
+        UnsupportedMediaType: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `IDEMPOTENCY_KEY_REUSED` (The Idempotency-Key was used with a different request), `GUARDRAIL_VIOLATION` (The request violates a guardrail), `UNSUPPORTED_FEATURE` (This version cannot build part of the request yet). */
+        UnprocessableContent: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `RATE_LIMITED` (Too many requests), `TOO_MANY_STREAMS` (Too many open streams). Per address, per credential, or open streams per credential. */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `INTERNAL` (Internal error). Unexpected: logged with the `requestId`. */
+        InternalError: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description Requests allowed per minute (per address, or per credential when that limit answered). Absent on /healthz and /readyz. */
+        "X-RateLimit-Limit": number;
+        /** @description Requests left in the current minute. */
+        "X-RateLimit-Remaining": number;
+        /** @description Seconds until the current minute's count starts again. */
+        "X-RateLimit-Reset": number;
+        /** @description Seconds to wait before trying again: sent by the per-address and per-credential limits (not by the open-stream cap). */
+        "Retry-After": number;
+        /** @description Sent when CORS_ORIGINS lists the request's Origin (that origin, exactly); never `*`. */
+        "Access-Control-Allow-Origin": string;
+        /** @description The operation this request created (or, replayed, an earlier identical request created). */
+        Location: string;
+        /** @description The operation's id (also in the body). */
+        "Operation-Id": string;
+        /** @description On a stream and on its 204: the operation it belongs to, `</v1/operations/{id}>; rel="operation"`. */
+        Link: string;
+        /** @description `no-store`: the body holds a secret or a credential. */
+        "Cache-Control": "no-store";
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    liveness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process answers */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    readiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Each dependency's check; `ready` when all pass */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            /** @description Each dependency's check; `ready` when all pass */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    listProviders: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                lifecycle?: "provisioning" | "active" | "revoked" | "decommissioning" | "decommissioned" | "failed";
+                team?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of providers; `links.next` keeps the filters */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderSpec"];
+            };
+        };
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An onboarded SaaS provider: its spec, lifecycle, stack outputs and operations in flight */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Provider"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    updateProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderSpec"];
+            };
+        };
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    decommissionProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description the provider's BYOK key: retain (default) disables it and keeps it, so data encrypted with it stays recoverable; shred schedules its deletion with the landing zone's window (crypto-shredding: that data becomes unreadable for good). A retry of a decommission that already ran keeps that attempt's choice: omit it, or repeat it (another value is a 409)
+                     * @enum {string}
+                     */
+                    key?: "retain" | "shred";
+                };
+            };
+        };
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    previewProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ProviderSpec"];
+            };
+        };
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    handOverKeyStore: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        /** @description CloudHSM key store hand-over */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description customerCA.crt, PEM: the issuing CA certificate that signed the cluster's CSR (one certificate, CA:TRUE, valid now) */
+                    trustAnchorCertificate: string;
+                    /** @description the kmsuser crypto user's password, 7-32 characters; stored sealed, given to the engine as secret stack config, never returned */
+                    kmsuserPassword: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    reinstateProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    checkProviderDrift: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One run of the engine on a provider's stack (or a region's network hub) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    cancelOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One run of the engine on a provider's stack (or a region's network hub) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    approveOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    specHash: string;
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description One run of the engine on a provider's stack (or a region's network hub) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    rejectOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description One run of the engine on a provider's stack (or a region's network hub) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listApprovals: {
+        parameters: {
+            query?: {
+                status?: "pending" | "approved" | "rejected" | "expired" | "withdrawn";
+                limit?: number;
+                /** @description the operationId of the last item of the previous page */
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of approval requests, oldest first; `links.next` continues */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createStreamTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A short-lived ticket for one operation's event stream (`links.events` carries it) */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTicket"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listOperationEvents: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+                /** @description a stream ticket, instead of the authorization header */
+                ticket?: string;
+            };
+            header?: {
+                /** @description resume after this event (EventSource sends the last id it saw) */
+                "last-event-id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of an operation's events; `links.next` continues after the last one With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            /** @description a stream resumed at or past the operation's terminal event: nothing more will come (EventSource stops reconnecting) */
+            204: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every API key, revoked and expired ones too */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @enum {string} */
+                    role: "viewer" | "operator" | "approver" | "admin" | "auditor";
+                    teams: string[];
+                    /** Format: int32 */
+                    expiresInDays?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description A new API key and its secret (in this response only) */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An API key as admins see it: never the secret, never its hash */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An API key as admins see it: never the secret, never its hash */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listAuditRecords: {
+        parameters: {
+            query?: {
+                after?: string;
+                limit?: number;
+                order?: "asc" | "desc";
+                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.key-store" | "operation.cancel" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
+                outcome?: "allowed" | "denied" | "failed";
+                principalId?: string;
+                resourceKind?: "provider" | "operation" | "approval" | "apikey" | "stream-ticket" | "audit" | "route";
+                resourceId?: string;
+                since?: string;
+                until?: string;
+                hash?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit records; `links.next` keeps the filters */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    hashAuditValue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    value: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The keyed hash a sensitive value is stored as */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditHash"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    verifyAuditTrail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result of verifying the whole chain and its signed heads */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    describeProblemType: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the last segment of a problem's `type` */
+                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "internal";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+}

@@ -7,13 +7,19 @@ import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
 import { Intent, OperationKind, OperationStatus, AccessStateSchema, decommissionOf, type Operation } from "../operations/operation.js";
 
-/** Response bodies. Fastify serializes through these schemas, so a field not listed here never leaks. */
+/**
+ * Response bodies. Fastify serializes through these schemas, so a field not listed here never leaks. The
+ * named ones (`.meta({ id })`) are the OpenAPI document's `components.schemas`, referenced by `$ref`.
+ */
 const links = z.record(z.string(), z.string());
 
 /** A decommission's choice for the provider's BYOK key (retain: disabled and kept; shred: scheduled for deletion). */
 export const DecommissionDto = z
   .object({ key: z.enum(KEY_DISPOSITIONS) })
-  .describe("decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding)");
+  .meta({
+    id: "Decommission",
+    description: "decommission only: retain = the BYOK key is disabled and kept; shred = it is scheduled for deletion (crypto-shredding)",
+  });
 
 export const ApprovalDto = z.object({
   rule: z.string().describe("why it needs one: decommission, restricted, revoke or all"),
@@ -26,7 +32,7 @@ export const ApprovalDto = z.object({
   decidedBy: z.string().nullable(),
   decidedAt: z.string().nullable(),
   comment: z.string().nullable(),
-});
+}).meta({ id: "Approval", description: "A second person's approval of an operation" });
 
 export function toApprovalDto(a: Approval): z.input<typeof ApprovalDto> {
   return {
@@ -77,14 +83,14 @@ export const OperationDto = z
     finishedAt: z.string().nullable(),
     links,
   })
-  .describe("Operation");
+  .meta({ id: "Operation", description: "One run of the engine on a provider's stack (or a region's network hub)" });
 
 export const AcceptedDto = z.object({
   operation: OperationDto,
   queuePosition: z.number().int().describe("operations ahead of this one on its provider; 0 = runs next"),
   replayed: z.boolean().describe("true when an Idempotency-Key matched an earlier identical request"),
   links,
-});
+}).meta({ id: "Accepted", description: "The operation a change request created (or, replayed, the one an earlier identical request created)" });
 
 export const ProviderDto = z.object({
   name: z.string(),
@@ -109,11 +115,20 @@ export const ProviderDto = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   links,
-});
+}).meta({ id: "Provider", description: "An onboarded SaaS provider: its spec, lifecycle, stack outputs and operations in flight" });
 
-export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true, keyStore: true });
-export const ProviderListDto = z.object({ items: z.array(ProviderSummaryDto), nextCursor: z.string().optional(), links });
-export const EventListDto = z.object({ items: z.array(OperationEvent), links });
+export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true, keyStore: true }).meta({
+  id: "ProviderSummary",
+  description: "A provider as listed (no spec, outputs or operations)",
+});
+export const ProviderListDto = z
+  .object({ items: z.array(ProviderSummaryDto), nextCursor: z.string().optional(), links })
+  .meta({ id: "ProviderList", description: "A page of providers; `links.next` keeps the filters" });
+/** Each event type is its own member (`type` is the discriminator). */
+export const OperationEventDto = OperationEvent.meta({ id: "OperationEvent", description: "One event of an operation, in `seq` order" });
+export const EventListDto = z
+  .object({ items: z.array(OperationEventDto), links })
+  .meta({ id: "EventList", description: "A page of an operation's events; `links.next` continues after the last one" });
 
 export const ProblemDto = z.object({
   type: z.string(),
@@ -127,7 +142,7 @@ export const ProblemDto = z.object({
   links: links.optional(),
   /** Guardrail violations of the planned resources (code GUARDRAIL_VIOLATION). */
   violations: z.array(z.object({ code: z.string(), message: z.string(), resource: z.string() })).optional(),
-});
+}).meta({ id: "Problem", description: "RFC 9457 problem details: `code` is stable, `errors[].path` a JSON Pointer into the request" });
 
 export const opLinks = (id: string, provider: string) => ({
   self: `/v1/operations/${id}`,

@@ -13,6 +13,7 @@ import { streamOperation, type StreamDeps } from "./streaming.js";
 export const MutationHeaders = z.looseObject({
   "idempotency-key": z
     .string()
+    .max(255, { message: "must be 1–255 visible ASCII characters", abort: true })
     .regex(/^[\x21-\x7e]{1,255}$/, "must be 1–255 visible ASCII characters")
     .optional()
     .describe("same key + same request → the same operation; same key + another request → 422"),

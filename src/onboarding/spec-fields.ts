@@ -49,34 +49,41 @@ export function uniqueBy<T>(key: (item: T) => string, what: string) {
 
 // Control, lone-surrogate, zero-width, line-separator and bidi-override/isolate characters: invisible in
 // a portal and usable to disguise text (Trojan Source). ZWJ (U+200D) stays allowed for emoji sequences.
-const NON_PRINTABLE = /[\p{Cc}\p{Cs}\u200B\u200C\u200E\u200F\u2028-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
+/**
+ * No control, invisible or bidirectional-override character: a pattern, so that the OpenAPI document
+ * states it, written without `\p{…}` so that it means the same to a validator without the `u` flag. A
+ * lone surrogate (`\p{Cs}`) cannot be written that way without refusing every pair, so it is a refine.
+ */
+const PRINTABLE = /^[^\u0000-\u001F\u007F-\u009F\u200B\u200C\u200E\u200F\u2028-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]*$/;
+const LONE_SURROGATE = /\p{Cs}/u;
 
 export function printableText(min: number, max: number) {
   return str()
     .min(min, `must be ${min}–${max} characters`)
     .max(max, `must be ${min}–${max} characters`)
-    .refine((s) => !NON_PRINTABLE.test(s), "must not contain control, invisible or bidirectional-override characters")
+    .regex(PRINTABLE, "must not contain control, invisible or bidirectional-override characters")
+    .refine((s) => !LONE_SURROGATE.test(s), "must not contain control, invisible or bidirectional-override characters")
     .refine((s) => s.length === 0 || s.trim().length > 0, "must not be blank");
 }
 
 const NO_DOUBLE_DASH = [(s: string) => !s.includes("--"), "must not contain '--'"] as const;
 
 /** Provider name: a DNS label that is also the Pulumi stack name and the prefix of every resource name. */
+const PROVIDER_NAME_RULE = "must be 3–40 characters of a-z, 0-9 and '-', starting with a letter and ending with a letter or digit";
 export const providerName = str()
-  .regex(
-    /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/,
-    "must be 3–40 characters of a-z, 0-9 and '-', starting with a letter and ending with a letter or digit",
-  )
+  .max(40, { message: PROVIDER_NAME_RULE, abort: true })
+  .regex(/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/, PROVIDER_NAME_RULE)
   .refine(...NO_DOUBLE_DASH);
 
+const TEAM_RULE = "must be 1–63 characters of a-z, 0-9 and '-', starting with a letter and ending with a letter or digit";
 export const teamSlug = str()
-  .regex(
-    /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
-    "must be 1–63 characters of a-z, 0-9 and '-', starting with a letter and ending with a letter or digit",
-  )
+  .max(63, { message: TEAM_RULE, abort: true })
+  .regex(/^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/, TEAM_RULE)
   .refine(...NO_DOUBLE_DASH);
 
-export const contactEmail = z.email({ error: (i) => typeError("a string")(i) ?? "must be an email address, e.g. team@example.com" });
+export const contactEmail = z
+  .email({ abort: true, error: (i) => typeError("a string")(i) ?? "must be an email address, e.g. team@example.com" })
+  .max(254, "must be at most 254 characters (an email address)");
 
 /** Organizations limits the root email of a new account to 6–64 characters. */
 export const accountEmail = z
@@ -107,9 +114,9 @@ export const portMatch = z.enum(PORT_MATCHES, {
   error: (i) => (i.input === undefined ? "is required" : `must be one of: ${PORT_MATCHES.join(", ")}`),
 });
 
-export const ipv4Address = z.ipv4({
-  error: (i) => typeError("a string")(i) ?? "must be an IPv4 address in dotted-quad form, e.g. 10.20.0.15",
-});
+export const ipv4Address = z
+  .ipv4({ abort: true, error: (i) => typeError("a string")(i) ?? "must be an IPv4 address in dotted-quad form, e.g. 10.20.0.15" })
+  .max(15, "must be an IPv4 address in dotted-quad form, e.g. 10.20.0.15");
 
 /** Why a domain is not an acceptable firewall FQDN, or undefined when it is. */
 export function fqdnProblem(domain: string): string | undefined {
@@ -128,10 +135,12 @@ export function fqdnProblem(domain: string): string | undefined {
   return undefined;
 }
 
-export const firewallDomain = str().superRefine((domain, ctx) => {
-  const problem = fqdnProblem(domain);
-  if (problem !== undefined) ctx.addIssue({ code: "custom", input: domain, message: problem });
-});
+export const firewallDomain = str()
+  .max(253, { message: "must be at most 253 characters", abort: true })
+  .superRefine((domain, ctx) => {
+    const problem = fqdnProblem(domain);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", input: domain, message: problem });
+  });
 
 export const grantOperation = z.enum(GRANT_OPERATIONS, {
   error: (i) => (i.input === undefined ? "is required" : `must be one of: ${GRANT_OPERATIONS.join(", ")}`),
@@ -139,7 +148,9 @@ export const grantOperation = z.enum(GRANT_OPERATIONS, {
 
 const encryptionContextRecord = z
   .record(
-    str().regex(/^[A-Za-z0-9:_-]{1,64}$/, "key must be 1–64 characters of A-Z, a-z, 0-9, ':', '_' and '-'"),
+    str()
+      .max(64, { message: "key must be 1–64 characters of A-Z, a-z, 0-9, ':', '_' and '-'", abort: true })
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, "key must be 1–64 characters of A-Z, a-z, 0-9, ':', '_' and '-'"),
     printableText(1, 256),
     { error: typeError("an object of string keys to string values") },
   )
@@ -164,8 +175,10 @@ export const keyStore = z
   .enum(["kms", "cloudhsm"], { error: (i) => (i.input === undefined ? "is required" : "must be kms or cloudhsm") })
   .default("kms");
 
-export const expiresAt = z.iso.datetime({
-  offset: true,
-  error: (i) =>
-    typeError("a string")(i) ?? "must be an ISO-8601 date-time with a UTC offset, e.g. 2027-01-31T00:00:00Z",
-});
+export const expiresAt = z
+  .iso.datetime({
+    offset: true,
+    abort: true,
+    error: (i) => typeError("a string")(i) ?? "must be an ISO-8601 date-time with a UTC offset, e.g. 2027-01-31T00:00:00Z",
+  })
+  .max(64, "must be an ISO-8601 date-time with a UTC offset, e.g. 2027-01-31T00:00:00Z");

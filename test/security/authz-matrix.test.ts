@@ -21,6 +21,7 @@ type Need = Role | "public";
 const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "GET /healthz": { need: "public", owned: false },
   "GET /readyz": { need: "public", owned: false },
+  "GET /problems/:type": { need: "public", owned: false },
   "GET /openapi.json": { need: "viewer", owned: false },
   "GET /docs": { need: "viewer", owned: false },
   "GET /docs/static/*": { need: "viewer", owned: false },
@@ -136,6 +137,7 @@ afterAll(() => svc.close(1_000));
 function concreteUrl(url: string): string {
   return url
     .replace(":name", provider)
+    .replace(":type", "not-found")
     .replace(":id", url.startsWith("/v1/api-keys") ? targetKeyId : operationId)
     .replace("*", "index.html");
 }

@@ -30,7 +30,11 @@ export const ApiKeyDto = z.object({
   revokedAt: z.string().nullable(),
   revokedBy: z.string().nullable(),
   lastUsedAt: z.string().nullable().describe("updated at most once a minute"),
-});
+}).meta({ id: "ApiKey", description: "An API key as admins see it: never the secret, never its hash" });
+const ApiKeyCreated = z
+  .object({ key: ApiKeyDto, secret: z.string().describe("`authorization: Bearer <secret>`; shown once, stored nowhere") })
+  .meta({ id: "ApiKeyCreated", description: "A new API key and its secret (in this response only)" });
+const ApiKeyList = z.object({ items: z.array(ApiKeyDto) }).meta({ id: "ApiKeyList", description: "Every API key, revoked and expired ones too" });
 
 const toDto = (k: ApiKeyInfo): z.input<typeof ApiKeyDto> => ({ ...k, teams: [...k.teams], state: apiKeyState(k) });
 const Id = z.object({ id: z.string().min(1).max(64) });
@@ -45,10 +49,11 @@ const apiKeyRoutes: FastifyPluginAsyncZod<ApiKeyRoutesOptions> = async (app, { d
     {
       config: admin("apikey.create"),
       schema: {
+        operationId: "createApiKey",
         summary: "Create an API key (the secret is in this response only)",
         tags: ["api-keys"],
         body: NewApiKey,
-        response: { 201: z.object({ key: ApiKeyDto, secret: z.string().describe("`authorization: Bearer <secret>`; shown once, stored nowhere") }), 400: ProblemDto, ...denied },
+        response: { 201: ApiKeyCreated, 400: ProblemDto, ...denied },
       },
     },
     async (request, reply) => {
@@ -64,13 +69,13 @@ const apiKeyRoutes: FastifyPluginAsyncZod<ApiKeyRoutesOptions> = async (app, { d
 
   app.get(
     "/v1/api-keys",
-    { config: admin(), schema: { summary: "List API keys (revoked and expired ones too)", tags: ["api-keys"], response: { 200: z.object({ items: z.array(ApiKeyDto) }), ...denied } } },
+    { config: admin(), schema: { operationId: "listApiKeys", summary: "List API keys (revoked and expired ones too)", tags: ["api-keys"], response: { 200: ApiKeyList, ...denied } } },
     async () => ({ items: (await listApiKeys(db)).map(toDto) }),
   );
 
   app.get(
     "/v1/api-keys/:id",
-    { config: admin(), schema: { summary: "Get an API key", tags: ["api-keys"], params: Id, response: { 200: ApiKeyDto, ...denied } } },
+    { config: admin(), schema: { operationId: "getApiKey", summary: "Get an API key", tags: ["api-keys"], params: Id, response: { 200: ApiKeyDto, ...denied } } },
     async (request) => {
       const key = await getApiKey(db, request.params.id);
       if (key === undefined) throw notFound(request.params.id);
@@ -80,7 +85,7 @@ const apiKeyRoutes: FastifyPluginAsyncZod<ApiKeyRoutesOptions> = async (app, { d
 
   app.delete(
     "/v1/api-keys/:id",
-    { config: admin("apikey.revoke"), schema: { summary: "Revoke an API key (immediately, for good)", tags: ["api-keys"], params: Id, response: { 200: ApiKeyDto, ...denied } } },
+    { config: admin("apikey.revoke"), schema: { operationId: "revokeApiKey", summary: "Revoke an API key (immediately, for good)", tags: ["api-keys"], params: Id, response: { 200: ApiKeyDto, ...denied } } },
     async (request) => {
       const actor = requestActor(request);
       const revoked = await db.transaction(async (tx) => {

@@ -31,7 +31,26 @@ export const AuditRecordDto = z.object({
   sensitive: json.describe("values stored only as hmac-sha256 keyed hashes"),
   prevHash: z.string(),
   hash: z.string(),
-});
+}).meta({ id: "AuditRecord", description: "One record of the hash-chained audit trail" });
+const AuditPage = z
+  .object({ items: z.array(AuditRecordDto), nextCursor: z.string().nullable(), links: z.record(z.string(), z.string()) })
+  .meta({ id: "AuditPage", description: "A page of audit records; `links.next` keeps the filters" });
+const AuditHash = z
+  .object({ hash: z.string(), links: z.object({ records: z.string() }) })
+  .meta({ id: "AuditHash", description: "The keyed hash a sensitive value is stored as" });
+const AuditVerification = z
+  .object({
+    ok: z.boolean(),
+    records: z.number().int(),
+    lastSeq: z.number().int().optional(),
+    lastHash: z.string().optional(),
+    signedSeq: z.number().int().nullable().optional(),
+    signatures: z.number().int().optional(),
+    firstBroken: z.object({ seq: z.number().int(), reason: z.string(), detail: z.string() }).optional(),
+    head: z.object({ seq: z.number().int(), hash: z.string(), lastSignedSeq: z.number().int().nullable(), lastSignedAt: z.string().nullable() }),
+    durationMs: z.number(),
+  })
+  .meta({ id: "AuditVerification", description: "The result of verifying the whole chain and its signed heads" });
 
 const TRAIL = { kind: "audit", id: "trail" } as const;
 const auditor: { auth: RouteAuth } = { auth: { role: "auditor" } };
@@ -47,10 +66,11 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
     {
       config: auditor,
       schema: {
+        operationId: "listAuditRecords",
         summary: "Audit records (cursor pagination; filters combine with AND)",
         tags: ["audit"],
         querystring: AuditListQuery,
-        response: { 200: z.object({ items: z.array(AuditRecordDto), nextCursor: z.string().nullable(), links: z.record(z.string(), z.string()) }), 400: ProblemDto, ...denied },
+        response: { 200: AuditPage, 400: ProblemDto, ...denied },
       },
     },
     async (request) => {
@@ -69,10 +89,11 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
     {
       config: { auth: { role: "auditor", action: "audit.hash" } },
       schema: {
+        operationId: "hashAuditValue",
         summary: "The keyed hash a sensitive value is stored as, to find the records that carry it (?hash=)",
         tags: ["audit"],
         body: z.strictObject({ value: z.string().min(1).max(1024) }),
-        response: { 200: z.object({ hash: z.string(), links: z.object({ records: z.string() }) }), 400: ProblemDto, ...denied },
+        response: { 200: AuditHash, 400: ProblemDto, ...denied },
       },
     },
     async (request, reply) => {
@@ -99,20 +120,11 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
     {
       config: auditor,
       schema: {
+        operationId: "verifyAuditTrail",
         summary: "Verify the whole chain and the signed heads; reports the first broken link",
         tags: ["audit"],
         response: {
-          200: z.object({
-            ok: z.boolean(),
-            records: z.number().int(),
-            lastSeq: z.number().int().optional(),
-            lastHash: z.string().optional(),
-            signedSeq: z.number().int().nullable().optional(),
-            signatures: z.number().int().optional(),
-            firstBroken: z.object({ seq: z.number().int(), reason: z.string(), detail: z.string() }).optional(),
-            head: z.object({ seq: z.number().int(), hash: z.string(), lastSignedSeq: z.number().int().nullable(), lastSignedAt: z.string().nullable() }),
-            durationMs: z.number(),
-          }),
+          200: AuditVerification,
           ...denied,
         },
       },

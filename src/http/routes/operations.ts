@@ -25,6 +25,24 @@ const Id = z.object({ id: z.string().min(1).max(64) });
 const seq = z.coerce.number().int().min(0).max(2_147_483_647);
 const denied = { 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto };
 const viewer: { auth: RouteAuth } = { auth: { role: "viewer" } };
+const ApprovalList = z
+  .object({
+    items: z.array(
+      z.object({
+        operationId: z.uuid(),
+        provider: z.string(),
+        intent: z.string(),
+        decommission: DecommissionDto.optional(),
+        approval: ApprovalDto,
+        links: z.record(z.string(), z.string()),
+      }),
+    ),
+    links: z.record(z.string(), z.string()),
+  })
+  .meta({ id: "ApprovalList", description: "A page of approval requests, oldest first; `links.next` continues" });
+const StreamTicket = z
+  .object({ ticket: z.string(), expiresAt: z.string(), links: z.object({ events: z.string() }) })
+  .meta({ id: "StreamTicket", description: "A short-lived ticket for one operation's event stream (`links.events` carries it)" });
 const Comment = z.string().max(1000).regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
 
 const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (app, { deps, approvals: approvalDeps, stream, ticketKey }) => {
@@ -35,7 +53,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
 
   app.get(
     "/v1/operations/:id",
-    { config: viewer, schema: { summary: "Get an operation", tags: ["operations"], params: Id, response: { 200: OperationDto, ...denied } } },
+    { config: viewer, schema: { operationId: "getOperation", summary: "Get an operation", tags: ["operations"], params: Id, response: { 200: OperationDto, ...denied } } },
     async (request) => {
       const { operation, queuePosition } = await service.getOperation(deps, viewerOf(request), request.params.id);
       return toOperationDto(operation, queuePosition, await getApproval(deps.db, operation.id));
@@ -45,8 +63,9 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
   app.post(
     "/v1/operations/:id/cancel",
     {
-      config: { auth: { role: "operator", action: "operation.cancel" } },
+      config: { auth: { role: "operator", action: "operation.cancel" }, streams: true },
       schema: {
+        operationId: "cancelOperation",
         summary: "Cancel a queued, awaiting or running operation",
         tags: ["operations"],
         params: Id,
@@ -76,11 +95,15 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
     {
       config: { auth: { role: "approver", action: "approval.approve" } },
       schema: {
+        operationId: "approveOperation",
         summary: "Approve an operation awaiting approval (a second person; names the spec hash reviewed)",
         tags: ["approvals"],
         params: Id,
         body: z.strictObject({
-          specHash: z.string().regex(/^[0-9a-f]{64}$/, "must be the operation's specHash (64 hex digits)"),
+          specHash: z
+            .string()
+            .max(64, { message: "must be the operation's specHash (64 hex digits)", abort: true })
+            .regex(/^[0-9a-f]{64}$/, "must be the operation's specHash (64 hex digits)"),
           comment: Comment.optional(),
         }),
         response: { 200: OperationDto, 400: ProblemDto, 409: ProblemDto, ...denied },
@@ -97,6 +120,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
     {
       config: { auth: { role: "approver", action: "approval.reject" } },
       schema: {
+        operationId: "rejectOperation",
         summary: "Reject an operation awaiting approval (it is cancelled)",
         tags: ["approvals"],
         params: Id,
@@ -115,27 +139,16 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
     {
       config: viewer,
       schema: {
+        operationId: "listApprovals",
         summary: "Approval requests of the caller's teams (pending by default), oldest first",
         tags: ["approvals"],
         querystring: z.strictObject({
           status: z.enum(APPROVAL_STATUSES).default("pending"),
           limit: z.coerce.number().int().min(1).max(100).default(50),
-          after: z.uuid().optional().describe("the operationId of the last item of the previous page"),
+          after: z.uuid().max(36).optional().describe("the operationId of the last item of the previous page"),
         }),
         response: {
-          200: z.object({
-            items: z.array(
-              z.object({
-                operationId: z.uuid(),
-                provider: z.string(),
-                intent: z.string(),
-                decommission: DecommissionDto.optional(),
-                approval: ApprovalDto,
-                links: z.record(z.string(), z.string()),
-              }),
-            ),
-            links: z.record(z.string(), z.string()),
-          }),
+          200: ApprovalList,
           400: ProblemDto,
           ...denied,
         },
@@ -167,11 +180,12 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
     {
       config: { auth: { role: "viewer", action: "stream-ticket.create" } },
       schema: {
+        operationId: "createStreamTicket",
         summary: "A short-lived ticket for this operation's event stream (for EventSource, which cannot set headers)",
         tags: ["operations"],
         params: Id,
         response: {
-          201: z.object({ ticket: z.string(), expiresAt: z.string(), links: z.object({ events: z.string() }) }),
+          201: StreamTicket,
           ...denied,
         },
       },
@@ -193,8 +207,9 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
   app.get(
     "/v1/operations/:id/events",
     {
-      config: { auth: { role: "viewer", streamTicket: true } },
+      config: { auth: { role: "viewer", streamTicket: true }, streams: true },
       schema: {
+        operationId: "listOperationEvents",
         summary: "Operation events: a JSON page, or a live stream (SSE resumable with Last-Event-ID or ?after=, NDJSON, text)",
         tags: ["operations"],
         params: Id,
@@ -203,7 +218,17 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
           limit: z.coerce.number().int().min(1).max(1000).default(500),
           ticket: z.string().max(512).optional().describe("a stream ticket, instead of the authorization header"),
         }),
-        headers: z.looseObject({ "last-event-id": seq.optional() }),
+        // A header is text: documented as digits (an SSE id), read as the seq it names.
+        headers: z.looseObject({
+          "last-event-id": z
+            .string()
+            .max(10)
+            .regex(/^[0-9]{1,10}$/, "must be an event's seq (its SSE id)")
+            .transform(Number)
+            .pipe(z.number().int().max(2_147_483_647))
+            .optional()
+            .describe("resume after this event (EventSource sends the last id it saw)"),
+        }),
         response: {
           200: EventListDto,
           204: z.null().describe("a stream resumed at or past the operation's terminal event: nothing more will come (EventSource stops reconnecting)"),

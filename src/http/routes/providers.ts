@@ -44,12 +44,13 @@ const KeyStoreBody = z
       .describe("customerCA.crt, PEM: the issuing CA certificate that signed the cluster's CSR (one certificate, CA:TRUE, valid now)"),
     kmsuserPassword: z
       .string()
+      .max(32, { message: "must be 7-32 printable ASCII characters (the kmsuser crypto user's password)", abort: true })
       .regex(KMSUSER_PASSWORD, "must be 7-32 printable ASCII characters (the kmsuser crypto user's password)")
       .describe("the kmsuser crypto user's password, 7-32 characters; stored sealed, given to the engine as secret stack config, never returned"),
   })
   .describe("CloudHSM key store hand-over");
 const problems = { 400: ProblemDto, 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto, 406: ProblemDto, 409: ProblemDto, 413: ProblemDto, 415: ProblemDto, 422: ProblemDto };
-const accepted = { 202: AcceptedDto.describe("Accepted; with a streaming Accept header the body is the live progress instead"), ...problems };
+const accepted = { 202: AcceptedDto, ...problems };
 
 /** The next page keeps every filter of this one. */
 function nextPage(query: { limit: number; lifecycle?: string | undefined; team?: string | undefined }, cursor: string): string {
@@ -60,7 +61,8 @@ function nextPage(query: { limit: number; lifecycle?: string | undefined; team?:
 }
 
 const read: { auth: RouteAuth } = { auth: { role: "viewer" } };
-const change = (action: AuditAction): { auth: RouteAuth } => ({ auth: { role: "operator", action } });
+/** A change: an operator's, audited as `action`; it answers with the operation, or streams its progress. */
+const change = (action: AuditAction): { auth: RouteAuth; streams: true } => ({ auth: { role: "operator", action }, streams: true });
 const readProblems = { 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto };
 
 const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app, { deps, stream, specSchema }) => {
@@ -68,7 +70,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     "/v1/providers",
     {
       config: change("provider.create"),
-      schema: { summary: "Onboard a provider", tags: ["providers"], headers: MutationHeaders, body: specSchema, response: accepted },
+      schema: { operationId: "createProvider", summary: "Onboard a provider", tags: ["providers"], headers: MutationHeaders, body: specSchema, response: accepted },
     },
     async (request, reply) => {
       const rep = streamingRepresentationOf(request, stream);
@@ -82,6 +84,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     {
       config: read,
       schema: {
+        operationId: "listProviders",
         summary: "List providers (of the caller's teams)",
         tags: ["providers"],
         querystring: z.strictObject({
@@ -105,7 +108,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
 
   app.get(
     "/v1/providers/:name",
-    { config: read, schema: { summary: "Get a provider", tags: ["providers"], params: Name, response: { 200: ProviderDto, ...readProblems } } },
+    { config: read, schema: { operationId: "getProvider", summary: "Get a provider", tags: ["providers"], params: Name, response: { 200: ProviderDto, ...readProblems } } },
     async (request) => {
       const view = await service.getProvider(deps, requestActor(request).principal, request.params.name);
       return toProviderDto(view.provider, view.activeOperations, view.keyStore);
@@ -116,7 +119,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     "/v1/providers/:name",
     {
       config: change("provider.update"),
-      schema: { summary: "Change a provider's spec (→ up)", tags: ["providers"], params: Name, headers: MutationHeaders, body: specSchema, response: accepted },
+      schema: { operationId: "updateProvider", summary: "Change a provider's spec (→ up)", tags: ["providers"], params: Name, headers: MutationHeaders, body: specSchema, response: accepted },
     },
     async (request, reply) => {
       const rep = streamingRepresentationOf(request, stream);
@@ -130,6 +133,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     {
       config: change("provider.preview"),
       schema: {
+        operationId: "previewProvider",
         summary: "Plan without changes (current spec, or the proposed spec in the body)",
         tags: ["providers"],
         params: Name,
@@ -152,6 +156,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     {
       config: change("provider.key-store"),
       schema: {
+        operationId: "handOverKeyStore",
         summary:
           "CloudHSM phase 2: hand over the trust anchor and the kmsuser password once the cluster is initialised (→ second HSM and custom key store, connect, HSM-backed key; one operation)",
         tags: ["providers"],
@@ -170,14 +175,14 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     },
   );
 
-  for (const [action, summary] of [
-    ["revoke", "Cut the provider's access now, keep all data (→ up of the revoked variant)"],
-    ["reinstate", "Restore a revoked provider's access (→ up of the active variant)"],
-    ["drift-check", "Detect drift: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported; nothing is changed"],
+  for (const [action, operationId, summary] of [
+    ["revoke", "revokeProvider", "Cut the provider's access now, keep all data (→ up of the revoked variant)"],
+    ["reinstate", "reinstateProvider", "Restore a revoked provider's access (→ up of the active variant)"],
+    ["drift-check", "checkProviderDrift", "Detect drift: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported; nothing is changed"],
   ] as const) {
     app.post(
       `/v1/providers/:name/${action}`,
-      { config: change(`provider.${action}`), schema: { summary, tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
+      { config: change(`provider.${action}`), schema: { operationId, summary, tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
       async (request, reply) => {
         const rep = streamingRepresentationOf(request, stream);
         const result = await service.requestAction(deps, requestActor(request), request.params.name, action, idempotencyOf(request, null));
@@ -202,6 +207,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
       {
         config: change("provider.decommission"),
         schema: {
+          operationId: "decommissionProvider",
           summary: "Decommission (→ deletion protection off and the key disabled, then destroy; needs an approval by default)",
           tags: ["providers"],
           params: Name,
