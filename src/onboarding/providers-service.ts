@@ -351,6 +351,6 @@ function decodeCursor(cursor: string): string {
     // fall through to the 400 below
   }
   throw new AppError("VALIDATION_FAILED", "The cursor is not valid.", {
-    errors: [{ path: "/cursor", message: "must be a nextCursor value returned by this API" }],
+    errors: [{ path: "query:/cursor", message: "must be a nextCursor value returned by this API" }],
   });
 }

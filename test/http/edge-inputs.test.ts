@@ -41,6 +41,12 @@ describe("a NUL byte in a path or query value", () => {
     expect((await svc.app.inject({ method: "GET", url: "/v1/providers?team=a%20b" })).statusCode).toBe(200);
     expect((await svc.app.inject({ method: "GET", url: "/v1/providers/acme-x" })).statusCode).toBe(404);
   });
+
+  it("a cursor that is not one of ours names the query parameter as the NUL check does (query:/cursor)", async () => {
+    const res = await svc.app.inject({ method: "GET", url: "/v1/providers?cursor=bm90LWEtY3Vyc29y" });
+    expect(res.statusCode).toBe(400);
+    expect((res.json() as Json).errors).toEqual([{ path: "query:/cursor", message: "must be a nextCursor value returned by this API" }]);
+  });
 });
 
 describe("a stream resumed at or past the end of a finished operation", () => {
