@@ -42,6 +42,23 @@ describe("a NUL byte in a path or query value", () => {
     expect((await svc.app.inject({ method: "GET", url: "/v1/providers/acme-x" })).statusCode).toBe(404);
   });
 
+  it.each([
+    ["POST", "/v1/api-keys", { name: "a\u0000b", role: "viewer", teams: [] }, "/name"],
+    ["POST", "/v1/providers", { ...specNamed("nul-body"), displayName: "a\u0000b" }, "/displayName"],
+    ["POST", "/v1/operations/00000000-0000-0000-0000-000000000000/reject", { comment: "a\u0000" }, "/comment"],
+    ["PUT", "/v1/providers/nul-body/key-store", { trustAnchorCertificate: "x", kmsuserPassword: "\u0000abcdefg" }, "/kmsuserPassword"],
+  ])("a NUL in a JSON body's text (%s %s) is a 400 naming the field, never stored", async (method, url, payload, path) => {
+    const res = await svc.app.inject({ method: method as "POST", url, payload: payload as object });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(((res.json() as Json).errors as Json[]).map((e) => e.path)).toContain(path);
+  });
+
+  it("a NUL in a value that is only hashed (POST /v1/audit/hash) is hashed like any text", async () => {
+    const res = await svc.app.inject({ method: "POST", url: "/v1/audit/hash", payload: { value: "a\u0000b" } });
+    expect(res.statusCode).toBe(200);
+    expect((res.json() as Json).hash).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+  });
+
   it("a cursor that is not one of ours names the query parameter as the NUL check does (query:/cursor)", async () => {
     const res = await svc.app.inject({ method: "GET", url: "/v1/providers?cursor=bm90LWEtY3Vyc29y" });
     expect(res.statusCode).toBe(400);
