@@ -84,6 +84,8 @@ export interface ServiceOptions {
   readonly keyStoreConnector?: KeyStoreConnector;
   /** Benchmarks only: replace the authenticator and the audit writer (the "without" baseline). */
   readonly securityOverride?: { readonly authenticator: Authenticator; readonly audit: AuditWriter };
+  /** Tests only: observes the app before its routes exist (the OpenAPI response check, issue 13). */
+  readonly instrument?: (app: FastifyInstance) => void;
 }
 
 export interface Service {
@@ -181,6 +183,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     apiKeys: { db, audit, maxExpiresInDays: config.API_KEY_MAX_EXPIRES_DAYS },
     audit: { db, audit, verifyKeys: keys.auditVerify },
     ticketKey: keys.ticketKey,
+    instrument: options.instrument,
     providers: {
       db,
       hub,

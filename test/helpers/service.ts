@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { InjectOptions, LightMyRequestResponse } from "fastify";
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { JWTVerifyGetKey } from "jose";
 import type { Logger } from "pino";
 import { createApiKey } from "../../src/auth/api-keys.js";
@@ -13,6 +13,7 @@ import { LandingZoneSchema, type LandingZone } from "../../src/onboarding/landin
 import { createLogger } from "../../src/logger.js";
 import type { Db } from "../../src/store/db.js";
 import { createTestDb } from "./db.js";
+import { createContractCheck, type ContractCheck } from "../support/openapi-contract-check.js";
 
 export const landingZone: LandingZone = LandingZoneSchema.parse(
   JSON.parse(readFileSync(new URL("../../examples/landing-zone.json", import.meta.url), "utf8")),
@@ -58,6 +59,11 @@ export interface TestService extends Service {
   readonly authHeaders: Readonly<Record<string, string>>;
   /** A new API key with this role and teams; returns the secret. */
   createKey(role: Role, teams?: readonly string[], name?: string): Promise<string>;
+  /**
+   * Every response this service sent, checked against its OpenAPI document (issue 13); `close()` throws
+   * when any differed.
+   */
+  readonly contract: ContractCheck;
 }
 
 export interface TestServiceOptions {
@@ -69,6 +75,11 @@ export interface TestServiceOptions {
   readonly keys?: SecurityKeys;
   readonly oidcKeys?: JWTVerifyGetKey;
   readonly keyStoreConnector?: ServiceOptions["keyStoreConnector"];
+  /**
+   * Check every response against the OpenAPI document (default true). Benchmarks turn it off: they
+   * measure the server, and the check validates each body again.
+   */
+  readonly checkContract?: boolean;
 }
 
 /** The service's warning and error log lines (pino levels 40+), newest last, cut to a readable size. */
@@ -87,6 +98,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     },
   });
   const logger = createLogger("info", sink);
+  const contract = createContractCheck();
   const service = await composeService({
     config: { ...testConfig, ...options.config },
     landingZone,
@@ -98,6 +110,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     ...(options.oidcKeys ? { oidcKeys: options.oidcKeys } : {}),
     ...(options.keyStoreConnector ? { keyStoreConnector: options.keyStoreConnector } : {}),
     keys,
+    ...(options.checkContract === false ? {} : { instrument: (app: FastifyInstance) => contract.install(app) }),
   });
   const createKey = async (role: Role, teams: readonly string[] = [], name = `test-${role}`) =>
     (await createApiKey(db, { name, role, teams, maxExpiresInDays: 365, createdBy: "test" })).secret;
@@ -112,7 +125,16 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     return inject({ ...opts, headers });
   };
   if (options.start !== false) await service.start();
-  return Object.assign(service, { logs, keys, adminKey, authHeaders: { authorization: `Bearer ${adminKey}` }, createKey });
+  const close = service.close.bind(service);
+  // The document may not drift from the server: a response it does not describe fails the test that closes.
+  let reported = false;
+  const closeChecked = async (graceMs: number) => {
+    await close(graceMs);
+    if (reported || contract.violations().length === 0) return;
+    reported = true;
+    throw new Error(contract.report());
+  };
+  return Object.assign(service, { logs, keys, adminKey, authHeaders: { authorization: `Bearer ${adminKey}` }, createKey, contract, close: closeChecked });
 }
 
 /** Polls an operation until it reaches one of the statuses (bounded in time). */
