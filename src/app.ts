@@ -34,6 +34,8 @@ export interface AppDeps {
   readonly approvals: ApprovalsDeps;
   readonly apiKeys: ApiKeyRoutesOptions;
   readonly audit: AuditRoutesOptions;
+  /** OIDC_ISSUER when OIDC is on: the OpenAPI document names it as a second security scheme. */
+  readonly oidcIssuer?: string | undefined;
   /** Stream-ticket HMAC key. */
   readonly ticketKey: Buffer;
   /** Certificate and key (loadTls): the server speaks HTTPS only, TLS 1.2 or later. */
@@ -81,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         routes: app.authRoutes,
         streaming,
         specExamples: specExamplesFor(deps.specSchema),
+        oidcIssuer: deps.oidcIssuer,
       }),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });

@@ -183,6 +183,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     apiKeys: { db, audit, maxExpiresInDays: config.API_KEY_MAX_EXPIRES_DAYS },
     audit: { db, audit, verifyKeys: keys.auditVerify },
     ticketKey: keys.ticketKey,
+    oidcIssuer: config.OIDC_ISSUER,
     instrument: options.instrument,
     providers: {
       db,

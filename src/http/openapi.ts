@@ -50,7 +50,11 @@ export interface DocumentFacts {
   /** `post /v1/providers`-style keys of the routes with `config.streams`. */
   readonly streaming: ReadonlySet<string>;
   readonly specExamples: readonly SpecExample[];
+  /** OIDC_ISSUER when OIDC is configured: its tokens are a second documented scheme. */
+  readonly oidcIssuer?: string | undefined;
 }
+
+export const OIDC_SCHEME = "oidc";
 
 /** `/v1/providers/:name` → `/v1/providers/{name}` (how @fastify/swagger writes paths). */
 export function openapiPath(url: string): string {
@@ -215,7 +219,8 @@ export function describeServer(generated: Json, facts: DocumentFacts): Json {
     info: { ...((generated["info"] as Json | undefined) ?? {}), ...DOCUMENT_INFO },
     servers: DOCUMENT_SERVERS,
     tags: DOCUMENT_TAGS,
-    security: [{ [BEARER_SCHEME]: [] }],
+    // Alternatives: either credential will do.
+    security: [{ [BEARER_SCHEME]: [] }, ...(facts.oidcIssuer ? [{ [OIDC_SCHEME]: [] }] : [])],
     components: {
       ...components,
       responses: problemResponseComponents(),
@@ -227,6 +232,15 @@ export function describeServer(generated: Json, facts: DocumentFacts): Json {
           description:
             "An API key (`POST /v1/api-keys`; `npm run dev` writes an admin key to .data/admin.key) or, when OIDC is configured, a JWT from the identity provider. The events route also takes a short-lived `?ticket=` for EventSource.",
         },
+        ...(facts.oidcIssuer
+          ? {
+              [OIDC_SCHEME]: {
+                type: "openIdConnect",
+                openIdConnectUrl: `${facts.oidcIssuer.replace(/\/$/, "")}/.well-known/openid-configuration`,
+                description: "A token of the portal's identity provider, sent as `authorization: Bearer <JWT>`; its groups claim maps to a role (OIDC_ROLE_MAP).",
+              },
+            }
+          : {}),
       },
     },
   };

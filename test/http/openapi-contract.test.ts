@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+import { createTestIdp, oidcConfig, OIDC_ISSUER } from "../security/support.js";
 
 /**
  * Issue 13, item 1 (first part): the OpenAPI document says what the server does — the bearer credential
@@ -35,6 +36,21 @@ describe("the OpenAPI document describes the server", () => {
     // The server agrees: without a credential, a public route answers and another one is a 401.
     expect((await svc.app.inject({ method: "GET", url: "/healthz", headers: { authorization: "" } })).statusCode).toBe(200);
     expect((await svc.app.inject({ method: "GET", url: "/v1/providers", headers: { authorization: "" } })).statusCode).toBe(401);
+  });
+
+  it("with OIDC configured, names the identity provider as a second scheme (either credential will do), and the server takes its token", async () => {
+    expect(doc.components.securitySchemes.oidc).toBeUndefined();
+    const idp = await createTestIdp();
+    const oidc = await startTestService({ config: oidcConfig, oidcKeys: idp.keys, start: false });
+    try {
+      const withOidc = (await oidc.app.inject({ method: "GET", url: "/openapi.json" })).json() as Json;
+      expect(withOidc.components.securitySchemes.oidc).toMatchObject({ type: "openIdConnect", openIdConnectUrl: `${OIDC_ISSUER}/.well-known/openid-configuration` });
+      expect(withOidc.security).toEqual([{ bearer: [] }, { oidc: [] }]);
+      const token = await idp.token({ groups: ["bridge-viewers"], teams: ["payments"] });
+      expect((await oidc.app.inject({ method: "GET", url: "/v1/providers", headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
+    } finally {
+      await oidc.close(1_000);
+    }
   });
 
   it("documents every error as application/problem+json, the type it is sent as", async () => {

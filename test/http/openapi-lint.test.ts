@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestService, type TestService } from "../helpers/service.js";
+import { createTestIdp, oidcConfig } from "../security/support.js";
 import { countByRule, lintDocument, readRuleset, RULESET_FILE, type Finding } from "../support/openapi-lint.js";
 
 /**
@@ -24,6 +25,17 @@ describe("Spectral on the OpenAPI document", () => {
     expect(countByRule(findings), shown.join("\n")).toEqual({});
     // The rulesets ran: without the overrides, the response schemas' unbounded strings are findings.
     expect(bare.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("finds nothing either in the document of a deployment with OIDC (a second security scheme)", async () => {
+    const oidc = await startTestService({ config: oidcConfig, oidcKeys: (await createTestIdp()).keys, start: false });
+    try {
+      const document = (await oidc.app.inject({ method: "GET", url: "/openapi.json" })).json() as { components: { securitySchemes: object } };
+      expect(Object.keys(document.components.securitySchemes)).toEqual(["bearer", "oidc"]);
+      expect(countByRule(await lintDocument(document))).toEqual({});
+    } finally {
+      await oidc.close(1_000);
+    }
   }, 60_000);
 
   it("gives every override a one-line reason and a finding it silences", () => {
