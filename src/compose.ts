@@ -94,6 +94,8 @@ export interface Service {
   readonly hub: EventHub;
   readonly engine: Engine;
   readonly db: Db;
+  /** The event streams open now (ended on close); tests check none is left behind. */
+  readonly openStreams: OpenStreams;
   /** Starts the runner (recovering interrupted operations first) unless the engine is paused. */
   start(): Promise<void>;
   /** Ends approval requests past their expiry now (start() also does it every 30 s); returns how many. */
@@ -222,6 +224,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     hub,
     engine,
     db,
+    openStreams: stream.open,
     sweepApprovals: () => expireApprovals(approvals),
     async start() {
       signer = startHeadSigner({ db, key: keys.auditSigning, intervalMs: config.AUDIT_SIGN_INTERVAL_SECONDS * 1000, log: logger });

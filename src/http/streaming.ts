@@ -50,6 +50,10 @@ export class OpenStreams {
       throw new AppError("TOO_MANY_STREAMS", `At most ${max} event streams may be open at once; close one before opening another.`);
     }
   }
+  /** Streams open now (all owners). */
+  get size(): number {
+    return this.#closers.size;
+  }
   countFor(owner: string): number {
     return this.#owned.get(owner) ?? 0;
   }

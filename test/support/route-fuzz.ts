@@ -31,6 +31,8 @@ export interface FuzzReport {
   readonly fiveHundreds: number;
   readonly findings: readonly FuzzFinding[];
   readonly total: number;
+  /** Live-progress answers (SSE, NDJSON, text) that came back whole: the stream ended by itself. */
+  readonly streamsEnded: number;
 }
 
 /** Bytes of a string as a URL component: unreserved characters kept, everything else %XX (lone surrogates as U+FFFD). */
@@ -43,8 +45,12 @@ const headerText = (maxLength: number) => fc.string({ maxLength }).map((s) => s.
 
 const QUERY_KEYS = ["limit", "cursor", "lifecycle", "team", "after", "ticket", "action", "outcome", "principalId", "resourceId", "resourceKind", "since", "until", "order", "status", "key"];
 
-/** A path segment: names that exist, text of every kind, NUL, over-long, and raw (already encoded, possibly broken) escapes. */
-const segmentArb = fc.oneof(
+/**
+ * A path segment: names that exist (and `known`: ids the caller made, e.g. a finished operation whose
+ * stream must end), text of every kind, NUL, over-long, and raw (already encoded, possibly broken) escapes.
+ */
+const segmentArb = (known: readonly string[]) => fc.oneof(
+  { weight: known.length > 0 ? 3 : 0, arbitrary: fc.constantFrom("", ...known).map(pct) },
   { weight: 3, arbitrary: fc.constantFrom("acme", "fuzz-known", "op-1", "00000000-0000-4000-8000-000000000000", "a").map(pct) },
   { weight: 3, arbitrary: fc.string({ unit: "grapheme", maxLength: 80 }).map(pct) },
   { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 40 }).map(pct) },
@@ -57,7 +63,7 @@ const valueArb = fc.oneof(
   fc.string({ unit: "binary", maxLength: 30 }),
 );
 
-export function fuzzRequestArb(routes: readonly FuzzRoute[], lz: LandingZone): fc.Arbitrary<FuzzRequest> {
+export function fuzzRequestArb(routes: readonly FuzzRoute[], lz: LandingZone, known: readonly string[] = []): fc.Arbitrary<FuzzRequest> {
   const query = fc.dictionary(fc.oneof(fc.constantFrom(...QUERY_KEYS), fc.string({ maxLength: 8 })), valueArb, { maxKeys: 4 });
   const body = fc.oneof(
     { weight: 1, arbitrary: fc.constant(undefined) },
@@ -69,7 +75,7 @@ export function fuzzRequestArb(routes: readonly FuzzRoute[], lz: LandingZone): f
   /** Absent most of the time (`1 in n` present), so most requests get past the edge they test. */
   const sometimes = <T>(n: number, arb: fc.Arbitrary<T>) => fc.oneof({ weight: n - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
   const headers = fc.record({
-    accept: sometimes(2, fc.constantFrom("application/json", "*/*", "text/html", "application/problem+json", "application/xml;q=0.9, */*;q=0.1", ";;;", "text/event-stream")),
+    accept: sometimes(2, fc.constantFrom("application/json", "*/*", "text/html", "application/problem+json", "application/xml;q=0.9, */*;q=0.1", ";;;", "text/event-stream", "application/x-ndjson", "text/plain")),
     "content-type": fc.oneof(
       { weight: 6, arbitrary: fc.constant("application/json") },
       { weight: 1, arbitrary: fc.constantFrom("application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "application/json; charset=latin1", "garbage") },
@@ -80,7 +86,7 @@ export function fuzzRequestArb(routes: readonly FuzzRoute[], lz: LandingZone): f
     // Absent: the test service's admin key. Otherwise no credential, or a bad one.
     authorization: sometimes(8, fc.constantFrom("", "Bearer not-a-key", "Basic YTpi", "Bearer sbk_live_0000")),
   });
-  return fc.record({ route: fc.constantFrom(...routes), segments: fc.array(segmentArb, { minLength: 3, maxLength: 3 }), query, body, headers }).map(({ route, segments, query: q, body: b, headers: h }) => {
+  return fc.record({ route: fc.constantFrom(...routes), segments: fc.array(segmentArb(known), { minLength: 3, maxLength: 3 }), query, body, headers }).map(({ route, segments, query: q, body: b, headers: h }) => {
     let i = 0;
     const path = route.url
       .split("/")
@@ -91,7 +97,8 @@ export function fuzzRequestArb(routes: readonly FuzzRoute[], lz: LandingZone): f
       .join("&");
     // A streaming Accept on a mutation follows the operation live until it ends: with the engine paused
     // that is never, which is the live stream working, not a hang. Events pages of unknown ids are fine.
-    const accept = h.accept === "text/event-stream" && route.method !== "GET" ? "application/json" : h.accept;
+    const streaming = h.accept === "text/event-stream" || h.accept === "application/x-ndjson" || h.accept === "text/plain";
+    const accept = streaming && route.method !== "GET" ? "application/json" : h.accept;
     const hasBody = route.method !== "GET" && route.method !== "HEAD" && b !== undefined;
     const headers: Record<string, string> = Object.fromEntries(Object.entries({ ...h, ...(accept ? { accept } : {}) }).filter(([, v]) => v !== undefined) as [string, string][]);
     if (!hasBody) delete headers["content-type"];
@@ -103,14 +110,15 @@ export function fuzzRequestArb(routes: readonly FuzzRoute[], lz: LandingZone): f
 }
 
 /** Runs `runs` generated requests (fixed seed: a failure is reproducible) and checks each answer. */
-export async function fuzzRoutes(app: FastifyInstance, routes: readonly FuzzRoute[], lz: LandingZone, options: { runs: number; seed: number; timeoutMs?: number }): Promise<FuzzReport> {
+export async function fuzzRoutes(app: FastifyInstance, routes: readonly FuzzRoute[], lz: LandingZone, options: { runs: number; seed: number; timeoutMs?: number; knownSegments?: readonly string[] }): Promise<FuzzReport> {
   const perRoute = new Map<string, number>();
   const statuses = new Map<number, number>();
   const findings: FuzzFinding[] = [];
   let fiveHundreds = 0;
   let total = 0;
+  let streamsEnded = 0;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const samples = fc.sample(fuzzRequestArb(routes, lz), { numRuns: options.runs, seed: options.seed });
+  const samples = fc.sample(fuzzRequestArb(routes, lz, options.knownSegments), { numRuns: options.runs, seed: options.seed });
   for (const { route, inject } of samples) {
     const key = `${route.method} ${route.url}`;
     perRoute.set(key, (perRoute.get(key) ?? 0) + 1);
@@ -127,6 +135,7 @@ export async function fuzzRoutes(app: FastifyInstance, routes: readonly FuzzRout
       continue;
     }
     statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+    if (res.statusCode < 300 && /^(text\/event-stream|application\/x-ndjson|text\/plain)/.test(String(res.headers["content-type"]))) streamsEnded++;
     const unready = route.url === "/readyz" && res.statusCode === 503;
     if (res.statusCode >= 500 && !unready) {
       fiveHundreds++;
@@ -135,5 +144,5 @@ export async function fuzzRoutes(app: FastifyInstance, routes: readonly FuzzRout
       findings.push({ request: describe, problem: `${res.statusCode} as ${String(res.headers["content-type"])}, not problem+json` });
     }
   }
-  return { perRoute, statuses, fiveHundreds, findings, total };
+  return { perRoute, statuses, fiveHundreds, findings, total, streamsEnded };
 }
