@@ -53,6 +53,11 @@ export const HEADER_COMPONENTS: Readonly<Record<string, Json>> = {
     description: "Seconds to wait before trying again: sent by the per-address and per-credential limits (not by the open-stream cap).",
     schema: seconds(86_400),
   },
+  "WWW-Authenticate": {
+    description: 'The scheme to use: `Bearer realm="saas-bridge"`, with `error="invalid_token"` when a credential was sent and refused.',
+    required: true,
+    schema: { type: "string", maxLength: 100, pattern: '^Bearer realm="saas-bridge"(, error="invalid_token")?$' },
+  },
   "Access-Control-Allow-Origin": {
     description: "Sent when CORS_ORIGINS lists the request's Origin (that origin, exactly); never `*`.",
     schema: { type: "string", format: "uri", maxLength: 2048 },
@@ -98,6 +103,7 @@ export function problemResponseComponents(): Record<string, Json> {
         description: problemDescription(Number(status)),
         headers: {
           ...(Number(status) === 429 ? named("Retry-After") : {}),
+          ...(Number(status) === 401 ? named("WWW-Authenticate") : {}),
           ...RATE_LIMIT_HEADERS,
           ...CORS_HEADERS,
         },

@@ -80,6 +80,7 @@ describe("the OpenAPI 3.1 document", () => {
     expect(Object.keys(accepted.headers)).toEqual(expect.arrayContaining(["Location", "Operation-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]));
     expect(deref(accepted.headers.Location).required).toBe(true);
     expect(Object.keys(response("post", "/v1/providers", 429).headers)).toContain("Retry-After");
+    expect(deref(response("get", "/v1/providers", 401).headers["WWW-Authenticate"]).required).toBe(true);
 
     const res = await svc.app.inject({ method: "POST", url: "/v1/providers", headers: { "idempotency-key": "oas-headers" }, payload: { ...acme, name: "oas-headers" } });
     expect(res.statusCode).toBe(202);
