@@ -1056,6 +1056,7 @@ export interface components {
         /** @description `UNAUTHENTICATED` (Authentication is required). No credential, or one that is unknown, expired or revoked. */
         Unauthenticated: {
             headers: {
+                "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                 "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
                 "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
@@ -1196,6 +1197,8 @@ export interface components {
         "X-RateLimit-Reset": number;
         /** @description Seconds to wait before trying again: sent by the per-address and per-credential limits (not by the open-stream cap). */
         "Retry-After": number;
+        /** @description The scheme to use: `Bearer realm="saas-bridge"`, with `error="invalid_token"` when a credential was sent and refused. */
+        "WWW-Authenticate": string;
         /** @description Sent when CORS_ORIGINS lists the request's Origin (that origin, exactly); never `*`. */
         "Access-Control-Allow-Origin": string;
         /** @description The operation this request created (or, replayed, an earlier identical request created). */
