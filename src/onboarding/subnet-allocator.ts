@@ -27,6 +27,14 @@ const AZ_ID = /^[a-z]{2,5}\d+(-[a-z]+\d+)?-az\d+$/;
  */
 const RETRYABLE = new Set(["23P01", "23505", "40P01", "40001"]);
 
+/**
+ * Allocations that need new blocks take turns (a transaction-scoped advisory lock): concurrent inserts of
+ * overlapping blocks in different orders deadlock on the exclusion constraint, and PostgreSQL needs
+ * deadlock_timeout (1 s) to break each one (measured: a second per deadlock, one after another, under
+ * load). A writer that does not take the lock still loses a race at the constraint and is retried.
+ */
+const ALLOCATION_LOCK = "saas-bridge:subnet-allocation";
+
 export interface SubnetRequest {
   readonly provider: string;
   readonly region: string;
@@ -101,6 +109,8 @@ async function allocateOnce(tx: Queryable, request: SubnetRequest, pool: Cidr): 
   const byAz = new Map(existing.map((r) => AllocationRow.parse(r)).map((r) => [r.az_id, r.cidr]));
   const missing = request.azIds.filter((az) => !byAz.has(az));
   if (missing.length > 0) {
+    // Read after the lock: under READ COMMITTED the next statement sees what the last holder committed.
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [ALLOCATION_LOCK]);
     // `&&` on the GiST index: only rows that overlap the pool, whatever their region.
     const rows = await tx.query("SELECT cidr::text AS cidr FROM subnet_allocations WHERE cidr && $1::cidr", [
       formatCidr(pool),
