@@ -23,6 +23,7 @@ const PROBLEM_RESPONSES: Readonly<Record<number, string>> = {
   422: "UnprocessableContent",
   429: "TooManyRequests",
   500: "InternalError",
+  503: "Unavailable",
 };
 
 export const problemResponseRef = (status: number): Json | undefined =>
@@ -91,6 +92,7 @@ function problemDescription(status: number): string {
     415: " Bodies are `application/json`, uncompressed (`Content-Encoding` other than identity is refused).",
     429: " Per address, per credential, or open streams per credential.",
     500: " Unexpected: logged with the `requestId`.",
+    503: " The database is unreachable (a failover or a restart): retry after `Retry-After` seconds, with the same Idempotency-Key for a change.",
   };
   return `${codes.map((c) => `\`${c}\` (${ERROR_TITLES[c]})`).join(", ")}.${extra[status] ?? ""}`;
 }
@@ -102,7 +104,7 @@ export function problemResponseComponents(): Record<string, Json> {
       {
         description: problemDescription(Number(status)),
         headers: {
-          ...(Number(status) === 429 ? named("Retry-After") : {}),
+          ...(Number(status) === 429 || Number(status) === 503 ? named("Retry-After") : {}),
           ...(Number(status) === 401 ? named("WWW-Authenticate") : {}),
           ...RATE_LIMIT_HEADERS,
           ...CORS_HEADERS,

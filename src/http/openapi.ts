@@ -145,10 +145,13 @@ function describeResponses(document: Json, key: string, operation: Json, route: 
   const isPublic = route !== undefined && "public" in route.auth;
   const limited = !(key === "get /healthz" || key === "get /readyz");
   const hasPath = /\{[^}]+\}/.test(key);
-  const shared = [400, 415, 500, ...(isPublic ? [] : [401, 403]), ...(limited ? [429] : []), ...(hasPath ? [404] : []), ...(method === "get" ? [] : [413])];
+  // Credentials are checked against the database, so a non-public route can find it unavailable (503).
+  const shared = [400, 415, 500, ...(isPublic ? [] : [401, 403, 503]), ...(limited ? [429] : []), ...(hasPath ? [404] : []), ...(method === "get" ? [] : [413])];
   const responses: Json = {};
   for (const status of [...new Set([...Object.keys(own).map(Number), ...shared])].sort((a, b) => a - b)) {
-    const ref = status >= 400 ? problemResponseRef(status) : undefined;
+    // A route's own error answer that is not a problem (/readyz's 503 is the readiness document) stays its own.
+    const ownProblem = own[String(status)] === undefined || JSON.stringify(own[String(status)]).includes('"#/components/schemas/Problem"');
+    const ref = status >= 400 && ownProblem ? problemResponseRef(status) : undefined;
     if (ref) {
       responses[String(status)] = ref;
       continue;

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { AppError, ERROR_TITLES, HTTP_STATUS, type ErrorCode, type FieldError, type ViolationDetail } from "../errors.js";
+import { DatabaseUnavailableError } from "../store/unavailable.js";
 
 /**
  * The one mapper from errors to RFC 9457 problem+json. Domain errors (AppError) map through the code
@@ -35,6 +36,7 @@ export function sendProblem(
   } = {},
 ): FastifyReply {
   const status = HTTP_STATUS[code];
+  if (code === "UNAVAILABLE") reply.header("retry-after", String(UNAVAILABLE_RETRY_SECONDS));
   return reply
     .code(status)
     .type("application/problem+json")
@@ -61,8 +63,30 @@ function routePattern(url: string): RegExp {
   return new RegExp(`^${body}/?$`);
 }
 
+/** What a 503 asks a client to wait: a failover or a restart takes seconds. */
+export const UNAVAILABLE_RETRY_SECONDS = 5;
+
+/** The error, or one of its causes, is the database being unreachable. */
+function databaseUnavailable(err: unknown): DatabaseUnavailableError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DatabaseUnavailableError) return e;
+  }
+  return undefined;
+}
+
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    const unavailable = databaseUnavailable(err);
+    if (unavailable) {
+      // One request fails; the process, the pool and every other request carry on (issue 14).
+      request.log.warn({ err: unavailable }, "request failed: the database is unavailable");
+      return sendProblem(
+        request,
+        reply,
+        "UNAVAILABLE",
+        "The database is unavailable (a failover or a restart). Retry in a few seconds: a change retried with the same Idempotency-Key is never applied twice.",
+      );
+    }
     if (err instanceof AppError) {
       if (err.status >= 500) request.log.error({ err }, "request failed");
       return sendProblem(request, reply, err.code, err.message, { errors: err.errors, links: err.links, violations: err.violations });

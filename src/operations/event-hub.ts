@@ -31,10 +31,18 @@ export async function createEventHub(db: Db, log: Logger): Promise<EventHub> {
 
   const unlisten =
     db.kind === "postgres"
-      ? await db.listen(CHANNEL, (payload) => {
-          const [from, operationId, seq] = payload.split(":");
-          if (from !== replica && operationId && seq) deliver(operationId, { wake: Number(seq) });
-        })
+      ? await db.listen(
+          CHANNEL,
+          (payload) => {
+            const [from, operationId, seq] = payload.split(":");
+            if (from !== replica && operationId && seq) deliver(operationId, { wake: Number(seq) });
+          },
+          // The LISTEN connection came back after a drop: notifications may be lost, so every reader re-reads.
+          () => {
+            log.info({ followed: listeners.size }, "event notifications resumed; streams re-read what they may have missed");
+            for (const operationId of [...listeners.keys()]) deliver(operationId, { wake: Number.MAX_SAFE_INTEGER });
+          },
+        )
       : async () => {};
 
   return {

@@ -15,6 +15,8 @@ import {
 } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
+import { isConnectionLoss } from "../store/unavailable.js";
+import { appendedAfter, Lease, whileLeased } from "./leased-writes.js";
 import type { EventData, OperationEvent } from "./events.js";
 import { LeaseLostError, type Fence, type Operation, type OperationStatus } from "./operation.js";
 import * as ops from "./operations-repo.js";
@@ -101,13 +103,19 @@ export function createRunner(options: RunnerOptions): Runner {
     outputs?: Record<string, unknown>,
     /** Why the stack must be recovered before it runs again (the engine did not finish cleanly). */
     recovery?: string,
+    /** Retries across a short database outage while the lease lasts; the events so far end at `lastSeq`. */
+    leased?: { readonly lease: Lease; readonly lastSeq: number },
   ): Promise<void> {
-    const event = await db.transaction(async (tx) => {
-      const ended = await ops.finishRunning(tx, op.id, fence, status, outcome);
-      await hooks.onFinish(tx, ended, status, outputs);
-      if (recovery !== undefined) await markForRecovery(tx, { stack: op.provider, operationId: op.id, reason: recovery });
-      return emit(tx, op, null, terminal);
-    });
+    const write = () =>
+      db.transaction(async (tx) => {
+        const ended = await ops.finishRunning(tx, op.id, fence, status, outcome);
+        await hooks.onFinish(tx, ended, status, outputs);
+        if (recovery !== undefined) await markForRecovery(tx, { stack: op.provider, operationId: op.id, reason: recovery });
+        return emit(tx, op, null, terminal);
+      });
+    const event = leased
+      ? await whileLeased(leased.lease, write, { settled: () => appendedAfter(db, op.id, leased.lastSeq, terminal) })
+      : await write();
     await hub.publish(op.id, event);
   }
 
@@ -117,17 +125,40 @@ export function createRunner(options: RunnerOptions): Runner {
     const started = Date.now();
     // The first abort wins and carries its reason on the signal.
     const stop = (r: StopReason) => controller.abort(r);
+    // Claimed just now: the lease runs from here, and every successful heartbeat extends it.
+    const lease = new Lease(leaseSeconds);
     const beat = setInterval(() => {
+      const sent = Date.now();
       ops.heartbeat(db, op.id, fence, leaseSeconds).then(
         (hb) => {
           if (!hb) stop("lease");
-          else if (hb.cancelRequested) stop("cancel");
+          else {
+            lease.renewed(sent);
+            if (hb.cancelRequested) stop("cancel");
+          }
         },
         (err: unknown) => opLog.warn({ err }, "heartbeat failed"),
       );
     }, (leaseSeconds * 1000) / 3);
+    let lastSeq = op.last_seq;
+    let outageLogged = false;
+    const onRetry = (err: unknown, _attempt: number, delayMs: number) => {
+      if (!outageLogged) opLog.warn({ err, delayMs, leaseLeftMs: lease.until - Date.now() }, "database unavailable; retrying while the lease lasts");
+      outageLogged = true;
+    };
+    const durable = <T>(write: () => Promise<T>, settled?: () => Promise<T | undefined>) =>
+      whileLeased(lease, write, { onRetry, ...(settled ? { settled } : {}) }).catch((err: unknown) => {
+        // The database stayed away past the lease: stop the engine, this replica cannot record its work.
+        if (isConnectionLoss(err)) stop("lease");
+        throw err;
+      });
     const publishEmit = async (data: EventData) => {
-      await hub.publish(op.id, await emit(db, op, fence, data));
+      const event = await durable(
+        () => emit(db, op, fence, data),
+        () => appendedAfter(db, op.id, lastSeq, data),
+      );
+      lastSeq = event.seq;
+      await hub.publish(op.id, event);
       // Give the event loop a turn: with PGlite running in this thread, back-to-back transactions
       // would otherwise keep stream writes queued until the engine pauses (bench: p99 113 → 34 ms).
       await setImmediate();
@@ -143,7 +174,7 @@ export function createRunner(options: RunnerOptions): Runner {
       const recovery = await getRecovery(db, op.provider);
       const onEvent = async (event: EngineEvent) => {
         await publishEmit(event);
-        if (event.type === "progress") await ops.setProgress(db, op.id, fence, event.done, event.total);
+        if (event.type === "progress") await durable(() => ops.setProgress(db, op.id, fence, event.done, event.total));
       };
       const request = {
         operationId: op.id,
@@ -186,6 +217,8 @@ export function createRunner(options: RunnerOptions): Runner {
         { type: "operation.succeeded", summary: result.summary, durationMs },
         // A preview and a drift check (refresh preview) change nothing: the provider keeps its outputs.
         op.kind === "preview" || op.kind === "refresh" ? undefined : result.outputs,
+        undefined,
+        { lease, lastSeq },
       );
       opLog.info({ durationMs, summary: result.summary, engineProcess: result.process }, "operation succeeded");
     } catch (err) {
@@ -196,8 +229,11 @@ export function createRunner(options: RunnerOptions): Runner {
         err instanceof EngineInterruptedError ? err.message : err instanceof EngineCancelledError && err.forced ? err.message : undefined;
       if (err instanceof LeaseLostError || reason === "lease") {
         opLog.warn({ err }, "lease lost; another worker or the recovery sweep owns this operation now");
+      } else if (isConnectionLoss(err)) {
+        // Unavailable for longer than the lease: nothing more can be recorded; the recovery sweep interrupts it.
+        opLog.error({ err }, "the database stayed unavailable past the lease; the recovery sweep will interrupt this operation");
       } else if (reason === "cancel") {
-        await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" }, undefined, unclean);
+        await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" }, undefined, unclean, { lease, lastSeq });
         opLog.info({ forced: unclean !== undefined }, "operation cancelled");
       } else if (reason === "shutdown" || err instanceof EngineInterruptedError) {
         const message = reason === "shutdown" ? "the service shut down before the operation finished" : (unclean ?? "interrupted");
@@ -209,6 +245,7 @@ export function createRunner(options: RunnerOptions): Runner {
           { type: "operation.interrupted", reason: message },
           undefined,
           unclean ?? message,
+          { lease, lastSeq },
         );
         opLog.warn({ err }, "operation interrupted");
       } else {
@@ -218,7 +255,7 @@ export function createRunner(options: RunnerOptions): Runner {
             ? { code: err.code, message: err.message }
             : { code: "ENGINE_ERROR", message: "the engine failed unexpectedly; the service log has the details" };
         if (!(err instanceof EngineFailure)) opLog.error({ err }, "engine error");
-        await finish(op, fence, "failed", { error }, { type: "operation.failed", error, durationMs });
+        await finish(op, fence, "failed", { error }, { type: "operation.failed", error, durationMs }, undefined, undefined, { lease, lastSeq });
         opLog.info({ error }, "operation failed");
       }
     } finally {

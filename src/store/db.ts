@@ -11,9 +11,10 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
    * Subscribes to a NOTIFY channel. PGlite has one process, so it only needs the in-process path;
-   * `pg` delivers notifications from every replica.
+   * `pg` delivers notifications from every replica, and re-establishes its LISTEN connection when it
+   * drops (a failover, a restart): `onResync` then says that notifications may have been missed.
    */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
   readonly kind: "pglite" | "postgres";
   /** Human description for logs and /readyz (never contains credentials). */
   readonly description: string;

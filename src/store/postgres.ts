@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { Db, Queryable } from "./db.js";
-import { createSubscriptions } from "./subscriptions.js";
+import { createSubscriptions, quoteIdentifier } from "./subscriptions.js";
+import { asUnavailable } from "./unavailable.js";
 
 export interface PostgresOptions {
   connectionString: string;
@@ -12,6 +13,9 @@ export interface PostgresOptions {
 
 const INT8_OID = 20;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Back-off of the LISTEN connection's reconnects: 250 ms, doubling, at most 5 s. */
+const LISTEN_RETRY_MIN_MS = 250;
+const LISTEN_RETRY_MAX_MS = 5_000;
 
 /**
  * `pg` returns int8 (count(*), bigserial) as a string and PGlite as a number. Align on PGlite:
@@ -49,23 +53,52 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
 
   let closing = false;
   let listener: Promise<pg.Client> | undefined;
+  // The LISTEN connection comes back by itself after a failover or a restart: connect again with back-off,
+  // LISTEN again on every channel, then tell subscribers to re-read what they may have missed.
+  let reconnect: NodeJS.Timeout | undefined;
+  let backoffMs = LISTEN_RETRY_MIN_MS;
+  const scheduleReconnect = (): void => {
+    if (closing || reconnect !== undefined) return;
+    reconnect = setTimeout(() => {
+      reconnect = undefined;
+      void (async () => {
+        try {
+          const client = await listenerClient();
+          for (const channel of subscriptions.channels()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+          backoffMs = LISTEN_RETRY_MIN_MS;
+          subscriptions.resync();
+        } catch (err) {
+          onError(err);
+          backoffMs = Math.min(backoffMs * 2, LISTEN_RETRY_MAX_MS);
+          scheduleReconnect();
+        }
+      })();
+    }, backoffMs);
+    reconnect.unref();
+  };
   const listenerClient = (): Promise<pg.Client> => {
-    listener ??= (async () => {
+    if (listener !== undefined) return listener;
+    let connecting: Promise<pg.Client> | undefined;
+    connecting = (async () => {
       const client = new pg.Client(clientConfig);
       client.on("error", onError);
       client.on("notification", (message) => subscriptions.dispatch(message.channel, message.payload ?? ""));
       client.on("end", () => {
-        if (!closing) onError(new Error("the PostgreSQL LISTEN connection ended: live notifications stopped"));
+        if (listener === connecting) listener = undefined;
+        if (closing) return;
+        onError(new Error("the PostgreSQL LISTEN connection ended: reconnecting"));
+        if (subscriptions.channels().length > 0) scheduleReconnect();
       });
       try {
         await client.connect();
       } catch (err) {
-        listener = undefined;
-        throw err;
+        if (listener === connecting) listener = undefined;
+        throw asUnavailable(err);
       }
       return client;
     })();
-    return listener;
+    listener = connecting;
+    return connecting;
   };
   const subscriptions = createSubscriptions({
     listen: async (quoted) => {
@@ -82,9 +115,18 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     description,
     query: async (sql, params) => runQuery(pool, sql, params),
     transaction: async (fn) => {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err: unknown) => {
+        throw asUnavailable(err);
+      });
       let broken: Error | undefined;
       let open = true;
+      // A checked-out client has no pool listener: its connection dropping (failover, restart, a killed
+      // backend) would be an unhandled 'error' that ends the process. Here it breaks this transaction only.
+      const onClientError = (err: Error): void => {
+        broken = err;
+        onError(err);
+      };
+      client.on("error", onClientError);
       const tx: Queryable = {
         query: async (sql, params) => {
           if (!open) throw new Error("Transaction is closed");
@@ -110,16 +152,21 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
           });
           throw err;
         }
+      } catch (err) {
+        // A statement's own error (a unique violation…) stays what it is; a lost connection becomes one error type.
+        throw asUnavailable(err);
       } finally {
         open = false;
+        client.removeListener("error", onClientError);
         // Releasing with an error destroys the client instead of returning a dubious one to the pool.
         client.release(broken);
       }
     },
-    listen: (channel, onPayload) => subscriptions.subscribe(channel, onPayload),
+    listen: (channel, onPayload, onResync) => subscriptions.subscribe(channel, onPayload, onResync),
     close: async () => {
       if (closing) return;
       closing = true;
+      clearTimeout(reconnect);
       const client = await listener?.catch(() => undefined);
       await client?.end().catch(onError);
       await pool.end();
@@ -141,7 +188,12 @@ async function runQuery<R extends Record<string, unknown>>(
   sql: string,
   params?: readonly unknown[],
 ): Promise<R[]> {
-  const result: pg.QueryResult<R> | pg.QueryResult<R>[] = await executor.query<R>(sql, params === undefined ? undefined : [...params]);
+  let result: pg.QueryResult<R> | pg.QueryResult<R>[];
+  try {
+    result = await executor.query<R>(sql, params === undefined ? undefined : [...params]);
+  } catch (err) {
+    throw asUnavailable(err);
+  }
   // Without parameters pg uses the simple protocol; several statements yield one result each.
   return Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows;
 }

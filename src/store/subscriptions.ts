@@ -10,8 +10,13 @@ export interface SubscriptionsOptions {
 }
 
 export interface Subscriptions {
-  subscribe(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** `onResync`: notifications may have been missed (the connection was re-established); read again. */
+  subscribe(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
   dispatch(channel: string, payload: string): void;
+  /** Channels with at least one subscriber (to LISTEN again on a new connection). */
+  channels(): string[];
+  /** Tells every subscriber that notifications may have been missed. */
+  resync(): void;
 }
 
 /** PostgreSQL truncates longer identifiers in LISTEN, while pg_notify rejects them: they could never match. */
@@ -23,6 +28,7 @@ export function quoteIdentifier(name: string): string {
 
 export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
   const byChannel = new Map<string, Set<(payload: string) => void>>();
+  const resyncs = new Map<(payload: string) => void, () => void>();
   let tail: Promise<void> = Promise.resolve();
   const inOrder = (command: () => Promise<void>): Promise<void> => {
     const next = tail.then(command);
@@ -40,12 +46,13 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   };
 
   return {
-    async subscribe(channel, onPayload) {
+    async subscribe(channel, onPayload, onResync) {
       if (channel === "" || channel.includes("\0") || Buffer.byteLength(channel) > MAX_CHANNEL_BYTES) {
         throw new Error(`invalid notification channel name: ${JSON.stringify(channel)}`);
       }
       // A fresh function per subscription: subscribing the same callback twice yields two subscriptions.
       const entry = (payload: string): void => onPayload(payload);
+      if (onResync) resyncs.set(entry, onResync);
       const entries = byChannel.get(channel) ?? new Set();
       byChannel.set(channel, entries);
       entries.add(entry);
@@ -54,14 +61,26 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
         await inOrder(() => options.listen(quoteIdentifier(channel)));
       } catch (err) {
         remove(channel, entry);
+        resyncs.delete(entry);
         throw err;
       }
       let active = true;
       return async () => {
         if (!active) return;
         active = false;
+        resyncs.delete(entry);
         if (remove(channel, entry)) await inOrder(() => options.unlisten(quoteIdentifier(channel)));
       };
+    },
+    channels: () => [...byChannel.keys()],
+    resync() {
+      for (const onResync of [...resyncs.values()]) {
+        try {
+          onResync();
+        } catch (err) {
+          options.onError?.(err);
+        }
+      }
     },
     dispatch(channel, payload) {
       for (const entry of [...(byChannel.get(channel) ?? [])]) {

@@ -11,7 +11,14 @@ import pg from "pg";
  * A real PostgreSQL for tests: a fresh database in DATABASE_URL when set (CI service container),
  * else a throwaway cluster (initdb + pg_ctl) reachable only through a unix socket in its own temp dir.
  */
-export type PostgresCluster = { url: string; stop(): Promise<void> } | { skipped: string };
+export type PostgresCluster = { url: string; stop(): Promise<void>; restart?: Restart } | { skipped: string };
+
+/**
+ * Stops the server the way a crash or a failover does (`pg_ctl -m immediate`: every connection drops at
+ * once), runs `whileDown`, then starts it again on the same data and socket and waits until it accepts.
+ * Only a throwaway cluster can; a DATABASE_URL server cannot be restarted by a test.
+ */
+export type Restart = (options?: { readonly whileDown?: () => Promise<void> }) => Promise<void>;
 
 const run = promisify(execFile);
 const DEFAULT_BINDIR = "/usr/lib/postgresql/15/bin";
@@ -108,14 +115,21 @@ async function startLocalCluster(bindir: string, owner: OsUser | undefined): Pro
       "-c full_page_writes=off",
     ].join(" ");
     // pg_ctl -w waits for readiness itself, bounded by -t.
-    await run(
-      ...asOwner("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", String(START_TIMEOUT_S), "start"]),
-      { timeout: (START_TIMEOUT_S + 5) * 1000 },
-    );
+    const startCommand = asOwner("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", String(START_TIMEOUT_S), "start"]);
+    await run(...startCommand, { timeout: (START_TIMEOUT_S + 5) * 1000 });
     started = true;
     const url = `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}`;
     await waitUntilAccepting(url);
-    return { url, stop };
+    const restart: Restart = async (options = {}) => {
+      await run(stopCommand[0], stopCommand[1], { timeout: COMMAND_TIMEOUT_MS });
+      try {
+        await options.whileDown?.();
+      } finally {
+        await run(...startCommand, { timeout: (START_TIMEOUT_S + 5) * 1000 });
+        await waitUntilAccepting(url);
+      }
+    };
+    return { url, stop, restart };
   } catch (err) {
     const log = await readFile(logFile, "utf8").catch(() => "(no server log)");
     await stop();

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Queryable } from "../../store/db.js";
+import { retryingQueryable } from "../../store/unavailable.js";
 import type { SimResource } from "./plan.js";
 
 /**
@@ -62,7 +63,14 @@ const PendingRow = PendingOperationSchema.omit({ operationId: true })
   .extend({ operation_id: z.string() })
   .transform(({ operation_id, ...p }) => ({ ...p, operationId: operation_id }));
 
-export function createDbStateStore(db: Queryable): SimStateStore {
+/**
+ * The simulated cloud outlives a short database outage, as a real cloud outlives ours: its statements are
+ * retried for as long as a default lease (all but `takePending`, which must not run twice).
+ */
+const OUTAGE_MS = 30_000;
+
+export function createDbStateStore(raw: Queryable): SimStateStore {
+  const db = retryingQueryable(raw, OUTAGE_MS);
   return {
     async load(stack) {
       const rows = await db.query(
@@ -109,7 +117,7 @@ export function createDbStateStore(db: Queryable): SimStateStore {
       await db.query(`DELETE FROM simulated_pending_operations WHERE stack = $1 AND urn = $2`, [stack, urn]);
     },
     async takePending(stack) {
-      const rows = await db.query(
+      const rows = await raw.query(
         `WITH taken AS (DELETE FROM simulated_pending_operations WHERE stack = $1 RETURNING *)
          SELECT urn, type, name, op, operation_id FROM taken ORDER BY started_at, urn`,
         [stack],

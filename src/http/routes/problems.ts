@@ -27,7 +27,7 @@ const WHAT_TO_DO: Readonly<Record<ErrorCode, string>> = {
   IDEMPOTENCY_KEY_REUSED: "This Idempotency-Key was used before with a different request. Use a new key for a new request.",
   GUARDRAIL_VIOLATION: "What the request would build breaks a guardrail of the landing zone. `violations[]` names each rule and the resource.",
   UNSUPPORTED_FEATURE: "The provider program of this version cannot build part of the spec yet; the detail says which.",
-  UNAVAILABLE: "The service is not ready (its database, engine or runner). Try again shortly; GET /readyz says which.",
+  UNAVAILABLE: "The database is unreachable (a failover or a restart). Retry after the seconds in `Retry-After`; a change retried with the same Idempotency-Key is never applied twice. GET /readyz says when the service is ready again.",
   INTERNAL: "An unexpected failure. It is logged with the problem's `requestId`: give that to the operators.",
 };
 

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { Lease, whileLeased } from "../../src/operations/leased-writes.js";
+import { DatabaseUnavailableError } from "../../src/store/unavailable.js";
+
+/** Issue 14: a running operation's writes outlast a short database outage, for as long as its lease. */
+const lost = () => Object.assign(new Error("Connection terminated unexpectedly"), {});
+
+describe("whileLeased", () => {
+  it("retries a write the database could not take until it is taken, while the lease lasts", async () => {
+    let tries = 0;
+    const retries: number[] = [];
+    const result = await whileLeased(
+      new Lease(30),
+      async () => {
+        tries++;
+        if (tries < 4) throw lost();
+        return "written";
+      },
+      { onRetry: (_err, attempt) => retries.push(attempt) },
+    );
+    expect(result).toBe("written");
+    expect(tries).toBe(4);
+    expect(retries).toEqual([1, 2, 3]);
+  });
+
+  it("gives up with the database error once the lease would lapse", async () => {
+    const lease = new Lease(0.5);
+    const started = Date.now();
+    let tries = 0;
+    await expect(
+      whileLeased(lease, async () => {
+        tries++;
+        throw new DatabaseUnavailableError(lost());
+      }),
+    ).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(tries).toBeGreaterThan(1);
+  });
+
+  it("never retries another error (a lost lease, a constraint)", async () => {
+    let tries = 0;
+    const unique = Object.assign(new Error("duplicate key"), { code: "23505" });
+    await expect(
+      whileLeased(new Lease(30), async () => {
+        tries++;
+        throw unique;
+      }),
+    ).rejects.toBe(unique);
+    expect(tries).toBe(1);
+  });
+
+  it("asks whether a try whose answer was lost took effect before writing again, so nothing is written twice", async () => {
+    const written: string[] = [];
+    let first = true;
+    const result = await whileLeased(
+      new Lease(30),
+      async () => {
+        written.push("event");
+        if (first) {
+          first = false;
+          throw lost(); // committed, but the answer never came back
+        }
+        return written.length;
+      },
+      { settled: async () => (written.length > 0 ? written.length : undefined) },
+    );
+    expect(written).toEqual(["event"]);
+    expect(result).toBe(1);
+  });
+
+  it("a renewed lease lasts from the heartbeat that renewed it, never less than before", () => {
+    const lease = new Lease(30, 1_000);
+    expect(lease.until).toBe(31_000);
+    lease.renewed(11_000);
+    expect(lease.until).toBe(41_000);
+    lease.renewed(5_000);
+    expect(lease.until).toBe(41_000);
+  });
+});
