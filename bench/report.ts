@@ -19,7 +19,8 @@ export interface Figure {
     | "engine-rss"
     | "engine-vs-simulated"
     | "route-fuzz"
-    | "openapi";
+    | "openapi"
+    | "db-outage";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

@@ -8,6 +8,7 @@ import { measureEngineOverhead, measureEngineVsSimulated } from "./engine-overhe
 import { measureEngineRss } from "./engine-rss.js";
 import { measureProgramEvaluation } from "./program.js";
 import { formatReport, machine, writeReport, type Figure, type Report, type Skipped } from "./report.js";
+import { measureDbOutage } from "./db-outage.js";
 import { measureOpenApiDocument } from "./openapi-document.js";
 import { measureRouteFuzz } from "./route-fuzz.js";
 import { measureRss } from "./rss.js";
@@ -33,6 +34,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "engine-rss": measureEngineRss,
   "route-fuzz": measureRouteFuzz,
   openapi: measureOpenApiDocument,
+  "db-outage": measureDbOutage,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
