@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deref as derefIn, type Json } from "../support/openapi-document.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import { createTestIdp, oidcConfig, OIDC_ISSUER } from "../security/support.js";
 
@@ -7,7 +8,6 @@ import { createTestIdp, oidcConfig, OIDC_ISSUER } from "../security/support.js";
  * and which routes are public, problem+json for every error, event items a real event can satisfy, and
  * bodies that may be left out are not required.
  */
-type Json = Record<string, any>;
 let svc: TestService;
 let doc: Json;
 beforeAll(async () => {
@@ -16,11 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => svc.close(2_000));
 
-/** A `#/components/...` reference, followed (once per level). */
-function deref(node: Json): Json {
-  if (typeof node?.$ref !== "string") return node;
-  return deref((node.$ref as string).slice(2).split("/").reduce((at: Json, key: string) => at[key.replace(/~1/g, "/").replace(/~0/g, "~")], doc));
-}
+const deref = (node: Json): Json => derefIn(doc, node);
 
 const operations = (): [string, string, Json][] =>
   Object.entries(doc.paths as Record<string, Json>).flatMap(([path, item]) =>

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deref as derefIn, type Json } from "../support/openapi-document.js";
 import { ERROR_CODES } from "../../src/errors.js";
 import { problemType } from "../../src/http/problem.js";
 import { startTestService, waitForStatus, type TestService } from "../helpers/service.js";
@@ -9,7 +10,6 @@ import { startTestService, waitForStatus, type TestService } from "../helpers/se
  * operation, lists every status, media type and header the server sends, shows examples the server
  * takes, and every problem `type` resolves to a page. Each check asks the server too.
  */
-type Json = Record<string, any>;
 let svc: TestService;
 let doc: Json;
 beforeAll(async () => {
@@ -18,10 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => svc.close(2_000));
 
-function deref(node: Json): Json {
-  if (typeof node?.$ref !== "string") return node;
-  return deref((node.$ref as string).slice(2).split("/").reduce((at: Json, key: string) => at[key.replace(/~1/g, "/").replace(/~0/g, "~")], doc));
-}
+const deref = (node: Json): Json => derefIn(doc, node);
 const op = (method: string, path: string): Json => doc.paths[path][method];
 const response = (method: string, path: string, status: number): Json => deref(op(method, path).responses[String(status)]);
 const acme = JSON.parse(readFileSync(new URL("../../examples/acme.json", import.meta.url), "utf8")) as Json;
