@@ -15,7 +15,7 @@ import {
 } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
-import { isConnectionLoss } from "../store/unavailable.js";
+import { DatabaseUnavailableError } from "../store/unavailable.js";
 import { appendedAfter, Lease, whileLeased } from "./leased-writes.js";
 import type { EventData, OperationEvent } from "./events.js";
 import { LeaseLostError, type Fence, type Operation, type OperationStatus } from "./operation.js";
@@ -149,7 +149,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const durable = <T>(write: () => Promise<T>, settled?: () => Promise<T | undefined>) =>
       whileLeased(lease, write, { onRetry, ...(settled ? { settled } : {}) }).catch((err: unknown) => {
         // The database stayed away past the lease: stop the engine, this replica cannot record its work.
-        if (isConnectionLoss(err)) stop("lease");
+        if (err instanceof DatabaseUnavailableError) stop("lease");
         throw err;
       });
     const publishEmit = async (data: EventData) => {
@@ -229,7 +229,8 @@ export function createRunner(options: RunnerOptions): Runner {
         err instanceof EngineInterruptedError ? err.message : err instanceof EngineCancelledError && err.forced ? err.message : undefined;
       if (err instanceof LeaseLostError || reason === "lease") {
         opLog.warn({ err }, "lease lost; another worker or the recovery sweep owns this operation now");
-      } else if (isConnectionLoss(err)) {
+      } else if (err instanceof DatabaseUnavailableError) {
+        // Only the store's own error: an engine's or a cloud call's ECONNRESET/ENOENT is an engine failure.
         // Unavailable for longer than the lease: nothing more can be recorded; the recovery sweep interrupts it.
         opLog.error({ err }, "the database stayed unavailable past the lease; the recovery sweep will interrupt this operation");
       } else if (reason === "cancel") {
