@@ -35,6 +35,8 @@ export type ServiceConfig = EngineConfig & Pick<
   Config,
   | "MAX_CONCURRENT_OPERATIONS"
   | "LEASE_SECONDS"
+  | "RESUME_MAX_ATTEMPTS"
+  | "RESUME_BACKOFF_SECONDS"
   | "SSE_KEEPALIVE_SECONDS"
   | "BODY_LIMIT_BYTES"
   | "SIMULATED_STEP_MS"
@@ -150,6 +152,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     log: logger,
     leaseSeconds: config.LEASE_SECONDS,
     concurrency: config.MAX_CONCURRENT_OPERATIONS,
+    resume: { maxAttempts: config.RESUME_MAX_ATTEMPTS, backoffSeconds: config.RESUME_BACKOFF_SECONDS },
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   let started = false;

@@ -50,6 +50,14 @@ const ConfigSchema = z
     LANDING_ZONE_FILE: z.string({ error: "is required: the path of the landing-zone JSON (see examples/landing-zone.json)" }),
     MAX_CONCURRENT_OPERATIONS: intFrom(1, 256).default(4),
     LEASE_SECONDS: intFrom(5, 3_600).default(30),
+    /**
+     * Attempts an operation gets in all when attempts stop without finishing (a lost replica, an expired
+     * lease, a shutdown past its grace, a dead engine process): each is resumed by any live replica under
+     * the same operation id, the stack recovered first. 1 = never resume: the first interruption is final.
+     */
+    RESUME_MAX_ATTEMPTS: intFrom(1, 20).default(3),
+    /** Back-off before the second resumption, doubled each time after (±20 % jitter); the first is at once. */
+    RESUME_BACKOFF_SECONDS: intFrom(0, 3_600).default(15),
     SHUTDOWN_GRACE_SECONDS: intFrom(0, 3_600).default(25),
     SSE_KEEPALIVE_SECONDS: intFrom(1, 300).default(15),
     BODY_LIMIT_BYTES: intFrom(1_024, 10 * 1024 * 1024).default(64 * 1024),

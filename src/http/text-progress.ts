@@ -83,6 +83,9 @@ export function createTextFormatter(header: string): (event: OperationEvent) => 
         return `cancelled: ${clean(e.reason)}\n`;
       case "operation.interrupted":
         return `interrupted: ${clean(e.reason)}\n`;
+      case "operation.resuming":
+        done = 0;
+        return `attempt ${e.attempt} stopped (${clean(e.reason)}); resuming as attempt ${e.nextAttempt} of ${e.maxAttempts}\n`;
     }
   }
 }

@@ -40,6 +40,19 @@ export const EventData = z.discriminatedUnion("type", [
   z.object({ type: z.literal("operation.failed"), error: OperationError, durationMs: z.number() }),
   z.object({ type: z.literal("operation.cancelled"), reason: z.string() }),
   z.object({ type: z.literal("operation.interrupted"), reason: z.string() }),
+  /**
+   * The attempt boundary: attempt `attempt` stopped without finishing (`reason`), and the operation is queued
+   * again; attempt `nextAttempt` (of at most `maxAttempts`) starts no earlier than `notBefore`, with the
+   * engine's recovery step first. The stream goes on, with the same operation id and gap-free seqs.
+   */
+  z.object({
+    type: z.literal("operation.resuming"),
+    attempt: z.number().int().positive(),
+    reason: z.string(),
+    nextAttempt: z.number().int().positive(),
+    maxAttempts: z.number().int().positive(),
+    notBefore: z.string(),
+  }),
   z.object({ type: z.literal("resource.planned"), ...resourceRef }),
   z.object({ type: z.literal("resource.started"), ...resourceRef }),
   z.object({ type: z.literal("resource.completed"), ...resourceRef, durationMs: z.number() }),

@@ -38,6 +38,8 @@ export const OperationRow = z.object({
   progress_total: z.number().int().nullable(),
   result: z.record(z.string(), z.unknown()).nullable(),
   blocked_by: z.string().nullable().default(null),
+  /** Queued again after an interrupted attempt: the next attempt starts no earlier than this. */
+  resume_after: timestamp.nullable().default(null),
   /** Decommission only: `retain` (disable and keep the BYOK key) or `shred` (schedule its deletion). */
   key_disposition: z.enum(KEY_DISPOSITIONS).nullable().default(null),
   error: OperationError.nullable(),

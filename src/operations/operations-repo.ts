@@ -84,7 +84,11 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
 export async function enqueueCoalesced(q: Queryable, op: NewOperation): Promise<{ operation: Operation; created?: Enqueued }> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const existing = parse(
-      await q.query(`SELECT * FROM operations WHERE provider = $1 AND intent = $2 AND status = 'queued'`, [op.provider, op.intent]),
+      // The oldest: one waiting to resume (attempt > 0) may be queued beside the fresh one.
+      await q.query(`SELECT * FROM operations WHERE provider = $1 AND intent = $2 AND status = 'queued' ORDER BY queue_seq LIMIT 1`, [
+        op.provider,
+        op.intent,
+      ]),
     )[0];
     if (existing) return { operation: existing };
     await q.query("SAVEPOINT coalesce");
@@ -140,7 +144,7 @@ export async function activeOperations(q: Queryable, provider: string): Promise<
 
 /**
  * Claims the oldest queued operation whose provider has nothing running and nothing queued before it
- * (per-provider FIFO). SKIP LOCKED lets replicas claim different rows concurrently; the partial unique
+ * (per-provider FIFO), once its back-off is over if it waits to resume (it keeps its place in the queue). SKIP LOCKED lets replicas claim different rows concurrently; the partial unique
  * index on running operations is the backstop if two ever race on one provider.
  *
  * Two more conditions: an operation `blocked_by` another waits until that one has ended; and a hub
@@ -157,11 +161,12 @@ export const HUB_QUIET_SECONDS = 2;
 export async function claimNext(db: Db, owner: string, leaseSeconds: number): Promise<Operation | undefined> {
   const rows = await db.query(
     `UPDATE operations
-        SET status = 'running', attempt = attempt + 1, lease_owner = $1,
-            lease_expires_at = now() + make_interval(secs => $2), started_at = now()
+        SET status = 'running', attempt = attempt + 1, lease_owner = $1, resume_after = NULL,
+            lease_expires_at = now() + make_interval(secs => $2), started_at = coalesce(started_at, now())
       WHERE id = (
         SELECT o.id FROM operations o
          WHERE o.status = 'queued'
+           AND (o.resume_after IS NULL OR o.resume_after <= now())
            AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.provider = o.provider AND r.status = 'running')
            AND NOT EXISTS (SELECT 1 FROM operations e
                             WHERE e.provider = o.provider AND e.status IN ('queued', 'awaiting_approval') AND e.queue_seq < o.queue_seq)
@@ -248,16 +253,32 @@ export async function requestCancel(q: Queryable, id: string): Promise<Operation
   )[0];
 }
 
-/** Running operations whose lease expired (their worker died): they become `interrupted`. */
-export async function interruptExpired(q: Queryable): Promise<Operation[]> {
+/**
+ * Running operations whose lease expired (their worker died or lost the database), locked for this
+ * transaction; SKIP LOCKED lets two replicas sweep at once without waiting on, or handling, the same row.
+ */
+export async function expiredLeases(q: Queryable): Promise<Operation[]> {
   return parse(
-    await q.query(
-      `UPDATE operations SET status = 'interrupted', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-              error = $1
-        WHERE status = 'running' AND lease_expires_at < now() RETURNING *`,
-      [JSON.stringify({ code: "INTERRUPTED", message: "the worker running this operation stopped (lease expired)" })],
-    ),
+    await q.query(`SELECT * FROM operations WHERE status = 'running' AND lease_expires_at < now() ORDER BY queue_seq FOR UPDATE SKIP LOCKED`),
   );
+}
+
+/**
+ * Queues a running operation again for its next attempt, not before `delaySeconds`; fenced like
+ * finishRunning. It keeps its queue place (queue_seq), so nothing queued behind it on its stack overtakes it.
+ */
+export async function requeueRunning(q: Queryable, id: string, fence: Fence, delaySeconds: number): Promise<Operation> {
+  const rows = await q.query(
+    `UPDATE operations
+        SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, progress_done = 0, progress_total = NULL,
+            resume_after = now() + make_interval(secs => $4)
+      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status = 'running'
+      RETURNING *`,
+    [id, fence.attempt, fence.owner, delaySeconds],
+  );
+  const op = parse(rows)[0];
+  if (!op) throw new LeaseLostError(id);
+  return op;
 }
 
 /**

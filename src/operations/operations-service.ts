@@ -77,7 +77,11 @@ export async function cancelOperation(deps: OperationsDeps, actor: Actor, id: st
       await deps.onFinish(tx, cancelled, "cancelled");
       // Cancelling an operation that awaits approval withdraws its request.
       const withdrawn = await decide(tx, id, { status: "withdrawn", by: principalRef(actor.principal), byName: actor.principal.name });
-      const reason = withdrawn ? "cancelled by request while awaiting approval" : "cancelled by request before it started";
+      const reason = withdrawn
+        ? "cancelled by request while awaiting approval"
+        : cancelled.attempt > 0
+          ? `cancelled by request while waiting to resume (attempt ${cancelled.attempt} stopped without finishing)`
+          : "cancelled by request before it started";
       const data = { type: "operation.cancelled" as const, reason };
       const { seq, at } = await ops.appendEvent(tx, id, null, data);
       result = { op: cancelled, event: { ...data, seq, at } as OperationEvent };

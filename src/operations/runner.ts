@@ -20,7 +20,9 @@ import { appendedAfter, Lease, whileLeased } from "./leased-writes.js";
 import type { EventData, OperationEvent } from "./events.js";
 import { LeaseLostError, type Fence, type Operation, type OperationStatus } from "./operation.js";
 import * as ops from "./operations-repo.js";
+import { attemptEndAfter, endInterruptedAttempt, sweepExpiredLeases, type AttemptEnded } from "./interruption.js";
 import { clearRecovery, getRecovery, markForRecovery } from "./recovery-repo.js";
+import type { ResumePolicy } from "./resumption.js";
 
 /** Lifecycle hooks, provided by onboarding (operations does not know about providers). */
 export interface Prepared {
@@ -59,13 +61,15 @@ export interface RunnerOptions {
   readonly hooks: RunnerHooks;
   readonly leaseSeconds: number;
   readonly concurrency: number;
+  /** Which interrupted attempts are queued again, and how often (RESUME_MAX_ATTEMPTS, RESUME_BACKOFF_SECONDS). */
+  readonly resume: ResumePolicy;
   /** How often to look for work when nobody kicks (other replicas enqueue too). */
   readonly pollMs?: number;
 }
 
 export interface Runner {
   readonly owner: string;
-  /** Interrupts operations whose lease expired, then starts claiming. */
+  /** Ends the attempts whose lease expired (resumed or interrupted), then starts claiming. */
   start(): Promise<void>;
   /** Wakes the claim loop (called after an enqueue). */
   kick(): void;
@@ -79,6 +83,7 @@ type StopReason = "cancel" | typeof SHUTDOWN_REASON | "lease";
 
 export function createRunner(options: RunnerOptions): Runner {
   const { db, engine, hub, hooks, leaseSeconds } = options;
+  const interruption = { policy: options.resume, onFinish: (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status) };
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const log = options.log.child({ runner: owner });
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -97,7 +102,7 @@ export function createRunner(options: RunnerOptions): Runner {
   async function finish(
     op: Operation,
     fence: Fence,
-    status: "succeeded" | "failed" | "cancelled" | "interrupted",
+    status: "succeeded" | "failed" | "cancelled",
     outcome: { result?: Record<string, unknown>; error?: { code: string; message: string } },
     terminal: EventData,
     outputs?: Record<string, unknown>,
@@ -237,18 +242,14 @@ export function createRunner(options: RunnerOptions): Runner {
         await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" }, undefined, unclean, { lease, lastSeq });
         opLog.info({ forced: unclean !== undefined }, "operation cancelled");
       } else if (reason === "shutdown" || err instanceof EngineInterruptedError) {
-        const message = reason === "shutdown" ? "the service shut down before the operation finished" : (unclean ?? "interrupted");
-        await finish(
-          op,
-          fence,
-          "interrupted",
-          { error: { code: "INTERRUPTED", message } },
-          { type: "operation.interrupted", reason: message },
-          undefined,
-          unclean ?? message,
-          { lease, lastSeq },
+        const why = reason === "shutdown" ? "the service shut down before the operation finished" : (unclean ?? "interrupted");
+        const ended = await whileLeased(
+          lease,
+          () => db.transaction((tx) => endInterruptedAttempt(tx, interruption, op.id, fence, why, unclean ?? why)),
+          { settled: () => attemptEndAfter(db, op.id, lastSeq) },
         );
-        opLog.warn({ err }, "operation interrupted");
+        await announce(op.id, ended);
+        opLog.warn({ err, outcome: ended.outcome }, ended.outcome === "resuming" ? "attempt interrupted; the operation is queued to resume" : "operation interrupted");
       } else {
         // Engine failures are described to the user; anything else is logged here, once, and kept out of responses.
         const error =
@@ -275,20 +276,17 @@ export function createRunner(options: RunnerOptions): Runner {
     running.set(op.id, { controller, done });
   }
 
+  async function announce(operationId: string, ended: AttemptEnded): Promise<void> {
+    await hub.publish(operationId, ended.event);
+    // Queued again: this replica may claim it too (once its back-off is over; drain stops claiming).
+    if (ended.outcome === "resuming") wake?.();
+  }
+
   async function recoverExpired(): Promise<void> {
-    const events = await db.transaction(async (tx) => {
-      const interrupted = await ops.interruptExpired(tx);
-      const out: [string, OperationEvent][] = [];
-      for (const op of interrupted) {
-        await hooks.onFinish(tx, op, "interrupted");
-        await markForRecovery(tx, { stack: op.provider, operationId: op.id, reason: op.error?.message ?? "lease expired" });
-        out.push([op.id, await emit(tx, op, null, { type: "operation.interrupted", reason: op.error?.message ?? "lease expired" })]);
-      }
-      return out;
-    });
-    for (const [id, event] of events) {
-      log.warn({ operationId: id }, "operation interrupted: its lease expired");
-      await hub.publish(id, event);
+    const ended = await db.transaction((tx) => sweepExpiredLeases(tx, interruption));
+    for (const e of ended) {
+      log.warn({ operationId: e.op.id, attempt: e.op.attempt, outcome: e.outcome }, "lease expired: the attempt was ended");
+      await announce(e.op.id, e);
     }
   }
 

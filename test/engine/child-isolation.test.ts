@@ -55,6 +55,10 @@ function pidOf(s: TestService, id: string): number {
   return pid;
 }
 
+async function eventsOf(s: TestService, id: string): Promise<Json[]> {
+  return ((await s.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json).items as Json[];
+}
+
 function startedChildren(s: TestService): { engineChild: number; envKeys: string[] }[] {
   return s.logs.map((l) => JSON.parse(l) as Json).filter((l) => l.msg === "engine child started") as never;
 }
@@ -71,27 +75,30 @@ describe("engine children", () => {
     expect(done.result.engineProcess.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
   }, 90_000);
 
-  it("killing one operation's child interrupts that operation only; the others finish", async () => {
+  it("killing one operation's child interrupts that attempt only: it resumes as attempt 2, the stack recovered first; the others finish", async () => {
     const s = await service();
     const ids = await Promise.all(["iso-a", "iso-b", "iso-c"].map((n) => create(s, n)));
     await Promise.all(ids.map((id) => waitForEvent(s, id, "resource.started", 60_000)));
     process.kill(pidOf(s, ids[1]!), "SIGKILL");
     const ended = await Promise.all(ids.map((id) => waitForStatus(s, id, ["succeeded", "failed", "interrupted", "cancelled"], 60_000)));
-    expect(ended.map((o) => o.status)).toEqual(["succeeded", "interrupted", "succeeded"]);
-    expect(ended[1]!.error.message).toContain("killed by SIGKILL");
-    // Recorded for recovery, in the same transaction that ended it.
-    expect(await getRecovery(s.db, "iso-b")).toMatchObject({ operationId: ids[1] });
-    expect(await getRecovery(s.db, "iso-a")).toBeUndefined();
+    expect(ended.map((o) => [o.status, o.attempt])).toEqual([["succeeded", 1], ["succeeded", 2], ["succeeded", 1]]);
+    const events = await eventsOf(s, ids[1]!);
+    expect(events.find((e) => e.type === "operation.resuming")?.reason).toContain("killed by SIGKILL");
+    // Recorded for recovery in the transaction that ended attempt 1, done (and cleared) by attempt 2.
+    expect(events.some((e) => e.type === "diagnostic" && String(e.message).startsWith(`recovered the stack after interrupted operation ${ids[1]}`))).toBe(true);
+    expect(await getRecovery(s.db, "iso-b")).toBeUndefined();
+    expect(events.filter((e) => e.type === "diagnostic" && String(e.message).startsWith("recovered the stack"))).toHaveLength(1);
+    for (const id of [ids[0]!, ids[2]!]) expect((await eventsOf(s, id)).some((e) => e.type === "operation.resuming")).toBe(false);
   }, 120_000);
 
-  it("a child that stops answering (SIGSTOP) is killed after the heartbeat timeout and its operation interrupted", async () => {
+  it("a child that stops answering (SIGSTOP) is killed after the heartbeat timeout; that attempt is interrupted and the next succeeds", async () => {
     const s = await service({ ENGINE_HEARTBEAT_TIMEOUT_SECONDS: 2 });
     const id = await create(s, "iso-hung");
     await waitForEvent(s, id, "resource.started", 60_000);
     process.kill(pidOf(s, id), "SIGSTOP");
-    const ended = await waitForStatus(s, id, ["interrupted", "succeeded", "failed"], 30_000);
-    expect(ended.status).toBe("interrupted");
-    expect(ended.error.message).toContain("stopped answering");
+    const ended = await waitForStatus(s, id, ["interrupted", "succeeded", "failed"], 60_000);
+    expect([ended.status, ended.attempt]).toEqual(["succeeded", 2]);
+    expect((await eventsOf(s, id)).find((e) => e.type === "operation.resuming")?.reason).toContain("stopped answering");
   }, 90_000);
 
   it("a cancel the child does not finish within the grace period kills it; the stack is recovered by the next operation", async () => {

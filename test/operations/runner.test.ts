@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
 import { LeaseLostError } from "../../src/operations/operation.js";
 import * as ops from "../../src/operations/operations-repo.js";
+import { sweepExpiredLeases } from "../../src/operations/interruption.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
 type Json = Record<string, any>;
@@ -113,14 +114,39 @@ describe("runner", () => {
     const fence = { attempt: claimed.attempt, owner: "worker-a" };
     await ops.appendEvent(s.db, op.id, fence, { type: "progress", done: 0, total: 1 });
     await s.db.query(`UPDATE operations SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [op.id]);
-    expect((await ops.interruptExpired(s.db)).map((o) => o.id)).toEqual([op.id]);
+    const policy = { maxAttempts: 3, backoffSeconds: 0 };
+    const swept = await s.db.transaction((tx) => sweepExpiredLeases(tx, { policy, onFinish: async () => undefined }));
+    expect(swept.map((e) => [e.op.id, e.outcome])).toEqual([[op.id, "resuming"]]);
     await expect(ops.appendEvent(s.db, op.id, fence, { type: "progress", done: 1, total: 1 })).rejects.toBeInstanceOf(LeaseLostError);
     await expect(ops.finishRunning(s.db, op.id, fence, "succeeded", {})).rejects.toBeInstanceOf(LeaseLostError);
     expect(await ops.heartbeat(s.db, op.id, fence, 30)).toBeUndefined();
   });
 
-  it("on start, operations whose lease expired become interrupted and the provider can be operated again", async () => {
+  it("on start, an operation whose lease expired resumes as its next attempt, the stack recovered first, and succeeds", async () => {
     svc = await startTestService({ start: false });
+    const s = svc;
+    const op = await create(s, "resumed");
+    await ops.claimNext(s.db, "dead-worker", 30);
+    await ops.appendEvent(s.db, op.id, null, { type: "operation.started", attempt: 1, engine: "simulated" });
+    await s.db.query(`UPDATE operations SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [op.id]);
+    await s.start();
+    const ended = await waitForStatus(s, op.id, ["succeeded", "failed", "interrupted"]);
+    expect(ended.status).toBe("succeeded");
+    expect(ended.attempt).toBe(2);
+    const page = (await s.app.inject({ method: "GET", url: `/v1/operations/${op.id}/events?limit=1000` })).json() as Json;
+    const items = page.items as Json[];
+    // Gap-free across attempts: the boundary, then attempt 2 starts with the recovery step.
+    expect(items.map((e) => e.seq)).toEqual(items.map((_, i) => i + 1));
+    const boundary = items.findIndex((e) => e.type === "operation.resuming");
+    expect(items[boundary]).toMatchObject({ attempt: 1, nextAttempt: 2, maxAttempts: 3 });
+    expect(items[boundary]!.reason).toMatch(/lease/);
+    expect(items[boundary + 1]).toMatchObject({ type: "operation.started", attempt: 2 });
+    expect(items.slice(boundary + 1).some((e) => e.type === "diagnostic" && /recovered the stack after interrupted operation/.test(e.message))).toBe(true);
+    expect(((await s.app.inject({ method: "GET", url: "/v1/providers/resumed" })).json() as Json).lifecycle).toBe("active");
+  });
+
+  it("with RESUME_MAX_ATTEMPTS=1, an operation whose lease expired is interrupted, saying why, and the provider can be operated again", async () => {
+    svc = await startTestService({ start: false, config: { RESUME_MAX_ATTEMPTS: 1 } });
     const s = svc;
     const op = await create(s, "crashed");
     await ops.claimNext(s.db, "dead-worker", 30);
@@ -128,20 +154,35 @@ describe("runner", () => {
     await s.start();
     const ended = await waitForStatus(s, op.id, ["interrupted"]);
     expect(ended.error.code).toBe("INTERRUPTED");
+    expect(ended.error.message).toMatch(/lease.*automatic resumption is off \(RESUME_MAX_ATTEMPTS=1\)/);
     expect((await eventTypes(s, op.id)).at(-1)).toBe("operation.interrupted");
     expect(((await s.app.inject({ method: "GET", url: "/v1/providers/crashed" })).json() as Json).lifecycle).toBe("failed");
     const retry = await s.app.inject({ method: "PUT", url: "/v1/providers/crashed", payload: specNamed("crashed") });
     expect((await waitForStatus(s, (retry.json() as Json).operation.id, ["succeeded", "failed"])).status).toBe("succeeded");
   });
 
-  it("drain: running operations get the grace period, then are marked interrupted — none left running", async () => {
+  it("drain: running operations get the grace period, then are queued to resume (another replica continues them) — none left running", async () => {
     svc = await startTestService({ config: { SIMULATED_STEP_MS: 200 } });
     const s = svc;
     const op = await create(s, "draining");
     await waitForStatus(s, op.id, ["running"]);
     await s.runner.drain(50);
-    const rows = await s.db.query<{ status: string }>(`SELECT status FROM operations WHERE id = $1`, [op.id]);
+    const rows = await s.db.query<{ status: string; attempt: number }>(`SELECT status, attempt FROM operations WHERE id = $1`, [op.id]);
+    expect(rows[0]).toEqual({ status: "queued", attempt: 1 });
+    const types = await eventTypes(s, op.id);
+    expect(types.at(-1)).toBe("operation.resuming");
+    expect(types).not.toContain("operation.interrupted");
+  });
+
+  it("drain with RESUME_MAX_ATTEMPTS=1: running operations are interrupted after the grace period, saying the service shut down", async () => {
+    svc = await startTestService({ config: { SIMULATED_STEP_MS: 200, RESUME_MAX_ATTEMPTS: 1 } });
+    const s = svc;
+    const op = await create(s, "draining");
+    await waitForStatus(s, op.id, ["running"]);
+    await s.runner.drain(50);
+    const rows = await s.db.query<{ status: string; error: { message: string } }>(`SELECT status, error FROM operations WHERE id = $1`, [op.id]);
     expect(rows[0]!.status).toBe("interrupted");
+    expect(rows[0]!.error.message).toMatch(/^the service shut down before the operation finished/);
     expect((await eventTypes(s, op.id)).at(-1)).toBe("operation.interrupted");
   });
 

@@ -162,6 +162,38 @@ describe("approvals", () => {
     expect(row?.requested_by).toMatch(/^apikey:/);
   });
 
+  it("an approved operation whose replica is lost mid-run resumes with exactly the approved spec, without asking again (issue 14)", async () => {
+    // Its own service: steps slow enough to cut the run, a short lease so the sweep comes soon.
+    const slow = await startTestService({ config: { APPROVAL_RULES: ["restricted"], SIMULATED_STEP_MS: 100, LEASE_SECONDS: 5 } });
+    try {
+      const as = async (authorization: string, method: "GET" | "POST", url: string, payload?: unknown) => {
+        const res = await slow.app.inject({ method, url, headers: { authorization }, ...(payload === undefined ? {} : { payload: payload as Json }) });
+        return res.json() as Json;
+      };
+      const ada = `Bearer ${await slow.createKey("operator", ["alpha"], "ada")}`;
+      const grace = `Bearer ${await slow.createKey("approver", ["alpha"], "grace")}`;
+      const op = (await as(ada, "POST", "/v1/providers", spec("ap-resume", { dataClassification: "restricted" }))).operation as Json;
+      expect(op.status).toBe("awaiting_approval");
+      expect((await as(grace, "POST", `/v1/operations/${op.id}/approve`, { specHash: op.specHash })).approval.status).toBe("approved");
+      const deadline = Date.now() + 30_000;
+      while ((await as(ada, "GET", `/v1/operations/${op.id}`)).progress.done < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Its replica is lost: nobody renews the lease any more, and it has run out.
+      await slow.db.query(`UPDATE operations SET lease_owner = 'lost-replica', lease_expires_at = now() - interval '1 second' WHERE id = $1`, [op.id]);
+
+      const done = await waitForStatus(slow, op.id, ["succeeded", "failed", "interrupted", "cancelled"], 60_000);
+      expect([done.status, done.attempt, done.specHash]).toEqual(["succeeded", 2, op.specHash]);
+      expect(done.approval).toMatchObject({ status: "approved", decidedBy: "grace", specHash: op.specHash });
+      const types = ((await as(ada, "GET", `/v1/operations/${op.id}/events?limit=1000`)).items as Json[]).map((e) => e.type as string);
+      // Asked and approved once, before attempt 1; attempt 2 ran on that approval.
+      expect(types.filter((t) => t.startsWith("approval."))).toEqual(["approval.requested", "approval.approved"]);
+      expect(types.indexOf("approval.approved")).toBeLessThan(types.indexOf("operation.resuming"));
+      const provider = await as(ada, "GET", "/v1/providers/ap-resume");
+      expect([provider.lifecycle, provider.specHash, provider.spec.dataClassification]).toEqual(["active", op.specHash, "restricted"]);
+    } finally {
+      await slow.close(2_000);
+    }
+  }, 90_000);
+
   it("an unapproved change cannot be reached around: its spec is not the provider's until approved, and nothing queues behind it", async () => {
     const created = await onboard("ap-around", { dataClassification: "restricted" });
     await call("POST", `/v1/operations/${created.id}/approve`, approver, { specHash: created.specHash });

@@ -147,3 +147,54 @@ describe("the service through a restart of its PostgreSQL", () => {
     expect(events.at(-1)?.type).toBe("operation.succeeded");
   }, 120_000);
 });
+
+describe("an outage longer than the lease", () => {
+  let svc: TestService | undefined;
+  let scratch: { url: string; stop(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    if (reason()) return;
+    scratch = await createScratchDatabase((cluster as { url: string }).url);
+    const db = await openPostgres({ connectionString: scratch.url, max: 6, onError: (err) => errors.push(err) });
+    await migrate(db);
+    // A 5 s lease and an 8 s outage: the running attempts cannot be kept; the operations must resume.
+    svc = await startTestService({ db, config: { SIMULATED_STEP_MS: 150, LEASE_SECONDS: 5, RESUME_BACKOFF_SECONDS: 1 } });
+  }, 60_000);
+  afterAll(async () => {
+    await svc?.close(2_000);
+    await scratch?.stop().catch(() => undefined);
+  });
+
+  it("the attempts it cut resume by themselves (attempt 2, stack recovered first) and succeed; no operation is lost", async (ctx) => {
+    if (reason() || svc === undefined) return ctx.skip();
+    const s = svc;
+    const ids: string[] = [];
+    for (const name of ["outage-a", "outage-b"]) {
+      const created = await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed(name) });
+      expect(created.statusCode).toBe(202);
+      ids.push((created.json() as Json).operation.id as string);
+    }
+    for (const id of ids) await waitForStatus(s, id, ["running"]);
+    await until("a few events before the outage", async () => {
+      const ops = await Promise.all(ids.map(async (id) => (await s.app.inject({ method: "GET", url: `/v1/operations/${id}` })).json() as Json));
+      return ops.every((o) => o.progress.done >= 2);
+    });
+    await (cluster as { restart: NonNullable<Extract<PostgresCluster, { url: string }>["restart"]> }).restart({
+      whileDown: async () => {
+        expect((await s.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(503);
+        await new Promise((r) => setTimeout(r, 8_000));
+      },
+    });
+    await until("readiness back", async () => (await s.app.inject({ method: "GET", url: "/readyz" })).statusCode === 200);
+    for (const id of ids) {
+      const done = await waitForStatus(s, id, ["succeeded", "failed", "interrupted", "cancelled"], 90_000);
+      expect([done.status, done.attempt], `${JSON.stringify(done.error)}\n${warningsOf(s.logs)}`).toEqual(["succeeded", 2]);
+      const events = ((await s.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json).items as Json[];
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      const boundary = events.findIndex((e) => e.type === "operation.resuming");
+      expect(events[boundary]).toMatchObject({ attempt: 1, nextAttempt: 2 });
+      expect(events.slice(boundary + 1).some((e) => e.type === "diagnostic" && /^recovered the stack after interrupted operation/.test(e.message))).toBe(true);
+      expect(events.filter((e) => e.type === "operation.interrupted")).toEqual([]);
+      expect(events.at(-1)?.type).toBe("operation.succeeded");
+    }
+  }, 150_000);
+});
