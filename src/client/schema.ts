@@ -507,8 +507,13 @@ export interface components {
             engine: string;
             specHash: string;
             programVersion: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description attempts started so far; an attempt that stopped without finishing is resumed as the next one
+             */
             attempt: number;
+            /** @description queued again after an interrupted attempt: the next attempt starts no earlier than this */
+            resumesAt?: string;
             /**
              * Format: int64
              * @description operations ahead of this one on its provider (queued only)
@@ -716,6 +721,20 @@ export interface components {
             /** @constant */
             type: "operation.interrupted";
             reason: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "operation.resuming";
+            /** Format: int64 */
+            attempt: number;
+            reason: string;
+            /** Format: int64 */
+            nextAttempt: number;
+            /** Format: int64 */
+            maxAttempts: number;
+            notBefore: string;
             /** Format: int64 */
             seq: number;
             at: string;
