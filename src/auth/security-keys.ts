@@ -1,5 +1,5 @@
 import { createPublicKey, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
-import { mkdir, open, readFile } from "node:fs/promises";
+import { link, mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { loadAuditHmacKey, loadAuditSigningKey, loadAuditVerifyKey, parseAuditHmacKey, parseAuditSigningKey } from "../audit/keys.js";
@@ -102,7 +102,11 @@ function ticketKeyFrom(bytes: Buffer, path: string): Buffer {
   return key;
 }
 
-/** Reads a development key file, creating it (exclusively, 0600) the first time. */
+/**
+ * Reads a development key file, creating it (0600) the first time. Written whole under a temporary name and
+ * then hard-linked into place (link never replaces a file): replicas started together on one DATA_DIR end
+ * up with the same key, and none reads a half-written one.
+ */
 async function devKey(path: string, create: () => string, log: Logger): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -110,13 +114,22 @@ async function devKey(path: string, create: () => string, log: Logger): Promise<
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
   await mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
-  const file = await open(path, "wx", 0o600);
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const file = await open(temporary, "wx", 0o600);
+  let created = false;
   try {
     await file.chmod(0o600);
     await file.writeFile(create());
-  } finally {
     await file.close();
+    await link(temporary, path);
+    created = true;
+  } catch (err) {
+    // Another process linked its key first: use that one.
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  } finally {
+    await file.close().catch(() => undefined);
+    await rm(temporary, { force: true });
   }
-  log.warn({ path }, "development: generated an audit key (production needs AUDIT_HMAC_KEY_FILE and AUDIT_SIGNING_KEY_FILE)");
+  if (created) log.warn({ path }, "development: generated an audit key (production needs AUDIT_HMAC_KEY_FILE and AUDIT_SIGNING_KEY_FILE)");
   return readFile(path);
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,6 +42,22 @@ describe("security keys", () => {
     expect((await loadAuditHmacKeyOnly(base({ MODE: "development" }), log)).export().equals(first.auditHmac.export())).toBe(true);
     // The ticket key is derived, not the HMAC key itself.
     expect(first.ticketKey.equals(first.auditHmac.export())).toBe(false);
+  });
+
+  it("development replicas started together on one DATA_DIR get the same keys (none half-written), so verify agrees across them", async () => {
+    const shared = await mkdtemp(join(tmpdir(), "saas-bridge-keys-shared-"));
+    try {
+      const config = { ...base({ MODE: "development" }), DATA_DIR: shared };
+      const all = await Promise.all(Array.from({ length: 8 }, () => loadSecurityKeys(config, log)));
+      const signing = all.map((k) => k.auditSigning.export({ format: "pem", type: "pkcs8" }).toString());
+      const hmac = all.map((k) => k.auditHmac.export().toString("hex"));
+      expect(new Set(signing).size).toBe(1);
+      expect(new Set(hmac).size).toBe(1);
+      // No temporary files are left beside the keys.
+      expect((await readdir(join(shared, "keys"))).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
   });
 
   it("a configured file that is unusable is refused with its path and the problem, never its contents", async () => {
