@@ -38,6 +38,7 @@ export type ServiceConfig = EngineConfig & Pick<
   | "RESUME_MAX_ATTEMPTS"
   | "RESUME_BACKOFF_SECONDS"
   | "SSE_KEEPALIVE_SECONDS"
+  | "STREAM_WRITE_DEADLINE_SECONDS"
   | "BODY_LIMIT_BYTES"
   | "SIMULATED_STEP_MS"
   | "SIMULATED_PAUSED"
@@ -156,7 +157,14 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   let started = false;
-  const stream = { db, hub, keepAliveMs: config.SSE_KEEPALIVE_SECONDS * 1000, open: new OpenStreams(), maxPerOwner: config.MAX_STREAMS_PER_PRINCIPAL };
+  const stream = {
+    db,
+    hub,
+    keepAliveMs: config.SSE_KEEPALIVE_SECONDS * 1000,
+    writeDeadlineMs: config.STREAM_WRITE_DEADLINE_SECONDS * 1000,
+    open: new OpenStreams(),
+    maxPerOwner: config.MAX_STREAMS_PER_PRINCIPAL,
+  };
   const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
   const authenticator =
     options.securityOverride?.authenticator ??

@@ -60,6 +60,11 @@ const ConfigSchema = z
     RESUME_BACKOFF_SECONDS: intFrom(0, 3_600).default(15),
     SHUTDOWN_GRACE_SECONDS: intFrom(0, 3_600).default(25),
     SSE_KEEPALIVE_SECONDS: intFrom(1, 300).default(15),
+    /**
+     * A stream whose client has taken none of its pending bytes for this long is closed and its slot freed
+     * (issue 14): a client that stopped reading otherwise holds its socket, buffers and cap slot for ever.
+     */
+    STREAM_WRITE_DEADLINE_SECONDS: intFrom(1, 3_600).default(60),
     BODY_LIMIT_BYTES: intFrom(1_024, 10 * 1024 * 1024).default(64 * 1024),
     // Hardening (issue 5)
     /** Requests a minute from one client address, counted before authentication; /healthz and /readyz are exempt. */

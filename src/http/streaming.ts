@@ -7,12 +7,15 @@ import type { OperationEvent } from "../operations/events.js";
 import { followEvents } from "../operations/follow-events.js";
 import type { Queryable } from "../store/db.js";
 import { CONTENT_TYPE, type StreamFormat } from "./negotiate.js";
+import { resetStream, watchWriteDeadline } from "./stream-deadline.js";
 import { createTextFormatter } from "./text-progress.js";
 
 export interface StreamDeps {
   readonly db: Queryable;
   readonly hub: EventHub;
   readonly keepAliveMs: number;
+  /** A stream whose client takes none of its pending bytes for this long is closed (STREAM_WRITE_DEADLINE_SECONDS). */
+  readonly writeDeadlineMs: number;
   readonly open: OpenStreams;
   /** Open streams one principal may hold at once (MAX_STREAMS_PER_PRINCIPAL). */
   readonly maxPerOwner: number;
@@ -102,15 +105,35 @@ export function streamOperation(reply: FastifyReply, deps: StreamDeps, req: Stre
     abort.abort();
     reply.raw.destroy();
   }, req.owner);
+  // The client's own backpressure decides how long a stream it does not read lasts, not the kernel's buffers.
+  const deadline = watchWriteDeadline({
+    out,
+    res: reply.raw,
+    deadlineMs: deps.writeDeadlineMs,
+    onExpired: (pendingBytes) => {
+      req.log.warn(
+        { operationId: req.operationId, pendingBytes, writeDeadlineSeconds: deps.writeDeadlineMs / 1000 },
+        "event stream closed: the client took none of its pending bytes within the write deadline",
+      );
+      resetStream(reply.raw);
+    },
+  });
   reply.raw.on("close", () => {
+    deadline.stop();
     abort.abort();
     untrack();
   });
   const format = formatterFor(req.format, req.textHeader);
 
   const pump = async () => {
+    // Only on an idle connection: one that still holds unsent bytes is not idle, and keep-alives written
+    // while its client does not read would pile up until the deadline.
     const keepAlive =
-      req.format === "sse" ? setInterval(() => out.write(": keep-alive\n\n"), deps.keepAliveMs) : undefined;
+      req.format === "sse"
+        ? setInterval(() => {
+            if (deadline.pendingBytes() === 0) out.write(": keep-alive\n\n");
+          }, deps.keepAliveMs)
+        : undefined;
     try {
       for await (const event of followEvents({ db: deps.db, hub: deps.hub, operationId: req.operationId, after: req.after, signal: abort.signal })) {
         const chunk = format(event);

@@ -452,6 +452,7 @@ describe("open streams per owner", () => {
       db: { query: async () => [] },
       hub: { subscribe: () => () => {}, publish: async () => {}, subscriberCount: () => 0, close: async () => {} },
       keepAliveMs: 50,
+      writeDeadlineMs: 60_000,
       maxPerOwner: 1,
       open,
     };
