@@ -11,18 +11,38 @@ import { listEvents } from "./events-repo.js";
  */
 export class Lease {
   #until: number;
+  #timer: NodeJS.Timeout | undefined;
+  /**
+   * `onLapse` runs when the lease runs out here without a renewal (a database outage longer than the
+   * lease): by then the recovery sweep of any replica may take the operation over, so its work must stop.
+   */
   constructor(
     private readonly seconds: number,
     grantedAt = Date.now(),
+    private readonly onLapse?: () => void,
   ) {
     this.#until = grantedAt + seconds * 1000;
+    this.#arm();
   }
   /** A heartbeat sent at `sentAt` succeeded: the lease runs from then (the server's clock counted later). */
   renewed(sentAt: number): void {
     this.#until = Math.max(this.#until, sentAt + this.seconds * 1000);
+    this.#arm();
   }
   get until(): number {
     return this.#until;
+  }
+  /** The work ended: no lapse is reported any more. */
+  release(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+  #arm(): void {
+    if (this.onLapse === undefined) return;
+    clearTimeout(this.#timer);
+    const lapse = this.onLapse;
+    this.#timer = setTimeout(() => (Date.now() >= this.#until ? lapse() : this.#arm()), Math.max(0, this.#until - Date.now()));
+    this.#timer.unref();
   }
 }
 

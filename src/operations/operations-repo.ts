@@ -187,7 +187,10 @@ export async function claimNext(db: Db, owner: string, leaseSeconds: number): Pr
   return parse(rows)[0];
 }
 
-/** Renews the lease; returns whether a cancel was requested, or undefined when the lease is lost. */
+/**
+ * Renews the lease; returns whether a cancel was requested, or undefined when the lease is lost. An expired
+ * lease is lost even before a sweep has ended its attempt: the runner has stopped that attempt's work by then.
+ */
 export async function heartbeat(
   q: Queryable,
   id: string,
@@ -196,7 +199,7 @@ export async function heartbeat(
 ): Promise<{ cancelRequested: boolean } | undefined> {
   const rows = await q.query<{ cancel_requested_at: unknown }>(
     `UPDATE operations SET lease_expires_at = now() + make_interval(secs => $4)
-      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status = 'running'
+      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status = 'running' AND lease_expires_at > now()
       RETURNING cancel_requested_at`,
     [id, fence.attempt, fence.owner, leaseSeconds],
   );

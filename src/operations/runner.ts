@@ -124,14 +124,18 @@ export function createRunner(options: RunnerOptions): Runner {
     await hub.publish(op.id, event);
   }
 
-  async function runOne(op: Operation, controller: AbortController): Promise<void> {
+  /** `askedAt`: when the claim was sent (the lease the database granted runs from a moment after it). */
+  async function runOne(op: Operation, controller: AbortController, askedAt: number): Promise<void> {
     const fence: Fence = { attempt: op.attempt, owner };
     const opLog = log.child({ operationId: op.id, provider: op.provider, attempt: op.attempt, kind: op.kind });
     const started = Date.now();
     // The first abort wins and carries its reason on the signal.
     const stop = (r: StopReason) => controller.abort(r);
-    // Claimed just now: the lease runs from here, and every successful heartbeat extends it.
-    const lease = new Lease(leaseSeconds);
+    // Claimed just now: the lease runs from the claim, and every successful heartbeat extends it.
+    const lease = new Lease(leaseSeconds, askedAt, () => {
+      opLog.warn("the lease ran out without a renewal (the database was unavailable for longer); stopping this attempt");
+      stop("lease");
+    });
     const beat = setInterval(() => {
       const sent = Date.now();
       ops.heartbeat(db, op.id, fence, leaseSeconds).then(
@@ -262,12 +266,13 @@ export function createRunner(options: RunnerOptions): Runner {
       }
     } finally {
       clearInterval(beat);
+      lease.release();
     }
   }
 
-  function launch(op: Operation): void {
+  function launch(op: Operation, askedAt: number): void {
     const controller = new AbortController();
-    const done = runOne(op, controller)
+    const done = runOne(op, controller, askedAt)
       .catch((err: unknown) => log.error({ err, operationId: op.id }, "operation bookkeeping failed"))
       .finally(() => {
         running.delete(op.id);
@@ -300,9 +305,10 @@ export function createRunner(options: RunnerOptions): Runner {
           await recoverExpired();
         }
         while (!stopping && running.size < options.concurrency) {
+          const askedAt = Date.now();
           const op = await ops.claimNext(db, owner, leaseSeconds);
           if (!op) break;
-          launch(op);
+          launch(op, askedAt);
         }
       } catch (err) {
         // The loop must survive a failed claim (database restart, lost race on the unique index).

@@ -76,4 +76,21 @@ describe("whileLeased", () => {
     lease.renewed(5_000);
     expect(lease.until).toBe(41_000);
   });
+
+  it("a lease that runs out without a renewal says so once (the runner stops the attempt); a renewal postpones it, a release cancels it", async () => {
+    const lapsed: number[] = [];
+    const started = Date.now();
+    const lease = new Lease(0.3, started, () => lapsed.push(Date.now() - started));
+    await new Promise((r) => setTimeout(r, 200));
+    lease.renewed(Date.now());
+    await new Promise((r) => setTimeout(r, 200));
+    expect(lapsed).toEqual([]);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(lapsed).toHaveLength(1);
+    expect(lapsed[0]).toBeGreaterThanOrEqual(480);
+    const released = new Lease(0.1, Date.now(), () => lapsed.push(-1));
+    released.release();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(lapsed).toHaveLength(1);
+  });
 });

@@ -114,6 +114,8 @@ describe("runner", () => {
     const fence = { attempt: claimed.attempt, owner: "worker-a" };
     await ops.appendEvent(s.db, op.id, fence, { type: "progress", done: 0, total: 1 });
     await s.db.query(`UPDATE operations SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [op.id]);
+    // Expired is lost, even before a sweep ended the attempt: a late heartbeat does not bring it back.
+    expect(await ops.heartbeat(s.db, op.id, fence, 30)).toBeUndefined();
     const policy = { maxAttempts: 3, backoffSeconds: 0 };
     const swept = await s.db.transaction((tx) => sweepExpiredLeases(tx, { policy, onFinish: async () => undefined }));
     expect(swept.map((e) => [e.op.id, e.outcome])).toEqual([[op.id, "resuming"]]);
