@@ -20,7 +20,8 @@ export interface Figure {
     | "engine-vs-simulated"
     | "route-fuzz"
     | "openapi"
-    | "db-outage";
+    | "db-outage"
+    | "resume-after-kill";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

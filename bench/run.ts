@@ -10,6 +10,7 @@ import { measureProgramEvaluation } from "./program.js";
 import { formatReport, machine, writeReport, type Figure, type Report, type Skipped } from "./report.js";
 import { measureDbOutage } from "./db-outage.js";
 import { measureOpenApiDocument } from "./openapi-document.js";
+import { measureResumeAfterKill } from "./resume-after-kill.js";
 import { measureRouteFuzz } from "./route-fuzz.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
@@ -35,6 +36,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "route-fuzz": measureRouteFuzz,
   openapi: measureOpenApiDocument,
   "db-outage": measureDbOutage,
+  "resume-after-kill": measureResumeAfterKill,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {

@@ -5,7 +5,8 @@ import { join } from "node:path";
 /**
  * The real server (src/main.ts) in a process of its own, as an operator runs it: for tests that SIGKILL a
  * replica. Simulated engine, loopback, a port the kernel picks, development mode (the admin key and the
- * audit keys are created under DATA_DIR, so replicas given the same DATA_DIR share them).
+ * audit keys are created under DATA_DIR, so replicas given the same DATA_DIR share them). It is ready when
+ * it logs "Server listening" (LOG_LEVEL info or lower).
  */
 export interface ServerProcess {
   readonly child: ChildProcess;
