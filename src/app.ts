@@ -8,6 +8,7 @@ import { registerAuth, type AuthOptions } from "./http/auth.js";
 import { collectStreamingRoutes, describeServer, DOCUMENT_INFO } from "./http/openapi.js";
 import { specExamplesFor } from "./http/openapi-examples.js";
 import { registerProblemHandlers } from "./http/problem.js";
+import { registerStorageGuard } from "./http/storage-guard.js";
 import apiKeyRoutes, { type ApiKeyRoutesOptions } from "./http/routes/api-keys.js";
 import auditRoutes, { type AuditRoutesOptions } from "./http/routes/audit.js";
 import healthRoutes, { type ReadinessCheck } from "./http/routes/health.js";
@@ -20,6 +21,7 @@ import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "./onboarding/spec.js";
 import type { OperationsDeps } from "./operations/operations-service.js";
 import type { ApprovalsDeps } from "./approvals/approvals-service.js";
+import type { DiskSpace } from "./store/disk-space.js";
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -38,6 +40,8 @@ export interface AppDeps {
   readonly oidcIssuer?: string | undefined;
   /** Stream-ticket HMAC key. */
   readonly ticketKey: Buffer;
+  /** Free space where the service writes: changes are refused (507) while it is below the threshold. */
+  readonly storage: DiskSpace;
   /** Certificate and key (loadTls): the server speaks HTTPS only, TLS 1.2 or later. */
   readonly tls?: TlsMaterial | undefined;
   /**
@@ -66,10 +70,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  registerProblemHandlers(app);
+  registerProblemHandlers(app, { storage: deps.storage });
   // Before any route (the docs' and CORS preflights too): every route from here on needs an auth decision.
   registerAuth(app, deps.auth);
   await registerHardening(app, deps.hardening);
+  registerStorageGuard(app, deps.storage);
   // server.close() waits for open connections; streams still open at this point would hold it forever.
   app.addHook("preClose", async () => deps.stream.open.closeAll());
 

@@ -30,6 +30,7 @@ import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
 import { createRunner, type Runner } from "./operations/runner.js";
 import type { Db, Queryable } from "./store/db.js";
+import { createDiskSpace, MIB, spaceSummary, watchedDirs } from "./store/disk-space.js";
 
 export type ServiceConfig = EngineConfig & Pick<
   Config,
@@ -64,6 +65,7 @@ export type ServiceConfig = EngineConfig & Pick<
   | "AUDIT_SIGN_INTERVAL_SECONDS"
   | "APPROVAL_RULES"
   | "APPROVAL_TTL_HOURS"
+  | "DISK_MIN_FREE_MB"
 >;
 
 export interface ServiceOptions {
@@ -171,6 +173,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     createAuthenticator({ db, oidc: oidcVerifier(config, options.oidcKeys), ticketKey: keys.ticketKey });
   const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
   const onFinish = (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status);
+  // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
+  const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });
   const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish };
   const app = await buildApp({
     logger,
@@ -191,6 +195,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
         }),
     },
     tls: options.tls,
+    storage,
     auth: { authenticator, failures: createFailureLimiter({ maxPerWindow: config.AUTH_FAILURES_PER_IP_PER_MINUTE }), auditDenial: auditAlone },
     approvals,
     apiKeys: { db, audit, maxExpiresInDays: config.API_KEY_MAX_EXPIRES_DAYS },
@@ -220,6 +225,13 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
         },
       },
       { name: "engine", check: async () => engine.readiness() },
+      {
+        name: "disk",
+        check: async () => {
+          const space = await storage.status();
+          return { ok: space.ok, detail: spaceSummary(space) };
+        },
+      },
       {
         name: "runner",
         check: async () => ({ ok: started || config.SIMULATED_PAUSED, detail: started ? `claiming as ${runner.owner}` : "paused" }),

@@ -194,6 +194,12 @@ const ConfigSchema = z
     KEY_STORE_POLL_SECONDS: intFrom(1, 300).default(15),
     /** An approval request not decided in this time expires, and its operation is cancelled. */
     APPROVAL_TTL_HOURS: intFrom(1, 24 * 30).default(24),
+    /**
+     * Free space (MiB) the devices holding DATA_DIR (and PULUMI_HOME or a file:// backend elsewhere) must
+     * keep: below it changes are refused (507), /readyz is 503 and the service does not start (issue 14).
+     * 0 turns the check off; a write that fails for lack of space is a 507 either way.
+     */
+    DISK_MIN_FREE_MB: intFrom(0, 1_048_576).default(256),
   })
   .strip();
 

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "GUARDRAIL_VIOLATION",
   "UNSUPPORTED_FEATURE",
   "UNAVAILABLE",
+  "INSUFFICIENT_STORAGE",
   "INTERNAL",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -46,6 +47,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   GUARDRAIL_VIOLATION: 422,
   UNSUPPORTED_FEATURE: 422,
   UNAVAILABLE: 503,
+  INSUFFICIENT_STORAGE: 507,
   INTERNAL: 500,
 };
 
@@ -69,6 +71,7 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   GUARDRAIL_VIOLATION: "The request violates a guardrail",
   UNSUPPORTED_FEATURE: "This version cannot build part of the request yet",
   UNAVAILABLE: "The service is not ready",
+  INSUFFICIENT_STORAGE: "Not enough disk space to store the change",
   INTERNAL: "Internal error",
 };
 

@@ -7,12 +7,15 @@ import { EngineSetupError, prepareEngine } from "./engine/factory.js";
 import { loadTls } from "./http/hardening.js";
 import { LandingZoneError, loadLandingZone } from "./onboarding/landing-zone.js";
 import { createLogger } from "./logger.js";
+import { assertSpaceToStart, createDiskSpace, DiskSpaceError, MIB, storageCause, watchedDirs } from "./store/disk-space.js";
 import { openDb } from "./store/open.js";
 
 /** Composition root: config → landing zone → store → service → listen; graceful drain on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.LOG_LEVEL);
+  // A full disk would otherwise abort inside PGlite (or the engine's set-up) with no word about space.
+  await assertSpaceToStart(createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB }));
   // Before anything is touched: ENGINE=pulumi needs the CLI on PATH and a usable state passphrase.
   const makeEngine = await prepareEngine(config, logger);
   const landingZone = await loadLandingZone(config.LANDING_ZONE_FILE);
@@ -54,9 +57,13 @@ main().catch((err: unknown) => {
     err instanceof EngineSetupError ||
     err instanceof LandingZoneError ||
     err instanceof SecuritySetupError ||
-    err instanceof DevAdminKeyError
+    err instanceof DevAdminKeyError ||
+    err instanceof DiskSpaceError
   ) {
     for (const line of err.message.split("\n")) console.error(`saas-bridge: ${line}`);
+  } else if (storageCause(err) !== undefined) {
+    // Space ran out after the check (below DISK_MIN_FREE_MB=0, or filled meanwhile).
+    console.error(`saas-bridge: start-up failed: ${storageCause(err)}`);
   } else {
     console.error("saas-bridge: start-up failed:", err);
   }

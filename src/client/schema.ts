@@ -32,7 +32,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database, the engine and the runner answer
+         * Readiness: the database, the engine and the runner answer, and the disk has room
          * @description Public: no credential.
          */
         get: operations["readiness"];
@@ -1218,6 +1218,19 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `INSUFFICIENT_STORAGE` (Not enough disk space to store the change). The service's disk has less free space than DISK_MIN_FREE_MB, or a write failed for lack of space; the detail names the directory. Nothing was stored; reads still work; `GET /readyz` says when space is back. */
+        InsufficientStorage: {
+            headers: {
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -1388,6 +1401,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getProvider: {
@@ -1472,6 +1486,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     decommissionProvider: {
@@ -1528,6 +1543,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     previewProvider: {
@@ -1578,6 +1594,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     handOverKeyStore: {
@@ -1634,6 +1651,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     revokeProvider: {
@@ -1680,6 +1698,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     reinstateProvider: {
@@ -1726,6 +1745,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     checkProviderDrift: {
@@ -1772,6 +1792,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getOperation: {
@@ -1846,6 +1867,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     approveOperation: {
@@ -1889,6 +1911,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     rejectOperation: {
@@ -1931,6 +1954,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     listApprovals: {
@@ -2004,6 +2028,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     listOperationEvents: {
@@ -2140,6 +2165,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     getApiKey: {
@@ -2209,6 +2235,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     listAuditRecords: {
@@ -2291,6 +2318,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     verifyAuditTrail: {
@@ -2330,7 +2358,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description the last segment of a problem's `type` */
-                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "internal";
+                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
             };
             cookie?: never;
         };

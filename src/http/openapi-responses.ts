@@ -24,6 +24,7 @@ const PROBLEM_RESPONSES: Readonly<Record<number, string>> = {
   429: "TooManyRequests",
   500: "InternalError",
   503: "Unavailable",
+  507: "InsufficientStorage",
 };
 
 export const problemResponseRef = (status: number): Json | undefined =>
@@ -93,6 +94,7 @@ function problemDescription(status: number): string {
     429: " Per address, per credential, or open streams per credential.",
     500: " Unexpected: logged with the `requestId`.",
     503: " The database is unreachable (a failover or a restart): retry after `Retry-After` seconds, with the same Idempotency-Key for a change.",
+    507: " The service's disk has less free space than DISK_MIN_FREE_MB, or a write failed for lack of space; the detail names the directory. Nothing was stored; reads still work; `GET /readyz` says when space is back.",
   };
   return `${codes.map((c) => `\`${c}\` (${ERROR_TITLES[c]})`).join(", ")}.${extra[status] ?? ""}`;
 }

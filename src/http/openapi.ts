@@ -20,7 +20,7 @@ import { acceptsNull, hoistSchema, integerFormats, pruneSchemas, withoutNull } f
  * fastify-type-provider-zod generate it from the routes' zod schemas; this adds what they cannot know:
  * - the credential (a bearer API key or OIDC JWT) and `security: []` on the public routes, from the same
  *   auth decisions the server enforces (src/http/auth.ts), and each route's role in its description;
- * - every answer the server sends besides a route's own (problem+json 400/401/403/404/413/415/429/500 with
+ * - every answer the server sends besides a route's own (problem+json 400/401/403/404/413/415/429/500/503/507 with
  *   their headers, src/http/openapi-responses.ts), and the live-progress media types of a streaming route;
  * - response headers (Location, Operation-Id, Link, Cache-Control, rate limits, Retry-After);
  * - the provider spec as one component (it is built per landing zone), examples from examples/ that the
@@ -146,7 +146,9 @@ function describeResponses(document: Json, key: string, operation: Json, route: 
   const limited = !(key === "get /healthz" || key === "get /readyz");
   const hasPath = /\{[^}]+\}/.test(key);
   // Credentials are checked against the database, so a non-public route can find it unavailable (503).
-  const shared = [400, 415, 500, ...(isPublic ? [] : [401, 403, 503]), ...(limited ? [429] : []), ...(hasPath ? [404] : []), ...(method === "get" ? [] : [413])];
+  // A change under /v1 is refused while the disk is low, or fails when it fills up (507, src/http/storage-guard.ts).
+  const changes = method !== "get" && key.startsWith(`${method} /v1/`);
+  const shared = [400, 415, 500, ...(isPublic ? [] : [401, 403, 503]), ...(limited ? [429] : []), ...(hasPath ? [404] : []), ...(method === "get" ? [] : [413]), ...(changes ? [507] : [])];
   const responses: Json = {};
   for (const status of [...new Set([...Object.keys(own).map(Number), ...shared])].sort((a, b) => a - b)) {
     // A route's own error answer that is not a problem (/readyz's 503 is the readiness document) stays its own.

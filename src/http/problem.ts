@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { AppError, ERROR_TITLES, HTTP_STATUS, type ErrorCode, type FieldError, type ViolationDetail } from "../errors.js";
+import { storageCause, type DiskSpace } from "../store/disk-space.js";
 import { DatabaseUnavailableError } from "../store/unavailable.js";
 
 /**
@@ -63,6 +64,11 @@ function routePattern(url: string): RegExp {
   return new RegExp(`^${body}/?$`);
 }
 
+/** A 507's detail: the cause (which directory, how much is free), and what still works. */
+export function insufficientStorageDetail(cause: string): string {
+  return `Not stored: ${cause}. Changes are refused until space is freed; reads still work, and GET /readyz says when space is back.`;
+}
+
 /** What a 503 asks a client to wait: a failover or a restart takes seconds. */
 export const UNAVAILABLE_RETRY_SECONDS = 5;
 
@@ -74,8 +80,27 @@ function databaseUnavailable(err: unknown): DatabaseUnavailableError | undefined
   return undefined;
 }
 
-export function registerProblemHandlers(app: FastifyInstance): void {
+/** Our own errors other than INTERNAL, and Fastify's 4xx: what they say is about the request. */
+function isClientError(err: FastifyError | AppError): boolean {
+  if (err instanceof AppError) return err.code !== "INTERNAL";
+  return (err as FastifyError).validation !== undefined || (err.statusCode !== undefined && err.statusCode < 500);
+}
+
+export interface ProblemHandlerOptions {
+  /** The disk-space monitor: told to look again when a write failed for lack of space. */
+  readonly storage?: Pick<DiskSpace, "invalidate"> | undefined;
+}
+
+export function registerProblemHandlers(app: FastifyInstance, options: ProblemHandlerOptions = {}): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    // A write that failed for lack of space, wherever it failed (even past the pre-check): a 507 naming
+    // the cause, not a 500 (issue 14). Client errors keep their meaning (a JSON parse error quotes the body).
+    const spaceCause = isClientError(err) ? undefined : storageCause(err);
+    if (spaceCause !== undefined) {
+      options.storage?.invalidate();
+      request.log.error({ err }, "request failed: out of disk space");
+      return sendProblem(request, reply, "INSUFFICIENT_STORAGE", insufficientStorageDetail(spaceCause));
+    }
     const unavailable = databaseUnavailable(err);
     if (unavailable) {
       // One request fails; the process, the pool and every other request carry on (issue 14).
@@ -88,7 +113,9 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       );
     }
     if (err instanceof AppError) {
-      if (err.status >= 500) request.log.error({ err }, "request failed");
+      // A change refused while space is low is expected: one warning each, not an error.
+      if (err.code === "INSUFFICIENT_STORAGE") request.log.warn({ detail: err.message }, "change refused: disk space low");
+      else if (err.status >= 500) request.log.error({ err }, "request failed");
       return sendProblem(request, reply, err.code, err.message, { errors: err.errors, links: err.links, violations: err.violations });
     }
     const validation = (err as FastifyError).validation as FieldError[] | undefined;

@@ -16,7 +16,7 @@ const Readiness = z.object({
   checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string() })),
 }).meta({ id: "Readiness", description: "Each dependency's check; `ready` when all pass" });
 
-/** /healthz: the process answers. /readyz: its dependencies answer (database, engine, runner). */
+/** /healthz: the process answers. /readyz: its dependencies answer (database, engine, runner) and the disk has room. */
 const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, { checks }) => {
   app.get(
     "/healthz",
@@ -26,7 +26,7 @@ const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, { c
 
   app.get(
     "/readyz",
-    { config: { auth: { public: true } }, schema: { operationId: "readiness", summary: "Readiness: the database, the engine and the runner answer", tags: ["ops"], response: { 200: Readiness, 503: Readiness } }, logLevel: "warn" },
+    { config: { auth: { public: true } }, schema: { operationId: "readiness", summary: "Readiness: the database, the engine and the runner answer, and the disk has room", tags: ["ops"], response: { 200: Readiness, 503: Readiness } }, logLevel: "warn" },
     async (_request, reply) => {
       const results = await Promise.all(
         checks.map(async (c) => {
