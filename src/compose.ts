@@ -30,7 +30,7 @@ import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
 import { createRunner, type Runner } from "./operations/runner.js";
 import type { Db, Queryable } from "./store/db.js";
-import { createDiskSpace, MIB, spaceSummary, watchedDirs } from "./store/disk-space.js";
+import { createDiskSpace, lowSpaceText, MIB, spaceSummary, watchedDirs } from "./store/disk-space.js";
 
 export type ServiceConfig = EngineConfig & Pick<
   Config,
@@ -147,6 +147,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     timeoutMs: config.KEY_STORE_CONNECT_TIMEOUT_SECONDS * 1000,
   };
   const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, ...program });
+  // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
+  const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });
   const runner = createRunner({
     db,
     engine,
@@ -156,6 +158,11 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     leaseSeconds: config.LEASE_SECONDS,
     concurrency: config.MAX_CONCURRENT_OPERATIONS,
     resume: { maxAttempts: config.RESUME_MAX_ATTEMPTS, backoffSeconds: config.RESUME_BACKOFF_SECONDS },
+    // Below DISK_MIN_FREE_MB this replica claims nothing: an operation would only run out of space.
+    mayClaim: async () => {
+      const space = await storage.status();
+      return space.low === undefined ? undefined : lowSpaceText(space.low, space.minFreeBytes);
+    },
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   let started = false;
@@ -173,8 +180,6 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     createAuthenticator({ db, oidc: oidcVerifier(config, options.oidcKeys), ticketKey: keys.ticketKey });
   const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
   const onFinish = (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status);
-  // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
-  const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });
   const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish };
   const app = await buildApp({
     logger,

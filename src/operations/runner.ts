@@ -15,6 +15,7 @@ import {
 } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
+import { storageCause } from "../store/disk-space.js";
 import { DatabaseUnavailableError } from "../store/unavailable.js";
 import { appendedAfter, Lease, whileLeased } from "./leased-writes.js";
 import type { EventData, OperationEvent } from "./events.js";
@@ -63,6 +64,8 @@ export interface RunnerOptions {
   readonly concurrency: number;
   /** Which interrupted attempts are queued again, and how often (RESUME_MAX_ATTEMPTS, RESUME_BACKOFF_SECONDS). */
   readonly resume: ResumePolicy;
+  /** Why this replica should claim nothing now (its disk below DISK_MIN_FREE_MB), or undefined. */
+  readonly mayClaim?: () => Promise<string | undefined>;
   /** How often to look for work when nobody kicks (other replicas enqueue too). */
   readonly pollMs?: number;
 }
@@ -174,13 +177,15 @@ export function createRunner(options: RunnerOptions): Runner {
     };
 
     try {
-      await db.transaction((tx) => hooks.onStart(tx, op));
+      // These three are idempotent (a lifecycle step, reads, an allocation that returns the same subnets):
+      // a connection lost under them is retried while the lease lasts, like the event writes.
+      await durable(() => db.transaction((tx) => hooks.onStart(tx, op)));
       await publishEmit({ type: "operation.started", attempt: op.attempt, engine: engine.name });
       opLog.info("operation started");
-      const prepared = await hooks.prepare(op);
+      const prepared = await durable(() => hooks.prepare(op));
       for (const finding of prepared.findings) await publishEmit(finding);
       if (prepared.failure) throw prepared.failure;
-      const recovery = await getRecovery(db, op.provider);
+      const recovery = await durable(() => getRecovery(db, op.provider));
       const onEvent = async (event: EngineEvent) => {
         await publishEmit(event);
         if (event.type === "progress") await durable(() => ops.setProgress(db, op.id, fence, event.done, event.total));
@@ -245,8 +250,10 @@ export function createRunner(options: RunnerOptions): Runner {
       } else if (reason === "cancel") {
         await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" }, undefined, unclean, { lease, lastSeq });
         opLog.info({ forced: unclean !== undefined }, "operation cancelled");
-      } else if (reason === "shutdown" || err instanceof EngineInterruptedError) {
-        const why = reason === "shutdown" ? "the service shut down before the operation finished" : (unclean ?? "interrupted");
+      } else if (reason === "shutdown" || err instanceof EngineInterruptedError || storageCause(err) !== undefined) {
+        // Out of disk space is no fault of the operation's: it ends this attempt, named as such, and resumes
+        // once space is back (a replica below DISK_MIN_FREE_MB claims nothing).
+        const why = reason === "shutdown" ? "the service shut down before the operation finished" : (storageCause(err) ?? unclean ?? "interrupted");
         const ended = await whileLeased(
           lease,
           () => db.transaction((tx) => endInterruptedAttempt(tx, interruption, op.id, fence, why, unclean ?? why)),
@@ -298,13 +305,17 @@ export function createRunner(options: RunnerOptions): Runner {
   async function claimLoop(): Promise<void> {
     const pollMs = options.pollMs ?? 1_000;
     let lastSweep = Date.now();
+    let pauseLogged = false;
     while (!stopping) {
       try {
         if (Date.now() - lastSweep > (leaseSeconds * 1000) / 2) {
           lastSweep = Date.now();
           await recoverExpired();
         }
-        while (!stopping && running.size < options.concurrency) {
+        const paused = await options.mayClaim?.();
+        if (paused !== undefined && !pauseLogged) log.warn({ reason: paused }, "not claiming operations until this clears");
+        pauseLogged = paused !== undefined;
+        while (paused === undefined && !stopping && running.size < options.concurrency) {
           const askedAt = Date.now();
           const op = await ops.claimNext(db, owner, leaseSeconds);
           if (!op) break;

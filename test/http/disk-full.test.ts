@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { closeSync, openSync, statfsSync, writeSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { isOutOfSpace, MIB, storageCause } from "../../src/store/disk-space.js";
 import { openDb } from "../../src/store/open.js";
 import { openPglite } from "../../src/store/pglite.js";
 import { startPostgresCluster } from "../helpers/postgres-cluster.js";
+import { runServerUntilExit } from "../helpers/server-process.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 
 /**
@@ -22,7 +23,6 @@ import { specNamed, startTestService, waitForStatus, type TestService } from "..
  */
 type Json = Record<string, any>;
 const run = promisify(execFile);
-const root = new URL("../../", import.meta.url).pathname;
 const TMPFS_MIB = 64;
 
 interface Mount {
@@ -320,33 +320,10 @@ describe.skipIf(!mnt.mounted)(`a full disk, for real (${TMPFS_MIB} MiB tmpfs, PG
     }
   }, 120_000);
 
-  /** The real server (src/main.ts) as an operator starts it; resolves with its exit code and output. */
-  async function startServer(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      cwd: root,
-      env: {
-        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-        ENGINE: "simulated",
-        LANDING_ZONE_FILE: "examples/landing-zone.json",
-        PORT: "0",
-        MODE: "development",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
-    clearTimeout(timer);
-    return { code, output };
-  }
-
   it("the real server started with DATA_DIR on the full disk exits 1 with one line about disk space, before PGlite opens", async () => {
     fillUntilFull(mnt.dir);
     try {
-      const existing = await startServer({ DATA_DIR: dataDir });
+      const existing = await runServerUntilExit(dataDir);
       expect(existing.code).toBe(1);
       expect(existing.output.trim()).toBe(
         `saas-bridge: cannot start: no space left on the device holding DATA_DIR (${dataDir}): 0 MiB free, 256 MiB required (DISK_MIN_FREE_MB). Free some space on that device, or point DATA_DIR at another one.`,
@@ -355,7 +332,7 @@ describe.skipIf(!mnt.mounted)(`a full disk, for real (${TMPFS_MIB} MiB tmpfs, PG
       // With the check turned off, whatever write fails first still says it is disk space.
       const fresh = join(mnt.dir, "fresh");
       await mkdir(fresh).catch(() => undefined);
-      const unchecked = await startServer({ DATA_DIR: fresh, DISK_MIN_FREE_MB: "0" });
+      const unchecked = await runServerUntilExit(fresh, { DISK_MIN_FREE_MB: "0" });
       expect(unchecked.code).toBe(1);
       expect(unchecked.output).toMatch(/^saas-bridge: .*(no space left|ENOSPC)/im);
     } finally {
@@ -363,3 +340,42 @@ describe.skipIf(!mnt.mounted)(`a full disk, for real (${TMPFS_MIB} MiB tmpfs, PG
     }
   }, 90_000);
 });
+
+describe.skipIf(!mnt.mounted)(`low disk while work is queued (${TMPFS_MIB} MiB tmpfs)${mnt.mounted ? "" : ` — SKIPPED: ${mnt.reason}`}`, () => {
+  it("cancels still work, the replica claims nothing until space is back, then the queued work runs", async () => {
+    const dir = join(mnt.dir, "queued");
+    const ballast = join(mnt.dir, "queued-ballast");
+    const svc = await startTestService({ config: { DATA_DIR: dir, DISK_MIN_FREE_MB: 16, MAX_CONCURRENT_OPERATIONS: 1, SIMULATED_STEP_MS: 250 } });
+    services.push(svc);
+    const accepted = async (res: Promise<{ statusCode: number; json(): unknown }>): Promise<string> => {
+      const r = await res;
+      expect(r.statusCode).toBe(202);
+      return ((r.json() as Json).operation as Json).id as string;
+    };
+    // One running (the only slot), one queued behind it on its provider, one waiting for the slot.
+    const running = await accepted(post(svc, "/v1/providers", specNamed("low-a")));
+    await waitForStatus(svc, running, ["running"]);
+    const behind = await accepted(post(svc, "/v1/providers/low-a/preview"));
+    const waiting = await accepted(post(svc, "/v1/providers", specNamed("low-b")));
+
+    fillLeaving(mnt.dir, 8 * MIB, "queued-ballast");
+    await new Promise((r) => setTimeout(r, 1_100)); // past the cached reading
+    expectInsufficientStorage(await post(svc, "/v1/providers", specNamed("low-c")), /DISK_MIN_FREE_MB/);
+    // Stopping work is not refused: a cancel of the queued preview goes through.
+    const cancelled = await post(svc, `/v1/operations/${behind}/cancel`);
+    expect(cancelled.statusCode, cancelled.body).toBe(202);
+    expect((await waitForStatus(svc, behind, ["cancelled"])).status).toBe("cancelled");
+
+    // The running one finishes (8 MiB is room enough); the waiting one is not claimed while space is low.
+    expect((await waitForStatus(svc, running, ["succeeded", "failed"], 60_000)).status).toBe("succeeded");
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(((await svc.app.inject({ method: "GET", url: `/v1/operations/${waiting}` })).json() as Json).status).toBe("queued");
+    expect(svc.logs.filter((l) => l.includes("not claiming operations until this clears"))).toHaveLength(1);
+    expect(svc.logs.find((l) => l.includes("not claiming operations"))).toContain("DISK_MIN_FREE_MB");
+
+    await rm(ballast);
+    expect((await waitForStatus(svc, waiting, ["succeeded", "failed"], 60_000)).status).toBe("succeeded");
+    await svc.close(2_000);
+  }, 120_000);
+});
+

@@ -77,6 +77,30 @@ describe("resumption in the runner", () => {
     expect(((await s.app.inject({ method: "GET", url: "/v1/providers/always-killed" })).json() as Json).lifecycle).toBe("failed");
   });
 
+  it("an attempt that runs out of disk space ends naming it, and resumes (here at once: the disk check passes)", async () => {
+    let runs = 0;
+    svc = await startTestService({
+      engine: (db) => {
+        const inner = createSimulatedEngine({ state: { db }, stepMs: 0 });
+        return {
+          ...inner,
+          run: async (request, options) => {
+            if (++runs === 1) {
+              const cause = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", path: "/srv/data/engine/tmp/x" });
+              throw new Error("writing the checkpoint failed", { cause });
+            }
+            return inner.run(request, options);
+          },
+        };
+      },
+    });
+    const s = svc;
+    const op = ((await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("disk-blip") })).json() as Json).operation as Json;
+    const ended = await waitForStatus(s, op.id, ["interrupted", "succeeded", "failed"], 30_000);
+    expect([ended.status, ended.attempt]).toEqual(["succeeded", 2]);
+    expect((await events(s, op.id)).find((e) => e.type === "operation.resuming")?.reason).toBe("no space left on the device holding /srv/data/engine/tmp/x (ENOSPC)");
+  });
+
   it("while it waits to resume, the operation is queued with its next start time, keeps its place, and can be cancelled", async () => {
     svc = await startTestService({ start: false, config: { RESUME_BACKOFF_SECONDS: 3_600 } });
     const s = svc;
