@@ -20,7 +20,8 @@ export interface ServerProcess {
 
 const root = new URL("../../", import.meta.url).pathname;
 
-export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ServerProcess> {
+/** Spawns src/main.ts with the environment an operator would give it (simulated engine, loopback, port 0). */
+function spawnServer(dataDir: string, env: Record<string, string>): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: root,
     env: {
@@ -38,14 +39,29 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  return { child, output: () => output };
+}
+
+/** A server expected not to start: resolves with its exit code and output (killed after `timeoutMs`). */
+export async function runServerUntilExit(dataDir: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+  const { child, output } = spawnServer(dataDir, env);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, output: output() };
+}
+
+export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ServerProcess> {
+  const { child, output: text } = spawnServer(dataDir, env);
   const exit = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const exited = () => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : exit);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const output = text();
     const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
     if (m) {
       const key = (await readFile(join(dataDir, "admin.key"), "utf8")).trim();
-      return { child, base: m[1]!, auth: { authorization: `Bearer ${key}` }, output: () => output, exited };
+      return { child, base: m[1]!, auth: { authorization: `Bearer ${key}` }, output: text, exited };
     }
     if (child.exitCode !== null || Date.now() > deadline) {
       if (child.exitCode === null) child.kill("SIGKILL");
