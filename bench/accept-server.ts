@@ -12,7 +12,8 @@ import type { Principal } from "../src/auth/principal.js";
 import { generateSecurityKeys } from "../src/auth/security-keys.js";
 import { composeService } from "../src/compose.js";
 import { createProvider } from "../src/onboarding/providers-service.js";
-import type { ProviderProgram } from "../src/onboarding/preflight.js";
+import { createInProcessEvaluator, type ProviderProgram } from "../src/engine/evaluation-pool.js";
+import { createGuardrailCheck } from "../src/onboarding/guardrail-check.js";
 import { buildProviderSpecSchema, specHash, type ProviderSpec } from "../src/onboarding/spec.js";
 import { upsertForCreate } from "../src/onboarding/providers-repo.js";
 import { createEventHub } from "../src/operations/event-hub.js";
@@ -45,6 +46,8 @@ import { baseConfig, benchAuthorization, benchLogger, DATABASE_URL_ENV, landingZ
  * `accept-server.ts <service mode> trivial-program` composes the service with composeService's `program` option set
  * to a program that registers nothing, so the guardrail gate costs one empty mock evaluation instead of the
  * provider stack's (figure `accept-security`'s diagnostic: the security cost without the gate drowning it).
+ * `accept-server.ts <service mode> serialized-evaluation` evaluates on the service's own thread, one at a time,
+ * as before the worker pool (issue 15): the `evaluation-pool` figure's baseline.
  * Every mode creates one admin API key in its database and reports it as the `authorization` header value, so
  * the load generator sends the same requests to every mode (the bare routes ignore the header).
  * Reports `{type: "listening", port, database, authorization}`; stops (closing the database, removing its
@@ -53,7 +56,8 @@ import { baseConfig, benchAuthorization, benchLogger, DATABASE_URL_ENV, landingZ
 export const ACCEPT_SERVER_MODES = ["service", "service-unaudited", "same-tx", "bare", "use-case"] as const;
 export type AcceptServerMode = (typeof ACCEPT_SERVER_MODES)[number];
 /** The optional second argument (service modes only). A type, not a value: importing this module starts a server. */
-export type AcceptServerVariant = "trivial-program";
+export const ACCEPT_SERVER_VARIANTS = ["trivial-program", "serialized-evaluation"] as const;
+export type AcceptServerVariant = (typeof ACCEPT_SERVER_VARIANTS)[number];
 export type AcceptServerMessage = { type: "listening"; port: number; database: string; authorization: string };
 
 interface Server {
@@ -158,13 +162,14 @@ async function useCase(db: Db): Promise<(spec: ProviderSpec) => Promise<string>>
     engine: "simulated",
     programVersion: PROGRAM_VERSION,
     landingZone,
+    guardrails: createGuardrailCheck({ evaluator: createInProcessEvaluator(), programVersion: PROGRAM_VERSION, landingZone, maxEntries: 0 }),
     audit: createAuditWriter({ hmacKey: generateSecurityKeys().auditHmac }),
     approvals: { rules: baseConfig.APPROVAL_RULES, ttlMs: baseConfig.APPROVAL_TTL_HOURS * 3_600_000 },
   };
   return async (spec) => (await createProvider(deps, SYSTEM_ACTOR, spec)).operation.id;
 }
 
-async function start(mode: AcceptServerMode, trivial: boolean, dataDir: string, databaseUrl: string | undefined): Promise<Server & { database: string }> {
+async function start(mode: AcceptServerMode, variant: AcceptServerVariant | undefined, dataDir: string, databaseUrl: string | undefined): Promise<Server & { database: string }> {
   if (mode === "service" || mode === "service-unaudited") {
     // As main.ts does: PostgreSQL when a URL is given, else PGlite in <dataDir>/pglite.
     const db = await openDb({ databaseUrl, dataDir });
@@ -174,7 +179,8 @@ async function start(mode: AcceptServerMode, trivial: boolean, dataDir: string, 
       db,
       logger: benchLogger(),
       keys: generateSecurityKeys(),
-      ...(trivial ? { program: trivialProgram } : {}),
+      ...(variant === "trivial-program" ? { program: trivialProgram } : {}),
+      ...(variant === "serialized-evaluation" ? { evaluator: createInProcessEvaluator() } : {}),
       ...(mode === "service-unaudited" ? { securityOverride: { authenticator: fixedAuthenticator, audit: noAudit } } : {}),
     });
     await service.start();
@@ -196,15 +202,13 @@ async function start(mode: AcceptServerMode, trivial: boolean, dataDir: string, 
   };
 }
 
-const TRIVIAL_PROGRAM: AcceptServerVariant = "trivial-program";
-const [mode, variant] = process.argv.slice(2) as [AcceptServerMode, string | undefined];
-const trivial = variant === TRIVIAL_PROGRAM && mode.startsWith("service");
-if (!ACCEPT_SERVER_MODES.includes(mode) || (variant !== undefined && !trivial)) {
-  throw new Error(`usage: accept-server.ts ${ACCEPT_SERVER_MODES.join("|")} [${TRIVIAL_PROGRAM} (service modes only)]`);
+const [mode, variant] = process.argv.slice(2) as [AcceptServerMode, AcceptServerVariant | undefined];
+if (!ACCEPT_SERVER_MODES.includes(mode) || (variant !== undefined && (!ACCEPT_SERVER_VARIANTS.includes(variant) || !mode.startsWith("service")))) {
+  throw new Error(`usage: accept-server.ts ${ACCEPT_SERVER_MODES.join("|")} [${ACCEPT_SERVER_VARIANTS.join("|")} (service modes only)]`);
 }
 const databaseUrl = process.env[DATABASE_URL_ENV] || undefined;
 const dir = await tempDir();
-const server = await start(mode, trivial, dir.path, databaseUrl);
+const server = await start(mode, variant, dir.path, databaseUrl);
 const authorization = await benchAuthorization(server.db);
 fromParent(
   () => undefined,

@@ -7,6 +7,7 @@ import type { Engine, EngineEvent, EngineResult } from "../src/engine/engine.js"
 import { prepareEngine } from "../src/engine/factory.js";
 import type { ChildEngine } from "../src/engine/process/child-engine.js";
 import { evaluateStack } from "../src/engine/simulated/evaluate.js";
+import { createInProcessEvaluator } from "../src/engine/evaluation-pool.js";
 import { buildProviderSpecSchema } from "../src/onboarding/spec.js";
 import { provisionalSubnets, toProviderStackArgs } from "../src/onboarding/stack-args.js";
 import type { Db } from "../src/store/db.js";
@@ -249,7 +250,7 @@ async function measureSession(): Promise<Session> {
   const started = Date.now();
   const deadline = started + SESSION_TIMEOUT_MS;
   const program = thirtyResourceProgram();
-  const evaluated = await evaluateStack("bench-child-count", program);
+  const evaluated = await evaluateStack(createInProcessEvaluator(), "bench-child-count", program);
   const awsResources = evaluated.resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:")).length;
   const dir = await tempDir();
   const db = await openDb({ dataDir: dir.path });

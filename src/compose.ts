@@ -22,9 +22,10 @@ import { buildApp } from "./app.js";
 import { OpenStreams } from "./http/streaming.js";
 import type { Config } from "./config.js";
 import type { Engine } from "./engine/engine.js";
-import { prepareEngine, type EngineConfig } from "./engine/factory.js";
+import { prepareEngine, type EngineConfig, type EngineFactory } from "./engine/factory.js";
 import type { LandingZone } from "./onboarding/landing-zone.js";
-import type { ProviderProgram } from "./onboarding/preflight.js";
+import { createEvaluationPool, createInProcessEvaluator, defaultEvaluationWorkers, type ProgramEvaluator, type ProviderProgram } from "./engine/evaluation-pool.js";
+import { createGuardrailCheck } from "./onboarding/guardrail-check.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
@@ -36,6 +37,9 @@ export type ServiceConfig = EngineConfig & Pick<
   Config,
   | "MAX_CONCURRENT_OPERATIONS"
   | "LEASE_SECONDS"
+  | "EVALUATION_WORKERS"
+  | "EVALUATION_TIMEOUT_SECONDS"
+  | "VERDICT_CACHE_ENTRIES"
   | "RESUME_MAX_ATTEMPTS"
   | "RESUME_BACKOFF_SECONDS"
   | "SSE_KEEPALIVE_SECONDS"
@@ -75,6 +79,10 @@ export interface ServiceOptions {
   readonly logger: Logger;
   /** Tests may supply an engine (e.g. the simulated one with fault injection). */
   readonly engine?: Engine;
+  /** How main.ts builds the configured engine (prepareEngine); given the service's evaluator. */
+  readonly engineFactory?: EngineFactory;
+  /** Tests and benchmarks: evaluate programs elsewhere than in a pool of this service's own (a shared pool, the in-process baseline). */
+  readonly evaluator?: ProgramEvaluator;
   /** Runner poll interval; tests shorten it. */
   readonly pollMs?: number;
   /** Tests only: the program the guardrail gate checks (a faulty one proves the gate end to end). */
@@ -132,9 +140,15 @@ function oidcVerifier(config: ServiceConfig, keys: JWTVerifyGetKey | undefined):
 /** Wires config → store → engine → runner → app. The only place that knows every concrete part. */
 export async function composeService(options: ServiceOptions): Promise<Service> {
   const { config, db, logger, landingZone } = options;
-  const engine = options.engine ?? (await prepareEngine(config, logger))(db, logger);
+  // Program evaluations (guardrail gate, previews, the simulated engine) run in a pool of worker threads.
+  const ownEvaluator = options.evaluator === undefined;
+  const evaluator =
+    options.evaluator ??
+    (options.program
+      ? createInProcessEvaluator({ provider: options.program })
+      : createEvaluationPool({ workers: config.EVALUATION_WORKERS ?? defaultEvaluationWorkers(), timeoutMs: config.EVALUATION_TIMEOUT_SECONDS * 1000 }));
+  const engine = options.engine ?? (options.engineFactory ?? (await prepareEngine(config, logger)))(db, logger, evaluator);
   const hub = await createEventHub(db, logger);
-  const program = options.program === undefined ? {} : { program: options.program };
   const { keys } = options;
   // CloudHSM phase 2: the kmsuser password is sealed under a key derived from the audit HMAC key (outside
   // the database); the simulated engine's stores connect in memory, the Pulumi engine's through AWS KMS.
@@ -146,7 +160,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     pollMs: config.KEY_STORE_POLL_SECONDS * 1000,
     timeoutMs: config.KEY_STORE_CONNECT_TIMEOUT_SECONDS * 1000,
   };
-  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, ...program });
+  const guardrails = createGuardrailCheck({ evaluator, programVersion: PROGRAM_VERSION, landingZone, maxEntries: config.VERDICT_CACHE_ENTRIES });
+  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails });
   // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
   const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });
   const runner = createRunner({
@@ -218,7 +233,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       audit,
       sealer,
       approvals: { rules: config.APPROVAL_RULES, ttlMs: config.APPROVAL_TTL_HOURS * 3_600_000 },
-      ...program,
+      guardrails,
     },
     operations: { db, hub, onFinish, cancelLocal: runner.cancelLocal, audit },
     readiness: [
@@ -272,6 +287,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       await app.close();
       await hub.close();
       await engine.close();
+      if (ownEvaluator) await evaluator.close();
       await db.close();
     },
   };

@@ -58,6 +58,15 @@ const ConfigSchema = z
     RESUME_MAX_ATTEMPTS: intFrom(1, 20).default(3),
     /** Back-off before the second resumption, doubled each time after (±20 % jitter); the first is at once. */
     RESUME_BACKOFF_SECONDS: intFrom(0, 3_600).default(15),
+    /**
+     * Worker threads that evaluate programs under Pulumi's mocks (the guardrail gate, previews, the simulated
+     * engine), each with its own mock runtime (issue 15); default: the machine's available parallelism.
+     */
+    EVALUATION_WORKERS: intFrom(1, 64).optional(),
+    /** An evaluation not answered in this time fails (503, retry) and its worker is replaced. */
+    EVALUATION_TIMEOUT_SECONDS: intFrom(1, 600).default(60),
+    /** Guardrail verdicts kept (an LRU keyed by spec, access state, stack args, program version and landing zone); 0: none. */
+    VERDICT_CACHE_ENTRIES: intFrom(0, 1_000_000).default(10_000),
     SHUTDOWN_GRACE_SECONDS: intFrom(0, 3_600).default(25),
     SSE_KEEPALIVE_SECONDS: intFrom(1, 300).default(15),
     /**

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       `development: ${dev.created ? "created an admin API key" : "admin API key"} in ${dev.path}; send it as -H "authorization: Bearer $(cat ${dev.path})"`,
     );
   }
-  const service = await composeService({ config, landingZone, db, logger, engine: makeEngine(db, logger), keys, tls });
+  const service = await composeService({ config, landingZone, db, logger, engineFactory: makeEngine, keys, tls });
   await service.start();
   await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info(

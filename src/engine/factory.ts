@@ -9,6 +9,7 @@ import type { Engine } from "./engine.js";
 import { buildChildEnv } from "./process/child-env.js";
 import { createChildEngine } from "./process/child-engine.js";
 import { AWS_PLUGIN_VERSION, checkPulumiCli, ensureAwsPlugin, PulumiCliError } from "./pulumi/cli.js";
+import type { ProgramEvaluator } from "./evaluation-pool.js";
 import { createSimulatedEngine } from "./simulated/simulated-engine.js";
 import { createDbStateStore } from "./simulated/state-repo.js";
 
@@ -45,7 +46,8 @@ export class EngineSetupError extends Error {
 export const DEVELOPMENT_PASSPHRASE = "saas-bridge-development-passphrase-not-secret";
 const MIN_PASSPHRASE_LENGTH = 12;
 
-export type EngineFactory = (db: Db, log: Logger) => Engine;
+/** `evaluator`: where the simulated engine evaluates programs in the service process (its worker pool). */
+export type EngineFactory = (db: Db, log: Logger, evaluator?: ProgramEvaluator) => Engine;
 
 /**
  * Checks what the configured engine needs (ENGINE=pulumi: the passphrase rules, the CLI on PATH and
@@ -55,7 +57,9 @@ export type EngineFactory = (db: Db, log: Logger) => Engine;
 export async function prepareEngine(config: EngineConfig, log: Logger): Promise<EngineFactory> {
   const inChild = (config.ENGINE_PROCESS ?? (config.ENGINE === "pulumi" ? "child" : "inline")) === "child";
   if (config.ENGINE === "simulated") {
-    if (!inChild) return (db) => createSimulatedEngine({ state: { db }, stepMs: config.SIMULATED_STEP_MS });
+    if (!inChild) {
+      return (db, _log, evaluator) => createSimulatedEngine({ state: { db }, stepMs: config.SIMULATED_STEP_MS, ...(evaluator ? { evaluator } : {}) });
+    }
     const dirs = await engineDirs(config);
     return (db, engineLog) =>
       createChildEngine({

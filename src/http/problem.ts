@@ -3,6 +3,7 @@ import { isResponseSerializationError } from "fastify-type-provider-zod";
 import { AppError, ERROR_TITLES, HTTP_STATUS, type ErrorCode, type FieldError, type ViolationDetail } from "../errors.js";
 import { storageCause, type DiskSpace } from "../store/disk-space.js";
 import { DatabaseUnavailableError } from "../store/unavailable.js";
+import { EvaluationUnavailableError } from "../engine/evaluation-pool.js";
 
 /**
  * The one mapper from errors to RFC 9457 problem+json. Domain errors (AppError) map through the code
@@ -111,6 +112,11 @@ export function registerProblemHandlers(app: FastifyInstance, options: ProblemHa
         "UNAVAILABLE",
         "The database is unavailable (a failover or a restart). Retry in a few seconds: a change retried with the same Idempotency-Key is never applied twice.",
       );
+    }
+    if (err instanceof EvaluationUnavailableError) {
+      // A worker of the evaluation pool crashed or hung: this request only; the pool replaced the worker.
+      request.log.warn({ err }, "request failed: program evaluation unavailable");
+      return sendProblem(request, reply, "UNAVAILABLE", `The guardrail check could not run: ${err.message}. Retry in a few seconds: a change retried with the same Idempotency-Key is never applied twice.`);
     }
     if (err instanceof AppError) {
       // A change refused while space is low is expected: one warning each, not an error.

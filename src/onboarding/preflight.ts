@@ -1,15 +1,10 @@
-import { createMockCloud, evaluateProgram } from "../../programs/mock-cloud.js";
-import { providerStackProgram } from "../../programs/provider-stack.js";
-import { PROJECTS } from "../../programs/stacks.js";
 import { KMSUSER_PASSWORD_CONFIG, type AccessState, type ProviderStackArgs } from "../../programs/types.js";
+import { ProgramRejectedError, type ProgramEvaluator } from "../engine/evaluation-pool.js";
 import { evaluateGuardrails, guardrailExpectations, type GuardrailViolation } from "./guardrails.js";
 import type { ProviderSpec } from "./spec.js";
 
 /** The full stack-config key of the kmsuser password (namespace `saas-bridge`). */
 export const KMSUSER_PASSWORD_CONFIG_KEY = `saas-bridge:${KMSUSER_PASSWORD_CONFIG}`;
-
-/** The program a preflight builds; tests substitute a faulty one to prove that violations are caught. */
-export type ProviderProgram = (args: ProviderStackArgs) => () => Promise<Record<string, unknown>>;
 
 /** What the service learns by building the provider's graph without touching AWS. */
 export interface Preflight {
@@ -23,26 +18,21 @@ export interface Preflight {
 /**
  * Evaluates the provider program under the mock cloud and runs the guardrails over the resources it
  * registers (DESIGN §3). Engine-independent: the same check guards the simulated and the Pulumi engine,
- * on create/update/preview (422) and before every run (events). Mock evaluations are serialized per
- * process, so this costs one program evaluation of time on the accept path (bench: `program`).
+ * on create/update/preview (422) and before every run (events). The evaluation runs in the evaluator's
+ * worker pool (issue 15), off the event loop; EvaluationUnavailableError passes through (retry).
  */
-export async function preflight(
-  spec: ProviderSpec,
-  args: ProviderStackArgs,
-  accessState: AccessState,
-  program: ProviderProgram = providerStackProgram,
-): Promise<Preflight> {
+export async function preflight(spec: ProviderSpec, args: ProviderStackArgs, accessState: AccessState, evaluator: ProgramEvaluator): Promise<Preflight> {
   let evaluation;
   try {
-    evaluation = await evaluateProgram(program(args), {
-      project: PROJECTS.provider,
+    evaluation = await evaluator.evaluate({
       stack: args.name,
-      mocks: createMockCloud({ region: args.region, callerAccountId: args.managementAccountId }),
+      program: { program: "provider", args },
       // The program reads the kmsuser password from secret config; no guardrail looks at its value.
-      ...(args.kms.cloudHsm?.keyStore ? { config: { values: { [KMSUSER_PASSWORD_CONFIG_KEY]: "preflight-placeholder" }, secretKeys: [KMSUSER_PASSWORD_CONFIG_KEY] } } : {}),
+      ...(args.kms.cloudHsm?.keyStore ? { secretConfig: { [KMSUSER_PASSWORD_CONFIG_KEY]: "preflight-placeholder" } } : {}),
     });
   } catch (err) {
-    return { violations: [], actionsRequired: [], rejected: (err as Error).message };
+    if (err instanceof ProgramRejectedError) return { violations: [], actionsRequired: [], rejected: err.message };
+    throw err;
   }
   const actions = evaluation.outputs["actionsRequired"];
   return {

@@ -15,7 +15,7 @@ import type { CredentialSealer } from "../auth/credential-seal.js";
 import { keyStoreView, type KeyStoreView } from "./key-store.js";
 import { getKeyStore } from "./key-stores-repo.js";
 import { providersHoldingRuleGroups, requestHubUpdate } from "./network-hub.js";
-import { preflight, type ProviderProgram } from "./preflight.js";
+import type { GuardrailCheck } from "./guardrail-check.js";
 import * as providers from "./providers-repo.js";
 import { canonicalJson, specHash, type ProviderSpec } from "./spec.js";
 import { provisionalSubnets, toProviderStackArgs } from "./stack-args.js";
@@ -25,8 +25,8 @@ export interface ProvidersDeps extends AcceptDeps {
   readonly landingZone: LandingZone;
   /** Seals the CloudHSM kmsuser password handed over with PUT /key-store (stored only sealed). */
   readonly sealer?: CredentialSealer;
-  /** The program whose graph the guardrails check (default: the provider-stack program). */
-  readonly program?: ProviderProgram;
+  /** The guardrail gate: the provider program evaluated in the worker pool, verdicts cached. */
+  readonly guardrails: GuardrailCheck;
 }
 
 export const providerLink = (name: string) => `/v1/providers/${encodeURIComponent(name)}`;
@@ -86,7 +86,7 @@ async function assertGuardrails(deps: ProvidersDeps, spec: ProviderSpec, accessS
   if (!region) throw new AppError("INVALID_STATE", `Region ${spec.region} is not configured in the landing zone`);
   const subnets = provisionalSubnets(region.subnetPool, region.subnetPrefixLength, region.availabilityZoneIds);
   const args = toProviderStackArgs(spec, deps.landingZone, accessState, { subnets, connectionAccepted: false });
-  const checked = await preflight(spec, args, accessState, deps.program);
+  const checked = await deps.guardrails.check(spec, args, accessState);
   if (checked.rejected !== undefined) {
     throw new AppError("UNSUPPORTED_FEATURE", `The provider program cannot build this spec: ${checked.rejected}`);
   }

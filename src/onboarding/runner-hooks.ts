@@ -11,7 +11,8 @@ import { hubBlockerProblem, hubRuleGroups, requestHubUpdate } from "./network-hu
 import { connectKeyStore } from "./key-store.js";
 import type { KeyStoreConnector } from "./key-store-connector.js";
 import { deleteKeyStore, getKeyStore, setKeyStoreState, type KeyStoreRecord } from "./key-stores-repo.js";
-import { KMSUSER_PASSWORD_CONFIG_KEY, preflight, type ProviderProgram } from "./preflight.js";
+import { KMSUSER_PASSWORD_CONFIG_KEY } from "./preflight.js";
+import type { GuardrailCheck } from "./guardrail-check.js";
 import { parseArn } from "./aws-ids.js";
 import * as providers from "./providers-repo.js";
 import { buildProviderSpecSchema, type ProviderSpec } from "./spec.js";
@@ -23,8 +24,8 @@ export interface RunnerHooksDeps {
   readonly landingZone: LandingZone;
   /** Engine name recorded on the hub updates this service queues. */
   readonly engine: string;
-  /** The program whose graph the guardrails check (default: the provider-stack program). */
-  readonly program?: ProviderProgram;
+  /** The guardrails before every run: the provider program evaluated in the worker pool, verdicts cached. */
+  readonly guardrails: GuardrailCheck;
   /** CloudHSM phase 2: opens the sealed kmsuser password, connects the store. Without it, phase 2 fails with a message. */
   readonly keyStores?: KeyStoreDeps;
 }
@@ -76,7 +77,7 @@ function withConnectedStore(args: ProviderStackArgs): ProviderStackArgs {
 }
 
 /** How the runner learns what to run and how an operation moves its provider's lifecycle. */
-export function createRunnerHooks({ db, landingZone, engine, program: checkedProgram, keyStores }: RunnerHooksDeps): RunnerHooks {
+export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStores }: RunnerHooksDeps): RunnerHooks {
   const schema = buildProviderSpecSchema(landingZone);
 
   function specOf(op: Operation): ProviderSpec {
@@ -145,7 +146,7 @@ export function createRunnerHooks({ db, landingZone, engine, program: checkedPro
 
     // A key-store operation's second up (the key, in the connected store) is checked now too, before anything runs.
     const connectedArgs = op.intent === "key-store" && hsm && !hsm.keyStore.connected ? withConnectedStore(args) : undefined;
-    const checked = await preflight(spec, connectedArgs ?? args, op.access_state, checkedProgram);
+    const checked = await guardrails.check(spec, connectedArgs ?? args, op.access_state);
     if (checked.rejected !== undefined) {
       throw new EngineFailure("PROGRAM_REJECTED", `the provider program refused the arguments: ${checked.rejected}`);
     }

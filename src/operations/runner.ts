@@ -15,6 +15,7 @@ import {
 } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
+import { EvaluationUnavailableError } from "../engine/evaluation-pool.js";
 import { storageCause } from "../store/disk-space.js";
 import { DatabaseUnavailableError } from "../store/unavailable.js";
 import { appendedAfter, Lease, whileLeased } from "./leased-writes.js";
@@ -250,10 +251,13 @@ export function createRunner(options: RunnerOptions): Runner {
       } else if (reason === "cancel") {
         await finish(op, fence, "cancelled", {}, { type: "operation.cancelled", reason: "cancelled by request" }, undefined, unclean, { lease, lastSeq });
         opLog.info({ forced: unclean !== undefined }, "operation cancelled");
-      } else if (reason === "shutdown" || err instanceof EngineInterruptedError || storageCause(err) !== undefined) {
-        // Out of disk space is no fault of the operation's: it ends this attempt, named as such, and resumes
-        // once space is back (a replica below DISK_MIN_FREE_MB claims nothing).
-        const why = reason === "shutdown" ? "the service shut down before the operation finished" : (storageCause(err) ?? unclean ?? "interrupted");
+      } else if (reason === "shutdown" || err instanceof EngineInterruptedError || err instanceof EvaluationUnavailableError || storageCause(err) !== undefined) {
+        // Out of disk space, or an evaluation worker that crashed or hung, is no fault of the operation's: it
+        // ends this attempt, named as such, and resumes (a replica below DISK_MIN_FREE_MB claims nothing).
+        const why =
+          reason === "shutdown"
+            ? "the service shut down before the operation finished"
+            : (storageCause(err) ?? (err instanceof EvaluationUnavailableError ? err.message : undefined) ?? unclean ?? "interrupted");
         const ended = await whileLeased(
           lease,
           () => db.transaction((tx) => endInterruptedAttempt(tx, interruption, op.id, fence, why, unclean ?? why)),

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createEvaluationPool, type ProgramEvaluator } from "../../src/engine/evaluation-pool.js";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { JWTVerifyGetKey } from "jose";
 import type { Logger } from "pino";
@@ -72,6 +73,8 @@ export interface TestServiceOptions {
   readonly db?: Db;
   readonly start?: boolean;
   readonly program?: ServiceOptions["program"];
+  /** Where programs are evaluated (default: this test process's shared pool). */
+  readonly evaluator?: ProgramEvaluator;
   readonly keys?: SecurityKeys;
   readonly oidcKeys?: JWTVerifyGetKey;
   readonly keyStoreConnector?: ServiceOptions["keyStoreConnector"];
@@ -85,6 +88,15 @@ export interface TestServiceOptions {
 /** The service's warning and error log lines (pino levels 40+), newest last, cut to a readable size. */
 export function warningsOf(logs: readonly string[], maxChars = 6_000): string {
   return logs.filter((l) => /"level":(4|5|6)\d/.test(l)).join("").slice(-maxChars);
+}
+
+let sharedPool: ProgramEvaluator | undefined;
+/**
+ * One evaluation pool per test process, shared by the services it starts: the real worker threads, without
+ * starting two per test. Its threads do not keep the process alive.
+ */
+export function sharedEvaluator(): ProgramEvaluator {
+  return (sharedPool ??= createEvaluationPool({ workers: 2, timeoutMs: 60_000 }));
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -106,7 +118,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     logger,
     pollMs: 50,
     ...(options.engine ? { engine: options.engine(db, logger) } : {}),
-    ...(options.program ? { program: options.program } : {}),
+    ...(options.program ? { program: options.program } : { evaluator: options.evaluator ?? sharedEvaluator() }),
     ...(options.oidcKeys ? { oidcKeys: options.oidcKeys } : {}),
     ...(options.keyStoreConnector ? { keyStoreConnector: options.keyStoreConnector } : {}),
     keys,

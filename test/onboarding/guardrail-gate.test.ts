@@ -5,6 +5,8 @@ import { generateSecurityKeys } from "../../src/auth/security-keys.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { providerStackProgram } from "../../programs/provider-stack.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
+import { createInProcessEvaluator } from "../../src/engine/evaluation-pool.js";
+import { createGuardrailCheck } from "../../src/onboarding/guardrail-check.js";
 import { AppError } from "../../src/errors.js";
 import { createEventHub } from "../../src/operations/event-hub.js";
 import { createRunnerHooks } from "../../src/onboarding/runner-hooks.js";
@@ -31,6 +33,12 @@ const faultyProgram = (args: ProviderStackArgs) => {
   };
 };
 
+/** The faulty program can only run in this thread (a function does not cross to a worker). Nothing cached: each check evaluates. */
+const gate = (substitute?: { provider: typeof faultyProgram }) =>
+  createGuardrailCheck({ evaluator: createInProcessEvaluator(substitute), programVersion: "test", landingZone, maxEntries: 0 });
+const faulty = gate({ provider: faultyProgram });
+const real = gate();
+
 const schema = buildProviderSpecSchema(landingZone);
 const security = {
   audit: createAuditWriter({ hmacKey: generateSecurityKeys().auditHmac }),
@@ -45,7 +53,7 @@ afterAll(() => db.close());
 describe("guardrail gate", () => {
   test("create: 422 GUARDRAIL_VIOLATION listing each violation, and nothing is stored", async () => {
     const hub = await createEventHub(db, createLogger("silent"));
-    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, program: faultyProgram, ...security };
+    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, guardrails: faulty, ...security };
     const error = await createProvider(deps, SYSTEM_ACTOR, schema.parse(specNamed("gated"))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     const appError = error as AppError;
@@ -60,20 +68,20 @@ describe("guardrail gate", () => {
 
   test("the real program passes the same gate", async () => {
     const hub = await createEventHub(db, createLogger("silent"));
-    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, ...security };
+    const deps = { db, hub, kick: () => undefined, engine: "simulated", programVersion: "test", landingZone, guardrails: real, ...security };
     const accepted = await createProvider(deps, SYSTEM_ACTOR, schema.parse(specNamed("clean")));
     expect(accepted.operation.intent).toBe("create");
   });
 
   test("run: the violations become events and the operation fails before the engine runs", async () => {
     const operation = await queuedCreate(db, schema.parse(specNamed("gated-run")));
-    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated", program: faultyProgram });
+    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated", guardrails: faulty });
     const prepared = await hooks.prepare(operation);
     expect(prepared.failure?.code).toBe("GUARDRAIL_VIOLATION");
     const violations = prepared.findings.filter((f) => f.type === "guardrail.violation");
     expect(violations.map((v) => (v.type === "guardrail.violation" ? v.code : ""))).toContain("SG_OPEN_TO_WORLD");
 
-    const clean = await createRunnerHooks({ db, landingZone, engine: "simulated" }).prepare(operation);
+    const clean = await createRunnerHooks({ db, landingZone, engine: "simulated", guardrails: real }).prepare(operation);
     expect(clean.failure).toBeUndefined();
     expect(clean.findings.filter((f) => f.type === "guardrail.violation")).toEqual([]);
     // The allocator gave the provider its own subnets, one per AZ id of the region.

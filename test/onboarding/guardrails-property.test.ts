@@ -1,10 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { preflight } from "../../src/onboarding/preflight.js";
+import { createInProcessEvaluator } from "../../src/engine/evaluation-pool.js";
 import { buildProviderSpecSchema } from "../../src/onboarding/spec.js";
 import { provisionalSubnets, toProviderStackArgs } from "../../src/onboarding/stack-args.js";
 import { validSpecArb } from "../helpers/arbitraries.js";
 import { landingZone } from "../helpers/service.js";
+
+/** Evaluations in this thread, as before the pool: what is checked here is the program and the rules, not where they run. */
+const evaluator = createInProcessEvaluator();
 
 /**
  * The promise behind the guardrail gate: for ANY valid spec, in either access state, the provider
@@ -22,7 +26,7 @@ describe("guardrails over generated valid specs", () => {
         const region = landingZone.network.regions[spec.region]!;
         const subnets = provisionalSubnets(region.subnetPool, region.subnetPrefixLength, region.availabilityZoneIds);
         const args = toProviderStackArgs(spec, landingZone, accessState, { subnets, connectionAccepted: accessState === "active" });
-        const checked = await preflight(spec, args, accessState);
+        const checked = await preflight(spec, args, accessState, evaluator);
         expect(checked.rejected).toBeUndefined();
         expect(checked.violations).toEqual([]);
         if (spec.inbound) seen.inbound += 1;

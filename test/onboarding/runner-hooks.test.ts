@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EngineFailure } from "../../src/engine/engine.js";
 import type { LandingZone } from "../../src/onboarding/landing-zone.js";
 import { createRunnerHooks } from "../../src/onboarding/runner-hooks.js";
+import { createInProcessEvaluator } from "../../src/engine/evaluation-pool.js";
+import { createGuardrailCheck } from "../../src/onboarding/guardrail-check.js";
 import { buildProviderSpecSchema } from "../../src/onboarding/spec.js";
 import type { PgliteDb } from "../../src/store/pglite.js";
 import { createTestDb } from "../helpers/db.js";
@@ -9,6 +11,9 @@ import { randomUUID } from "node:crypto";
 import { enqueueOperation } from "../../src/operations/operations-repo.js";
 import { queuedCreate } from "../helpers/operations.js";
 import { landingZone, specNamed } from "../helpers/service.js";
+
+/** Evaluations in this thread, nothing cached: what is checked here is the program and the rules, not where they run. */
+const guardrails = createGuardrailCheck({ evaluator: createInProcessEvaluator(), programVersion: "test", landingZone, maxEntries: 0 });
 
 /** What the runner learns before an operation runs: its subnets, and why it cannot run. */
 let db: PgliteDb;
@@ -37,7 +42,7 @@ const enqueueDecommission = async (create: Awaited<ReturnType<typeof createFor>>
 
 describe("runner hooks: prepare", () => {
   test("the same provider keeps its subnets run after run; another provider gets different ones", async () => {
-    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
+    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated", guardrails });
     const a = await createFor("hooks-a", landingZone);
     const subnetsOf = async (op: typeof a) => {
       const prepared = await hooks.prepare(op);
@@ -56,7 +61,7 @@ describe("runner hooks: prepare", () => {
       ...landingZone,
       network: { ...landingZone.network, regions: { ...landingZone.network.regions, "eu-west-1": { ...region, subnetPool: "10.200.0.0/28" } } },
     };
-    const hooks = createRunnerHooks({ db, landingZone: tiny, engine: "simulated" });
+    const hooks = createRunnerHooks({ db, landingZone: tiny, engine: "simulated", guardrails });
     const error = await hooks.prepare(await createFor("hooks-tiny", tiny)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineFailure);
     expect((error as EngineFailure).code).toBe("SUBNET_POOL_EXHAUSTED");
@@ -66,7 +71,7 @@ describe("runner hooks: prepare", () => {
 
 describe("runner hooks: a decommission (issue 12)", () => {
   test("runs an up of the decommissioning variant, then the destroy with that same program: the request's key choice and the row's generation", async () => {
-    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
+    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated", guardrails });
     const create = await createFor("hooks-leave", landingZone);
     await db.query(`UPDATE providers SET lifecycle = 'active', generation = 3 WHERE name = 'hooks-leave'`);
     const decommission = (keyDisposition?: "retain" | "shred") => enqueueDecommission(create, keyDisposition);
@@ -84,7 +89,7 @@ describe("runner hooks: a decommission (issue 12)", () => {
   });
 
   test("a retry after a decommission attempt that ran changes only what the stack still holds (review finding 2)", async () => {
-    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated" });
+    const hooks = createRunnerHooks({ db, landingZone, engine: "simulated", guardrails });
     const create = await createFor("hooks-retry", landingZone);
     await db.query(`UPDATE providers SET lifecycle = 'decommissioning' WHERE name = 'hooks-retry'`);
     const decommission = () => enqueueDecommission(create, "shred");

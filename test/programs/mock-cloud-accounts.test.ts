@@ -5,6 +5,7 @@ import { createMockCloud, evaluateProgram, type Evaluation, type RegisteredResou
 import { providerStackProgram } from "../../programs/provider-stack.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 import { evaluateStack } from "../../src/engine/simulated/evaluate.js";
+import { createInProcessEvaluator } from "../../src/engine/evaluation-pool.js";
 import { toProviderStackArgs } from "../../src/onboarding/stack-args.js";
 import { acme, globex, lz, schema } from "../onboarding/spec-fixtures.js";
 import { BRIDGE_ACCOUNT, NETWORK_ACCOUNT, providerStackArgs, T } from "./fixtures.js";
@@ -71,7 +72,7 @@ describe("the simulated engine's mock cloud: Organizations resources are the man
     ["a created bridge account (globex)", globex],
   ])("%s: SCP, RCP and account ARNs name the management account", async (_, body) => {
     const args = argsFor({ ...body(), name: "acme" });
-    const evaluation = await evaluateStack(args.name, { program: "provider", args: { ...args, accessState: "revoked" } });
+    const evaluation = await evaluateStack(createInProcessEvaluator(), args.name, { program: "provider", args: { ...args, accessState: "revoked" } });
     const org = evaluation.resources.filter((r) => ORG_TYPES.includes(r.type));
     expect(org.length).toBeGreaterThanOrEqual(2);
     for (const r of org) expect(accountOf(r.outputs["arn"]), `${r.type} ${r.name}`).toBe(MANAGEMENT);

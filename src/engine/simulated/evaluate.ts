@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { createMockCloud, evaluateProgram, type RegisteredResource } from "../../../programs/mock-cloud.js";
-import { inlineProgram, PROJECTS } from "../../../programs/stacks.js";
+import type { RegisteredResource } from "../../../programs/mock-cloud.js";
 import type { StackProgram } from "../../../programs/types.js";
 import { EngineFailure } from "../engine.js";
+import { ProgramRejectedError, type ProgramEvaluator } from "../evaluation-pool.js";
 import type { SimResource } from "./plan.js";
 
 export interface Evaluation {
@@ -10,23 +10,23 @@ export interface Evaluation {
   readonly outputs: Record<string, unknown>;
 }
 
-/** Runs the stack's program under the mock cloud (evaluations are serialized by evaluateProgram). */
-export async function evaluateStack(stack: string, program: StackProgram, secretConfig?: Readonly<Record<string, string>>): Promise<Evaluation> {
-  // The default provider is the service's own credentials: the Organizations management account. The hub
-  // uses no default provider, so its caller is left unset.
-  const callerAccountId = program.program === "provider" ? program.args.managementAccountId : undefined;
-  const mocks = createMockCloud({ region: program.args.region, ...(callerAccountId ? { callerAccountId } : {}) });
+/**
+ * Runs the stack's program under the mock cloud, through the evaluator (the service's worker pool, or this
+ * thread in an engine child). EvaluationUnavailableError passes through: the runner resumes the attempt.
+ */
+export async function evaluateStack(
+  evaluator: ProgramEvaluator,
+  stack: string,
+  program: StackProgram,
+  secretConfig?: Readonly<Record<string, string>>,
+): Promise<Evaluation> {
   let result;
   try {
-    result = await evaluateProgram(inlineProgram(program), {
-      stack,
-      project: PROJECTS[program.program],
-      mocks,
-      ...(secretConfig ? { config: { values: secretConfig, secretKeys: Object.keys(secretConfig) } } : {}),
-    });
+    result = await evaluator.evaluate({ stack, program, ...(secretConfig ? { secretConfig } : {}) });
   } catch (err) {
     // The program's guard clauses refuse arguments it cannot build safely; their messages are ours.
-    throw new EngineFailure("PROGRAM_REJECTED", `the ${program.program} program refused the arguments: ${(err as Error).message}`);
+    if (err instanceof ProgramRejectedError) throw new EngineFailure("PROGRAM_REJECTED", `the ${program.program} program refused the arguments: ${err.message}`);
+    throw err;
   }
   return { resources: toSimResources(result.resources), outputs: jsonClone(result.outputs ?? {}) };
 }

@@ -1,6 +1,7 @@
 import type { Db } from "../../store/db.js";
 import { assertPrepareFits, EngineFailure, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions } from "../engine.js";
 import { prepareThenDestroy } from "../prepare-then-destroy.js";
+import { createInProcessEvaluator, type ProgramEvaluator } from "../evaluation-pool.js";
 import { evaluateStack } from "./evaluate.js";
 import { executeSteps } from "./execute.js";
 import { deleteRefusal, physicalName } from "./cloud-rules.js";
@@ -14,6 +15,8 @@ export interface SimulatedEngineOptions {
   readonly stepMs: number;
   /** Fault injection for tests only: a message makes that step fail. */
   readonly faultOf?: (step: Step) => string | undefined;
+  /** Where programs are evaluated: the service's worker pool; default this thread (an engine child, tests). */
+  readonly evaluator?: ProgramEvaluator;
 }
 
 /**
@@ -23,6 +26,7 @@ export interface SimulatedEngineOptions {
  */
 export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
   const store = "db" in options.state ? createDbStateStore(options.state.db) : options.state;
+  const evaluator = options.evaluator ?? createInProcessEvaluator();
 
   /** Like a Pulumi refresh after an interruption: every step that was in flight is reported, never dropped. */
   async function recover(request: EngineRequest, interruptedOperationId: string, onEvent: EngineRunOptions["onEvent"]): Promise<void> {
@@ -71,7 +75,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     let desired: SimResource[] = [];
     let outputs: Record<string, unknown> = {};
     if (request.kind !== "destroy") {
-      ({ resources: desired, outputs } = await evaluateStack(request.stack, request.program, request.secretConfig));
+      ({ resources: desired, outputs } = await evaluateStack(evaluator, request.stack, request.program, request.secretConfig));
     }
     const steps =
       request.kind === "destroy"
@@ -155,7 +159,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
   /** The root stack's outputs are not stored per resource: re-derive them from the program and state. */
   async function outputs(stack: string, program: EngineRequest["program"]): Promise<Record<string, unknown>> {
     if ((await store.load(stack)).length === 0) return {};
-    return (await evaluateStack(stack, program)).outputs;
+    return (await evaluateStack(evaluator, stack, program)).outputs;
   }
 
   return {
