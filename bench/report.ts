@@ -21,7 +21,8 @@ export interface Figure {
     | "route-fuzz"
     | "openapi"
     | "db-outage"
-    | "resume-after-kill";
+    | "resume-after-kill"
+    | "evaluation-pool";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

@@ -11,6 +11,7 @@ import { formatReport, machine, writeReport, type Figure, type Report, type Skip
 import { measureDbOutage } from "./db-outage.js";
 import { measureOpenApiDocument } from "./openapi-document.js";
 import { measureResumeAfterKill } from "./resume-after-kill.js";
+import { measureEvaluationPool } from "./evaluation-pool.js";
 import { measureRouteFuzz } from "./route-fuzz.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
@@ -37,6 +38,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   openapi: measureOpenApiDocument,
   "db-outage": measureDbOutage,
   "resume-after-kill": measureResumeAfterKill,
+  "evaluation-pool": measureEvaluationPool,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
