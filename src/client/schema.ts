@@ -1204,7 +1204,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `UNAVAILABLE` (The service is not ready). The database is unreachable (a failover or a restart): retry after `Retry-After` seconds, with the same Idempotency-Key for a change. */
+        /** @description `UNAVAILABLE` (The service is not ready). The database is unreachable (a failover or a restart), or the guardrail check could not run (a program-evaluation worker crashed or hung): retry after `Retry-After` seconds, with the same Idempotency-Key for a change. */
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];

@@ -93,7 +93,7 @@ function problemDescription(status: number): string {
     415: " Bodies are `application/json`, uncompressed (`Content-Encoding` other than identity is refused).",
     429: " Per address, per credential, or open streams per credential.",
     500: " Unexpected: logged with the `requestId`.",
-    503: " The database is unreachable (a failover or a restart): retry after `Retry-After` seconds, with the same Idempotency-Key for a change.",
+    503: " The database is unreachable (a failover or a restart), or the guardrail check could not run (a program-evaluation worker crashed or hung): retry after `Retry-After` seconds, with the same Idempotency-Key for a change.",
     507: " The service's disk has less free space than DISK_MIN_FREE_MB, or a write failed for lack of space; the detail names the directory. Nothing was stored; reads still work; `GET /readyz` says when space is back.",
   };
   return `${codes.map((c) => `\`${c}\` (${ERROR_TITLES[c]})`).join(", ")}.${extra[status] ?? ""}`;

@@ -27,7 +27,7 @@ const WHAT_TO_DO: Readonly<Record<ErrorCode, string>> = {
   IDEMPOTENCY_KEY_REUSED: "This Idempotency-Key was used before with a different request. Use a new key for a new request.",
   GUARDRAIL_VIOLATION: "What the request would build breaks a guardrail of the landing zone. `violations[]` names each rule and the resource.",
   UNSUPPORTED_FEATURE: "The provider program of this version cannot build part of the spec yet; the detail says which.",
-  UNAVAILABLE: "The database is unreachable (a failover or a restart). Retry after the seconds in `Retry-After`; a change retried with the same Idempotency-Key is never applied twice. GET /readyz says when the service is ready again.",
+  UNAVAILABLE: "The database is unreachable (a failover or a restart), or the guardrail check could not run (a worker that evaluates the provider program crashed or hung; it has been replaced). Nothing of the change was stored. Retry after the seconds in `Retry-After`; a change retried with the same Idempotency-Key is never applied twice. GET /readyz says when the service is ready again.",
   INSUFFICIENT_STORAGE: "The disk the service writes to (its database, the engine's work and state directories) has less free space than DISK_MIN_FREE_MB, or a write failed for lack of space; the detail names the directory and the numbers. Nothing of the change was stored. Reads still work. Retry once an operator has freed space: GET /readyz is 200 again then, and a change retried with the same Idempotency-Key is never applied twice.",
   INTERNAL: "An unexpected failure. It is logged with the problem's `requestId`: give that to the operators.",
 };
