@@ -4,7 +4,7 @@ import { migrate } from "../../src/store/migrate.js";
 import { openPostgres } from "../../src/store/postgres.js";
 import { DatabaseUnavailableError } from "../../src/store/unavailable.js";
 import { createScratchDatabase, startPostgresCluster, type PostgresCluster } from "../helpers/postgres-cluster.js";
-import { specNamed, startTestService, waitForStatus, warningsOf, type TestService } from "../helpers/service.js";
+import { specNamed, startTestService, waitForStatus, warningsOf, type TestService, type TestServiceOptions } from "../helpers/service.js";
 
 /**
  * Issue 14, part 1: a database failover is survivable. A killed backend or a restarted server (`pg_ctl
@@ -95,7 +95,11 @@ describe("a PostgreSQL connection lost under the adapter", () => {
   }, 60_000);
 });
 
-describe("the service through a restart of its PostgreSQL", () => {
+/**
+ * A service on a scratch database of the throwaway cluster for the enclosing describe (none when skipped):
+ * started before its tests, closed after them.
+ */
+function serviceOnScratch(config: TestServiceOptions["config"]): () => TestService | undefined {
   let svc: TestService | undefined;
   let scratch: { url: string; stop(): Promise<void> } | undefined;
   beforeAll(async () => {
@@ -103,17 +107,22 @@ describe("the service through a restart of its PostgreSQL", () => {
     scratch = await createScratchDatabase((cluster as { url: string }).url);
     const db = await openPostgres({ connectionString: scratch.url, max: 6, onError: (err) => errors.push(err) });
     await migrate(db);
-    // Steps long enough that the restart falls in the middle of the run; the lease far longer than the outage.
-    svc = await startTestService({ db, config: { SIMULATED_STEP_MS: 150, LEASE_SECONDS: 30 } });
+    svc = await startTestService({ db, ...(config ? { config } : {}) });
   }, 60_000);
   afterAll(async () => {
     await svc?.close(2_000);
     await scratch?.stop().catch(() => undefined);
   });
+  return () => svc;
+}
+
+describe("the service through a restart of its PostgreSQL", () => {
+  // Steps long enough that the restart falls in the middle of the run; the lease far longer than the outage.
+  const service = serviceOnScratch({ SIMULATED_STEP_MS: 150, LEASE_SECONDS: 30 });
 
   it("answers 503 with Retry-After while the database is down (readiness too), recovers by itself, and a running operation finishes without interruption", async (ctx) => {
-    if (reason() || svc === undefined) return ctx.skip();
-    const s = svc;
+    const s = service();
+    if (reason() || s === undefined) return ctx.skip();
     const created = await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("failover-run") });
     expect(created.statusCode).toBe(202);
     const id = (created.json() as Json).operation.id as string;
@@ -149,24 +158,12 @@ describe("the service through a restart of its PostgreSQL", () => {
 });
 
 describe("an outage longer than the lease", () => {
-  let svc: TestService | undefined;
-  let scratch: { url: string; stop(): Promise<void> } | undefined;
-  beforeAll(async () => {
-    if (reason()) return;
-    scratch = await createScratchDatabase((cluster as { url: string }).url);
-    const db = await openPostgres({ connectionString: scratch.url, max: 6, onError: (err) => errors.push(err) });
-    await migrate(db);
-    // A 5 s lease and an 8 s outage: the running attempts cannot be kept; the operations must resume.
-    svc = await startTestService({ db, config: { SIMULATED_STEP_MS: 150, LEASE_SECONDS: 5, RESUME_BACKOFF_SECONDS: 1 } });
-  }, 60_000);
-  afterAll(async () => {
-    await svc?.close(2_000);
-    await scratch?.stop().catch(() => undefined);
-  });
+  // A 5 s lease and an 8 s outage: the running attempts cannot be kept; the operations must resume.
+  const service = serviceOnScratch({ SIMULATED_STEP_MS: 150, LEASE_SECONDS: 5, RESUME_BACKOFF_SECONDS: 1 });
 
   it("the attempts it cut resume by themselves (attempt 2, stack recovered first) and succeed; no operation is lost", async (ctx) => {
-    if (reason() || svc === undefined) return ctx.skip();
-    const s = svc;
+    const s = service();
+    if (reason() || s === undefined) return ctx.skip();
     const ids: string[] = [];
     for (const name of ["outage-a", "outage-b"]) {
       const created = await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed(name) });
