@@ -59,7 +59,8 @@ export function createEvaluationPool(options: EvaluationPoolOptions): ProgramEva
     maxQueue: options.maxQueue ?? 1_000,
     // The mock runtime finishes asynchronously after a task; a worker blocked in Atomics.wait would stall it.
     atomics: "disabled",
-    idleTimeout: Number.MAX_SAFE_INTEGER,
+    // Workers are never retired for being idle (a fresh one pays for loading the Pulumi SDK again).
+    idleTimeout: Infinity,
   });
   let running = 0;
   return {
