@@ -22,7 +22,9 @@ export interface Figure {
     | "openapi"
     | "db-outage"
     | "resume-after-kill"
-    | "evaluation-pool";
+    | "evaluation-pool"
+    | "event-loop-delay"
+    | "stream-under-load";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

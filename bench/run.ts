@@ -12,6 +12,8 @@ import { measureDbOutage } from "./db-outage.js";
 import { measureOpenApiDocument } from "./openapi-document.js";
 import { measureResumeAfterKill } from "./resume-after-kill.js";
 import { measureEvaluationPool } from "./evaluation-pool.js";
+import { measureEventLoopDelay } from "./event-loop-delay.js";
+import { measureStreamUnderLoad } from "./stream-under-load.js";
 import { measureRouteFuzz } from "./route-fuzz.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
@@ -39,6 +41,8 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "db-outage": measureDbOutage,
   "resume-after-kill": measureResumeAfterKill,
   "evaluation-pool": measureEvaluationPool,
+  "event-loop-delay": measureEventLoopDelay,
+  "stream-under-load": measureStreamUnderLoad,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
