@@ -78,19 +78,21 @@ describe("whileLeased", () => {
   });
 
   it("a lease that runs out without a renewal says so once (the runner stops the attempt); a renewal postpones it, a release cancels it", async () => {
+    // Half-second margins either side, so a loaded machine's late timers cannot flip the outcome.
     const lapsed: number[] = [];
     const started = Date.now();
-    const lease = new Lease(0.3, started, () => lapsed.push(Date.now() - started));
-    await new Promise((r) => setTimeout(r, 200));
-    lease.renewed(Date.now());
-    await new Promise((r) => setTimeout(r, 200));
+    const lease = new Lease(1, started, () => lapsed.push(Date.now() - started));
+    await new Promise((r) => setTimeout(r, 500));
+    const renewedAt = Date.now();
+    lease.renewed(renewedAt);
+    await new Promise((r) => setTimeout(r, Math.max(0, renewedAt + 500 - Date.now())));
     expect(lapsed).toEqual([]);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, Math.max(0, renewedAt + 1_500 - Date.now())));
     expect(lapsed).toHaveLength(1);
-    expect(lapsed[0]).toBeGreaterThanOrEqual(480);
+    expect(lapsed[0]).toBeGreaterThanOrEqual(renewedAt - started + 1_000 - 20);
     const released = new Lease(0.1, Date.now(), () => lapsed.push(-1));
     released.release();
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
     expect(lapsed).toHaveLength(1);
   });
 });
