@@ -146,7 +146,11 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     options.evaluator ??
     (options.program
       ? createInProcessEvaluator({ provider: options.program })
-      : createEvaluationPool({ workers: config.EVALUATION_WORKERS ?? defaultEvaluationWorkers(), timeoutMs: config.EVALUATION_TIMEOUT_SECONDS * 1000 }));
+      : createEvaluationPool({
+          workers: config.EVALUATION_WORKERS ?? defaultEvaluationWorkers(),
+          timeoutMs: config.EVALUATION_TIMEOUT_SECONDS * 1000,
+          onIdleWorkerError: (err) => logger.warn({ err: { message: err.message } }, "a program evaluation worker failed while idle; it was replaced"),
+        }));
   const engine = options.engine ?? (options.engineFactory ?? (await prepareEngine(config, logger)))(db, logger, evaluator);
   const hub = await createEventHub(db, logger);
   const { keys } = options;

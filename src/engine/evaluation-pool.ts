@@ -37,6 +37,11 @@ export interface EvaluationPoolOptions {
   readonly timeoutMs: number;
   /** Evaluations waiting for a worker beyond this are refused at once (EvaluationUnavailableError). */
   readonly maxQueue?: number;
+  /**
+   * A worker that fails while it has no evaluation (piscina's pool-level 'error'); it is replaced either way.
+   * Without a listener that event would end the process.
+   */
+  readonly onIdleWorkerError?: (err: Error) => void;
 }
 
 const WORKER_ENTRY = new URL("../../programs/evaluate-worker-entry.mjs", import.meta.url);
@@ -62,6 +67,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): ProgramEva
     // Workers are never retired for being idle (a fresh one pays for loading the Pulumi SDK again).
     idleTimeout: Infinity,
   });
+  pool.on("error", (err: Error) => options.onIdleWorkerError?.(err));
   let running = 0;
   return {
     description: `pool of ${workers} worker thread(s)`,

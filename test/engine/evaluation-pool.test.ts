@@ -30,8 +30,8 @@ afterAll(async () => {
   for (const p of pools) await p.close();
 });
 
-function pool(workers = 2, timeoutMs = 60_000): Pool {
-  const p = createEvaluationPool({ workers, timeoutMs }) as Pool;
+function pool(workers = 2, timeoutMs = 60_000, onIdleWorkerError?: (err: Error) => void): Pool {
+  const p = createEvaluationPool({ workers, timeoutMs, ...(onIdleWorkerError ? { onIdleWorkerError } : {}) }) as Pool;
   pools.push(p);
   return p;
 }
@@ -42,10 +42,11 @@ function taskFor(spec: ProviderSpec, accessState: "active" | "revoked" = "active
   return { stack: spec.name, program: { program: "provider", args: toProviderStackArgs(spec, landingZone, accessState, { subnets, connectionAccepted: false }) } };
 }
 
-/** Resolves once `p` has an evaluation inside a worker (bounded). */
+/** Resolves once `p` has an evaluation inside a worker, not only waiting in its queue (bounded). */
 async function untilRunning(p: ProgramEvaluator): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (p.stats().running === 0) {
+  const inWorker = (): boolean => p.stats().running > p.stats().queued;
+  while (!inWorker()) {
     if (Date.now() > deadline) throw new Error("no evaluation started within 10 s");
     await new Promise((r) => setImmediate(r));
   }
@@ -56,10 +57,11 @@ describe("evaluation pool", () => {
     const p = pool(2);
     const task = taskFor(schema.parse(specNamed("pool-kill")));
     await p.evaluate(task); // both workers started, one warm
-    const doomed = p.evaluate(task);
+    // The rejection is taken at once: it may come while the workers are still being terminated.
+    const doomed = p.evaluate(task).catch((e: unknown) => e);
     await untilRunning(p);
     await Promise.all(p.threads.map((t) => t.terminate()));
-    const error = await doomed.catch((e: unknown) => e);
+    const error = await doomed;
     expect(error).toBeInstanceOf(EvaluationUnavailableError);
     expect((error as Error).message).toMatch(/^the program evaluation worker stopped before answering/);
     // The pool goes on with new workers.
@@ -67,6 +69,17 @@ describe("evaluation pool", () => {
     expect(again.map((e) => e.resources.length)).toEqual([again[0]!.resources.length, again[0]!.resources.length]);
     expect(p.stats()).toMatchObject({ workers: 2, running: 0, queued: 0 });
   }, 120_000);
+
+  it("a worker failing while idle is reported to onIdleWorkerError (not an uncaught 'error'); the pool goes on", async () => {
+    const reported: Error[] = [];
+    const p = pool(1, 60_000, (err) => reported.push(err));
+    const task = taskFor(schema.parse(specNamed("pool-idle-error")));
+    await p.evaluate(task);
+    // What Node does when an idle worker throws from a leftover callback: the Worker object emits 'error'.
+    p.threads[0]!.emit("error", new Error("late failure in an idle worker"));
+    expect(reported.map((e) => e.message)).toEqual(["late failure in an idle worker"]);
+    expect((await p.evaluate(task)).resources.length).toBeGreaterThan(0);
+  }, 60_000);
 
   it("an evaluation past the timeout fails with a clear message; its worker is replaced", async () => {
     const p = pool(1, 1);
