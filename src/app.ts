@@ -21,12 +21,15 @@ import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "./onboarding/spec.js";
 import type { OperationsDeps } from "./operations/operations-service.js";
 import type { ApprovalsDeps } from "./approvals/approvals-service.js";
+import type { FleetDeps } from "./fleet/fleet-service.js";
+import fleetRoutes from "./http/routes/fleet.js";
 import type { DiskSpace } from "./store/disk-space.js";
 
 export interface AppDeps {
   readonly logger: Logger;
   readonly providers: ProvidersDeps;
   readonly operations: OperationsDeps;
+  readonly fleet: FleetDeps;
   readonly stream: StreamDeps;
   readonly specSchema: ProviderSpecSchema;
   readonly readiness: readonly ReadinessCheck[];
@@ -102,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     stream: deps.stream,
     ticketKey: deps.ticketKey,
   });
+  await app.register(fleetRoutes, { deps: deps.fleet, stream: deps.stream });
   await app.register(apiKeyRoutes, deps.apiKeys);
   await app.register(auditRoutes, deps.audit);
   await app.register(problemRoutes);

@@ -18,6 +18,8 @@ import { hardeningFromConfig, type TlsMaterial } from "./http/hardening.js";
 import type { Operation, OperationStatus } from "./operations/operation.js";
 import type { Logger } from "pino";
 import { PROGRAM_VERSION } from "../programs/version.js";
+import type { FleetDeps } from "./fleet/fleet-service.js";
+import { createRolloutWorker } from "./fleet/rollout-worker.js";
 import { buildApp } from "./app.js";
 import { OpenStreams } from "./http/streaming.js";
 import type { Config } from "./config.js";
@@ -200,6 +202,16 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
   const onFinish = (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status);
   const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish };
+  // Fleet rollouts (issue 15): a worker like the runner's drives them; their operations yield to people's.
+  const rolloutDeps = { hub, audit, engine: engine.name, programVersion: PROGRAM_VERSION, kickRunner: runner.kick, onFinish };
+  const rollouts = createRolloutWorker({
+    db,
+    log: logger,
+    deps: rolloutDeps,
+    leaseSeconds: config.LEASE_SECONDS,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+  });
+  const fleet: FleetDeps = { ...rolloutDeps, db, approvalRules: config.APPROVAL_RULES, kickWorker: rollouts.kick };
   const app = await buildApp({
     logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -240,6 +252,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       guardrails,
     },
     operations: { db, hub, onFinish, cancelLocal: runner.cancelLocal, audit },
+    fleet,
     readiness: [
       {
         name: "database",
@@ -282,10 +295,12 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       expiry.unref();
       if (config.SIMULATED_PAUSED) return;
       await runner.start();
+      rollouts.start();
       started = true;
     },
     async close(graceMs) {
       clearInterval(expiry);
+      await rollouts.stop();
       await runner.drain(graceMs);
       await signer?.stop();
       await app.close();

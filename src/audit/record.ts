@@ -16,6 +16,14 @@ export const AuditAction = z.enum([
   "provider.drift-check",
   "provider.key-store",
   "operation.cancel",
+  "rollout.create",
+  "rollout.approve",
+  "rollout.reject",
+  "rollout.pause",
+  "rollout.resume",
+  "rollout.cancel",
+  "rollout.halt",
+  "rollout.finish",
   "approval.request",
   "approval.approve",
   "approval.reject",
@@ -39,7 +47,7 @@ export const PrincipalKind = z.enum(["apikey", "oidc", "anonymous", "system"]);
 export type PrincipalKind = z.output<typeof PrincipalKind>;
 
 /** `route`: a request denied before its resource is known (`{kind: "route", id: "POST /v1/providers"}`). */
-export const ResourceKind = z.enum(["provider", "operation", "approval", "apikey", "stream-ticket", "audit", "route"]);
+export const ResourceKind = z.enum(["provider", "operation", "rollout", "approval", "apikey", "stream-ticket", "audit", "route"]);
 export type ResourceKind = z.output<typeof ResourceKind>;
 
 const Text = z.string().min(1).max(1024);

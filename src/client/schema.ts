@@ -336,6 +336,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/fleet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Providers per program version and lifecycle
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["getFleet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rollouts, newest first
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found.
+         */
+        get: operations["listRollouts"];
+        put?: never;
+        /**
+         * Roll this service's program version out to every behind stack: previews, then waves
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `rollout.create`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["createRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A rollout with every stack's preview and outcome
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found.
+         */
+        get: operations["getRollout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a rollout: nothing new starts; what is queued or running goes on
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `rollout.pause`.
+         */
+        post: operations["pauseRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused rollout
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `rollout.resume`.
+         */
+        post: operations["resumeRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a rollout: its queued operations are cancelled, running ones finish
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `rollout.cancel`.
+         */
+        post: operations["cancelRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a rollout after its previews (a second person)
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `rollout.approve`.
+         */
+        post: operations["approveRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a rollout awaiting approval (it is cancelled)
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `rollout.reject`.
+         */
+        post: operations["rejectRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rollouts/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rollout events: a JSON page, or a live stream (SSE resumable with Last-Event-ID or ?after=, NDJSON, text)
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        get: operations["listRolloutEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -985,6 +1169,282 @@ export interface components {
                 events: string;
             };
         };
+        /** @description A rollout of the service's program version to every stack that last ran an older one */
+        Rollout: {
+            /** Format: uuid */
+            id: string;
+            /** @description the provider program version the rollout brings every stack to */
+            programVersion: string;
+            /** @enum {string} */
+            status: "previewing" | "awaiting_approval" | "applying" | "paused" | "halted" | "succeeded" | "cancelled";
+            /**
+             * @description paused only: the phase a resume goes back to
+             * @enum {string}
+             */
+            pausedPhase?: "previewing" | "applying";
+            options: {
+                /**
+                 * Format: int64
+                 * @description stacks in the first wave; the rest follow in batches once it has ended
+                 */
+                canary: number;
+                /**
+                 * Format: int64
+                 * @description stacks per wave after the canary
+                 */
+                batchSize: number;
+                /**
+                 * Format: int64
+                 * @description at most this many of the rollout's operations queued or running at once
+                 */
+                maxParallel: number;
+                /**
+                 * Format: int64
+                 * @description the rollout halts once more stacks than this have failed
+                 */
+                maxFailures: number;
+            };
+            /** @description applying: the wave (0 = the canary) and how many; 0 of 0 before */
+            wave: {
+                /** Format: int64 */
+                current: number;
+                /** Format: int64 */
+                of: number;
+            };
+            counts: {
+                /** Format: int64 */
+                total: number;
+                /**
+                 * Format: int64
+                 * @description succeeded or skipped
+                 */
+                done: number;
+                /** Format: int64 */
+                failed: number;
+                /**
+                 * Format: int64
+                 * @description previews or updates queued or running
+                 */
+                inFlight: number;
+                /**
+                 * Format: int64
+                 * @description not previewed yet, or previewed and not applied yet
+                 */
+                pending: number;
+            };
+            /** @description present when an approval rule applies to a stack of the rollout: a second person approves it after the previews */
+            approval?: {
+                rule: string;
+                decidedBy: string | null;
+                decidedAt: string | null;
+            };
+            requestedBy: string;
+            /** @description why it halted or was cancelled */
+            reason?: string;
+            createdAt: string;
+            applyingAt: string | null;
+            /** @description set with the final event, once none of its operations is queued or running */
+            finishedAt: string | null;
+            /** @description every stack, in order (GET of one rollout only) */
+            stacks?: {
+                provider: string;
+                /**
+                 * @description a revoked provider is rolled out in its revoked state
+                 * @enum {string}
+                 */
+                accessState: "active" | "revoked";
+                /** @description the program version its stack last ran */
+                fromVersion: string | null;
+                wave: number | null;
+                /** @enum {string} */
+                status: "pending" | "previewing" | "previewed" | "applying" | "succeeded" | "failed" | "skipped" | "cancelled";
+                /** @description the preview's change summary: what the update does */
+                changes: {
+                    [key: string]: number;
+                } | null;
+                error: {
+                    code: string;
+                    message: string;
+                } | null;
+                links: {
+                    [key: string]: string;
+                };
+            }[];
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description Rollouts, newest first; `links.next` continues */
+        RolloutList: {
+            items: components["schemas"]["Rollout"][];
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description Providers of the caller's teams per program version (what their stack last ran) and lifecycle */
+        Fleet: {
+            /** @description the provider program version this service runs */
+            programVersion: string;
+            /** Format: int64 */
+            providers: number;
+            /**
+             * Format: int64
+             * @description active or revoked stacks that last ran an older version: what a rollout takes
+             */
+            behind: number;
+            versions: {
+                /** @description the version their stack last ran (null: none ran) */
+                programVersion: string | null;
+                /** @enum {string} */
+                standing: "current" | "behind" | "ahead";
+                /** Format: int64 */
+                providers: number;
+                lifecycles: {
+                    [key: string]: number;
+                };
+            }[];
+            /** @description the open rollout, if any */
+            rollout: components["schemas"]["Rollout"] | null;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description One event of a rollout, in `seq` order */
+        RolloutEvent: {
+            /** @constant */
+            type: "rollout.created";
+            programVersion: string;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            canary: number;
+            /** Format: int64 */
+            batchSize: number;
+            /** Format: int64 */
+            maxParallel: number;
+            /** Format: int64 */
+            maxFailures: number;
+            requestedBy: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.stack";
+            provider: string;
+            /** @enum {string} */
+            phase: "preview" | "apply";
+            /** @enum {string} */
+            status: "pending" | "previewing" | "previewed" | "applying" | "succeeded" | "failed" | "skipped" | "cancelled";
+            operationId?: string;
+            changes?: {
+                [key: string]: number;
+            };
+            error?: {
+                code: string;
+                message: string;
+            };
+            /** Format: int64 */
+            done: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.awaiting-approval";
+            rule: string;
+            requestedBy: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.approved";
+            approvedBy: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.wave";
+            /** Format: int64 */
+            wave: number;
+            /** Format: int64 */
+            waves: number;
+            /** Format: int64 */
+            stacks: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.paused";
+            by: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.resumed";
+            by: string;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.succeeded";
+            /** Format: int64 */
+            skipped: number;
+            durationMs: number;
+            /** Format: int64 */
+            done: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.halted";
+            reason: string;
+            /** Format: int64 */
+            maxFailures: number;
+            /** Format: int64 */
+            done: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "rollout.cancelled";
+            reason: string;
+            /** Format: int64 */
+            done: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        };
+        /** @description A page of a rollout's events; `links.next` continues after the last one */
+        RolloutEventList: {
+            items: components["schemas"]["RolloutEvent"][];
+            links: {
+                [key: string]: string;
+            };
+        };
         ProviderSpec: {
             /** @enum {string} */
             apiVersion: "saas-bridge/v1";
@@ -1125,7 +1585,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `APPROVAL_INVALID` (The approval does not apply), `PROVIDER_EXISTS` (A provider with this name already exists), `INVALID_STATE` (The provider is not in a state that allows this), `OPERATION_FINISHED` (The operation has already finished). */
+        /** @description `APPROVAL_INVALID` (The approval does not apply), `PROVIDER_EXISTS` (A provider with this name already exists), `INVALID_STATE` (The provider is not in a state that allows this), `OPERATION_FINISHED` (The operation has already finished), `ROLLOUT_CONFLICT` (The rollout is not in a state that allows this). */
         Conflict: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -2090,6 +2550,431 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    getFleet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Providers of the caller's teams per program version (what their stack last ran) and lifecycle */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Fleet"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listRollouts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the id of the last rollout of the previous page */
+                before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rollouts, newest first; `links.next` continues */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Rollout options */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: int32
+                     * @description stacks in the first wave (0: no canary)
+                     * @default 1
+                     */
+                    canary?: number;
+                    /**
+                     * Format: int32
+                     * @description stacks per wave after the canary
+                     * @default 10
+                     */
+                    batchSize?: number;
+                    /**
+                     * Format: int32
+                     * @description at most this many of the rollout's operations queued or running at once
+                     * @default 4
+                     */
+                    maxParallel?: number;
+                    /**
+                     * Format: int32
+                     * @description halt once more stacks than this have failed (previews included)
+                     * @default 0
+                     */
+                    maxFailures?: number;
+                    /** @description only these providers (those of them that are behind); default: every behind stack */
+                    providers?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description A rollout of the service's program version to every stack that last ran an older one With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    getRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rollout of the service's program version to every stack that last ran an older one */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    pauseRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rollout of the service's program version to every stack that last ran an older one */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    resumeRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rollout of the service's program version to every stack that last ran an older one */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    cancelRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rollout of the service's program version to every stack that last ran an older one */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    approveRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A rollout of the service's program version to every stack that last ran an older one */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    rejectRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A rollout of the service's program version to every stack that last ran an older one */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    listRolloutEvents: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+            };
+            header?: {
+                /** @description resume after this event */
+                "last-event-id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of a rollout's events; `links.next` continues after the last one With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutEventList"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            /** @description a stream resumed at or past the rollout's final event: nothing more will come */
+            204: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listApiKeys: {
         parameters: {
             query?: never;
@@ -2244,10 +3129,10 @@ export interface operations {
                 after?: string;
                 limit?: number;
                 order?: "asc" | "desc";
-                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.key-store" | "operation.cancel" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
+                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.key-store" | "operation.cancel" | "rollout.create" | "rollout.approve" | "rollout.reject" | "rollout.pause" | "rollout.resume" | "rollout.cancel" | "rollout.halt" | "rollout.finish" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
                 outcome?: "allowed" | "denied" | "failed";
                 principalId?: string;
-                resourceKind?: "provider" | "operation" | "approval" | "apikey" | "stream-ticket" | "audit" | "route";
+                resourceKind?: "provider" | "operation" | "rollout" | "approval" | "apikey" | "stream-ticket" | "audit" | "route";
                 resourceId?: string;
                 since?: string;
                 until?: string;
@@ -2358,7 +3243,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description the last segment of a problem's `type` */
-                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
+                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "rollout-conflict" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
             };
             cookie?: never;
         };

@@ -84,6 +84,7 @@ export const DOCUMENT_INFO = {
 export const DOCUMENT_TAGS = [
   { name: "providers", description: "Onboard, change, preview, revoke, reinstate, drift-check and decommission SaaS providers: one Pulumi stack each." },
   { name: "operations", description: "Every change runs as an operation: its state, its events (JSON pages or live streams), cancel." },
+  { name: "fleet", description: "Which program version each provider's stack last ran, and rollouts of a new one: previews, approval, canary and waves, pause, resume, cancel, a live stream (admins)." },
   { name: "approvals", description: "A second person's approval for the operations that need one (APPROVAL_RULES)." },
   { name: "api-keys", description: "API keys, managed by admins; the secret is shown once." },
   { name: "audit", description: "The hash-chained, signed audit trail (auditor or admin)." },

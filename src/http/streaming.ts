@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import { AppError } from "../errors.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
-import { followEvents } from "../operations/follow-events.js";
+import { followEvents, type EventSource } from "../operations/follow-events.js";
 import type { Queryable } from "../store/db.js";
 import { CONTENT_TYPE, type StreamFormat } from "./negotiate.js";
 import { resetStream, watchWriteDeadline } from "./stream-deadline.js";
@@ -80,14 +80,18 @@ export interface StreamRequest {
 }
 
 /** SSE: `id` is the event seq (resume with Last-Event-ID); JSON has no raw newlines, so one event is one message. */
-export function sse(e: OperationEvent): string {
+export function sse<E extends { readonly seq: number; readonly type: string }>(e: E): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 }
 
-function formatterFor(format: StreamFormat, textHeader: string): (e: OperationEvent) => string {
+function formatterFor<E extends { readonly seq: number; readonly type: string }>(
+  format: StreamFormat,
+  textHeader: string,
+  text: (header: string) => (event: E) => string,
+): (e: E) => string {
   if (format === "sse") return sse;
   if (format === "ndjson") return (e) => `${JSON.stringify(e)}\n`;
-  return createTextFormatter(textHeader);
+  return text(textHeader);
 }
 
 /**
@@ -95,6 +99,20 @@ function formatterFor(format: StreamFormat, textHeader: string): (e: OperationEv
  * event comes from the table (or the hub, after commit), so what a client sees is already durable.
  */
 export function streamOperation(reply: FastifyReply, deps: StreamDeps, req: StreamRequest): FastifyReply {
+  return streamEvents<OperationEvent>(reply, deps, { ...req, id: req.operationId, logContext: { operationId: req.operationId }, text: createTextFormatter });
+}
+
+/** Another event sequence than an operation's (a fleet rollout's): its source and its text view. */
+export interface EventStreamRequest<E extends { readonly seq: number; readonly type: string }> extends Omit<StreamRequest, "operationId"> {
+  readonly id: string;
+  /** What the stream's log lines name it by (`{ operationId }`, `{ rolloutId }`). */
+  readonly logContext: Readonly<Record<string, string>>;
+  readonly source?: EventSource<E>;
+  readonly text: (header: string) => (event: E) => string;
+}
+
+/** streamOperation for any persisted event sequence with a final event. */
+export function streamEvents<E extends { readonly seq: number; readonly type: string }>(reply: FastifyReply, deps: StreamDeps, req: EventStreamRequest<E>): FastifyReply {
   // Before any header is sent, so a refused client gets a 429 problem, not a broken stream.
   if (req.owner !== undefined && req.maxPerOwner !== undefined) deps.open.reserve(req.owner, req.maxPerOwner);
   const out = new PassThrough();
@@ -112,7 +130,7 @@ export function streamOperation(reply: FastifyReply, deps: StreamDeps, req: Stre
     deadlineMs: deps.writeDeadlineMs,
     onExpired: (pendingBytes) => {
       req.log.warn(
-        { operationId: req.operationId, pendingBytes, writeDeadlineSeconds: deps.writeDeadlineMs / 1000 },
+        { ...req.logContext, pendingBytes, writeDeadlineSeconds: deps.writeDeadlineMs / 1000 },
         "event stream closed: the client took none of its pending bytes within the write deadline",
       );
       resetStream(reply.raw);
@@ -123,7 +141,7 @@ export function streamOperation(reply: FastifyReply, deps: StreamDeps, req: Stre
     abort.abort();
     untrack();
   });
-  const format = formatterFor(req.format, req.textHeader);
+  const format = formatterFor(req.format, req.textHeader, req.text);
 
   const pump = async () => {
     // Only on an idle connection: one that still holds unsent bytes is not idle, and keep-alives written
@@ -135,12 +153,20 @@ export function streamOperation(reply: FastifyReply, deps: StreamDeps, req: Stre
           }, deps.keepAliveMs)
         : undefined;
     try {
-      for await (const event of followEvents({ db: deps.db, hub: deps.hub, operationId: req.operationId, after: req.after, signal: abort.signal })) {
+      const follow = followEvents<E>({
+        db: deps.db,
+        hub: deps.hub,
+        operationId: req.id,
+        after: req.after,
+        signal: abort.signal,
+        ...(req.source ? { source: req.source } : {}),
+      });
+      for await (const event of follow) {
         const chunk = format(event);
         if (chunk && !out.write(chunk)) await once(out, "drain", { signal: abort.signal });
       }
     } catch (err) {
-      if (!abort.signal.aborted) req.log.warn({ err, operationId: req.operationId }, "event stream ended early");
+      if (!abort.signal.aborted) req.log.warn({ err, ...req.logContext }, "event stream ended early");
     } finally {
       clearInterval(keepAlive);
       out.end();

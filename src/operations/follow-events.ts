@@ -3,10 +3,23 @@ import type { EventHub } from "./event-hub.js";
 import { isTerminal, type OperationEvent } from "./events.js";
 import { endedAtOrBefore, listEvents } from "./events-repo.js";
 
-export interface FollowOptions {
+/** A persisted, gap-free event sequence with a final event: an operation's, or a fleet rollout's. */
+export interface EventSource<E extends { readonly seq: number }> {
+  list(q: Queryable, id: string, after: number, limit: number): Promise<E[]>;
+  /** The final event has seq ≤ after: nothing will ever follow. */
+  endedAtOrBefore(q: Queryable, id: string, after: number): Promise<boolean>;
+  isFinal(event: E): boolean;
+}
+
+export const OPERATION_EVENTS: EventSource<OperationEvent> = { list: listEvents, endedAtOrBefore, isFinal: isTerminal };
+
+export interface FollowOptions<E extends { readonly seq: number } = OperationEvent> {
   readonly db: Queryable;
   readonly hub: EventHub;
+  /** The operation's (or rollout's) id: the hub's key and the source's. */
   readonly operationId: string;
+  /** Default: the operation's events. */
+  readonly source?: EventSource<E>;
   /** Resume point: events with seq > after are yielded. */
   readonly after: number;
   readonly signal: AbortSignal;
@@ -22,16 +35,17 @@ const PAGE = 500;
  * Subscribes before reading history so nothing committed in between is missed; a gap in live events
  * (a signal from another replica, or a missed one) is filled from the table.
  */
-export async function* followEvents(options: FollowOptions): AsyncGenerator<OperationEvent> {
+export async function* followEvents<E extends { readonly seq: number } = OperationEvent>(options: FollowOptions<E>): AsyncGenerator<E> {
   const { db, hub, operationId, signal } = options;
+  const source = options.source ?? (OPERATION_EVENTS as unknown as EventSource<E>);
   // Resumed at or past the terminal event: nothing will ever come (a waiting stream would never end).
-  if (await endedAtOrBefore(db, operationId, options.after)) return;
+  if (await source.endedAtOrBefore(db, operationId, options.after)) return;
   let last = options.after;
-  const live: OperationEvent[] = [];
+  const live: E[] = [];
   let mustRead = true;
   let wakeUp: (() => void) | undefined;
   const unsubscribe = hub.subscribe(operationId, (s) => {
-    if ("event" in s) live.push(s.event);
+    if ("event" in s) live.push(s.event as unknown as E);
     else if (s.wake > last) mustRead = true;
     wakeUp?.();
   });
@@ -41,11 +55,11 @@ export async function* followEvents(options: FollowOptions): AsyncGenerator<Oper
     while (!signal.aborted) {
       if (mustRead) {
         mustRead = false;
-        const page = await listEvents(db, operationId, last, PAGE);
+        const page = await source.list(db, operationId, last, PAGE);
         for (const e of page) {
           last = e.seq;
           yield e;
-          if (isTerminal(e)) return;
+          if (source.isFinal(e)) return;
         }
         if (page.length === PAGE) mustRead = true;
       }
@@ -58,7 +72,7 @@ export async function* followEvents(options: FollowOptions): AsyncGenerator<Oper
         }
         last = e.seq;
         yield e;
-        if (isTerminal(e)) return;
+        if (source.isFinal(e)) return;
       }
       if (!mustRead && live.length === 0) {
         await new Promise<void>((resolve) => {

@@ -42,6 +42,10 @@ export const OperationRow = z.object({
   resume_after: timestamp.nullable().default(null),
   /** Decommission only: `retain` (disable and keep the BYOK key) or `shred` (schedule its deletion). */
   key_disposition: z.enum(KEY_DISPOSITIONS).nullable().default(null),
+  /** The fleet rollout that queued it (issue 15), or null for a person's request. */
+  rollout_id: z.string().nullable().default(null),
+  /** 0: a person's request; 1: a rollout's, claimed only when no person's request is waiting. */
+  priority: z.number().int().default(0),
   error: OperationError.nullable(),
   created_at: timestamp,
   started_at: timestamp.nullable(),

@@ -21,6 +21,8 @@ export interface NewOperation {
   readonly awaitingApproval?: boolean;
   /** Decommission only: what happens to the provider's BYOK key. */
   readonly keyDisposition?: KeyDisposition;
+  /** Queued by this fleet rollout: it yields to every person's request (priority 1). */
+  readonly rolloutId?: string;
 }
 
 /** Statuses of operations that have not ended: they hold their place in the provider's queue. */
@@ -44,8 +46,9 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
     `WITH ahead AS (
        SELECT count(*)::int AS n FROM operations WHERE provider = $2 AND status IN ${ACTIVE_SQL}),
      op AS (
-       INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq, blocked_by, key_disposition)
-       VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 1, $10, $12) RETURNING *),
+       INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq, blocked_by, key_disposition,
+                               rollout_id, priority)
+       VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 1, $10, $12, $13, CASE WHEN $13::uuid IS NULL THEN 0 ELSE 1 END) RETURNING *),
      ev AS (
        INSERT INTO operation_events (operation_id, seq, type, data)
        SELECT $1, 1, 'operation.queued', jsonb_build_object('type', 'operation.queued', 'position', ahead.n) FROM ahead
@@ -64,6 +67,7 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
       op.blockedBy ?? null,
       op.awaitingApproval === true ? "awaiting_approval" : "queued",
       op.keyDisposition ?? null,
+      op.rolloutId ?? null,
     ],
   );
   const row = rows[0] as Record<string, unknown> & { queue_position: number; event_at: Date | string };
@@ -143,7 +147,7 @@ export async function activeOperations(q: Queryable, provider: string): Promise<
 }
 
 /**
- * Claims the oldest queued operation whose provider has nothing running and nothing queued before it
+ * Claims the oldest queued operation — a person's request before a rollout's (priority) — whose provider has nothing running and nothing queued before it
  * (per-provider FIFO), once its back-off is over if it waits to resume (it keeps its place in the queue). SKIP LOCKED lets replicas claim different rows concurrently; the partial unique
  * index on running operations is the backstop if two ever race on one provider.
  *
@@ -178,7 +182,7 @@ export async function claimNext(db: Db, owner: string, leaseSeconds: number): Pr
                                 WHERE p.intent IN ('create', 'decommission') AND p.spec->>'region' = o.spec->>'region'
                                   AND p.blocked_by IS DISTINCT FROM o.id
                                   AND (p.status IN ('queued', 'running') OR p.created_at > now() - make_interval(secs => $4))))
-         ORDER BY o.queue_seq
+         ORDER BY o.priority, o.queue_seq
          LIMIT 1
          FOR UPDATE SKIP LOCKED)
       RETURNING *`,
