@@ -2625,8 +2625,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Rollout options */
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     /**

@@ -4,7 +4,7 @@ import { principalRef, recordAllowed, visibleTeams, type Actor } from "../auth/a
 import { DeniedError } from "../auth/denied.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-import { isUniqueViolation, type Db, type Queryable } from "../store/db.js";
+import { isUniqueViolation, type Db } from "../store/db.js";
 import * as repo from "./fleet-repo.js";
 import { ROLLABLE_LIFECYCLES, standingOf, type VersionStanding } from "./program-version.js";
 import { countsOf, Effects, stepOf, type RolloutDeps } from "./rollout-advance.js";
@@ -227,10 +227,4 @@ export async function controlRollout(deps: FleetDeps, actor: Actor, id: string, 
   await fx.publish(deps);
   deps.kickWorker();
   return rollout;
-}
-
-/** Used by tests and the worker's start: is any rollout of `q` unfinished? */
-export async function unfinishedRollouts(q: Queryable): Promise<number> {
-  const rows = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM rollouts WHERE finished_at IS NULL`);
-  return rows[0]?.n ?? 0;
 }

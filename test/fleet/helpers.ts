@@ -24,11 +24,6 @@ export async function onboard(svc: TestService, names: readonly string[], option
   for (const name of options.revoke ?? []) await run("POST", `/v1/providers/${name}/revoke`);
 }
 
-/** What a release upgrade leaves behind: these stacks last ran the previous program version. */
-export async function markBehind(svc: TestService, names: readonly string[], version = "provider-stack@1"): Promise<void> {
-  await svc.db.query(`UPDATE operations SET program_version = $1 WHERE provider = ANY($2::text[])`, [version, names]);
-}
-
 /** The rollout's operations (rows), in queue order. */
 export async function rolloutOps(svc: TestService, rolloutId: string): Promise<Json[]> {
   return svc.db.query<Json>(`SELECT * FROM operations WHERE rollout_id = $1 ORDER BY queue_seq`, [rolloutId]).then((rows) =>

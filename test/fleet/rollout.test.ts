@@ -4,7 +4,8 @@ import type { Db } from "../../src/store/db.js";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
 import { PROGRAM_VERSION } from "../../programs/version.js";
 import { sharedEvaluator, specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
-import { markBehind, maxOverlap, onboard, rolloutOps, waitForRollout } from "./helpers.js";
+import { markBehind } from "../helpers/behind.js";
+import { maxOverlap, onboard, rolloutOps, waitForRollout } from "./helpers.js";
 
 /**
  * Issue 15, part 3: a fleet rollout of a new program version. Stacks "behind" (they last ran an older
@@ -62,7 +63,7 @@ describe("fleet rollout", () => {
     // Before the upgrade: every stack is current.
     expect((await svc.app.inject({ method: "GET", url: "/v1/fleet" })).json()).toMatchObject({ programVersion: PROGRAM_VERSION, behind: 0 });
     expect((await svc.app.inject({ method: "POST", url: "/v1/rollouts", payload: {} })).json()).toMatchObject({ code: "ROLLOUT_CONFLICT" });
-    await markBehind(svc, names);
+    await markBehind(svc.db, names);
     const fleet = (await svc.app.inject({ method: "GET", url: "/v1/fleet" })).json() as Json;
     expect(fleet.behind).toBe(5);
     expect(fleet.versions).toEqual([{ programVersion: "provider-stack@1", standing: "behind", providers: 5, lifecycles: { active: 4, revoked: 1 } }]);
@@ -129,7 +130,7 @@ describe("fleet rollout", () => {
     const svc = await start({ failing });
     const names = ["rh-a", "rh-b", "rh-c", "rh-d", "rh-e", "rh-f"];
     await onboard(svc, names);
-    await markBehind(svc, names);
+    await markBehind(svc.db, names);
     failing.add("rh-b").add("rh-c");
     const created = await createRollout(svc, { canary: 1, batchSize: 2, maxParallel: 1, maxFailures: 1 });
     const done = await waitForRollout(svc, created.id);
@@ -162,7 +163,7 @@ describe("fleet rollout", () => {
     const svc = await start({ upMs: 400, config: { MAX_CONCURRENT_OPERATIONS: 1 } });
     const names = ["rp-a", "rp-b", "rp-c"];
     await onboard(svc, [...names, "rp-user"]);
-    await markBehind(svc, names);
+    await markBehind(svc.db, names);
     const created = await createRollout(svc, { canary: 0, batchSize: 3, maxParallel: 2, maxFailures: 0, providers: names });
     expect(created.counts.total).toBe(3);
     // Wait until the first update runs and the second is queued behind it.
@@ -189,7 +190,7 @@ describe("fleet rollout", () => {
     const svc = await start({ upMs: 300 });
     const names = ["rc-a", "rc-b", "rc-c", "rc-d"];
     await onboard(svc, names);
-    await markBehind(svc, names);
+    await markBehind(svc.db, names);
     const created = await createRollout(svc, { canary: 1, batchSize: 1, maxParallel: 1, maxFailures: 0 });
     const paused = await svc.app.inject({ method: "POST", url: `/v1/rollouts/${created.id}/pause` });
     expect(paused.statusCode, paused.body).toBe(200);
@@ -224,7 +225,7 @@ describe("fleet rollout", () => {
     // Creates need approval too under "all": onboard approves them with a second admin.
     const second = await svc.createKey("admin", [], "second-admin");
     await onboard(svc, names, { approver: second });
-    await markBehind(svc, names);
+    await markBehind(svc.db, names);
     const created = await createRollout(svc, { canary: 0, batchSize: 2, maxParallel: 2, maxFailures: 0 });
     const waiting = await waitForRollout(svc, created.id, ["awaiting_approval"]);
     expect(waiting.stacks.map((s: Json) => s.status)).toEqual(["previewed", "previewed"]);

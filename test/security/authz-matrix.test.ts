@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { insertRollout } from "../../src/fleet/fleet-repo.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Fastify from "fastify";
 import { createApiKey, revokeApiKey } from "../../src/auth/api-keys.js";
@@ -46,6 +48,16 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "POST /v1/operations/:id/stream-tickets": { need: "viewer", owned: true },
   "GET /v1/approvals": { need: "viewer", owned: false },
   "GET /v1/operations/:id/events": { need: "viewer", owned: true },
+  "GET /v1/fleet": { need: "viewer", owned: false },
+  "POST /v1/rollouts": { need: "admin", owned: false },
+  "GET /v1/rollouts": { need: "admin", owned: false },
+  "GET /v1/rollouts/:id": { need: "admin", owned: false },
+  "GET /v1/rollouts/:id/events": { need: "admin", owned: false },
+  "POST /v1/rollouts/:id/pause": { need: "admin", owned: false },
+  "POST /v1/rollouts/:id/resume": { need: "admin", owned: false },
+  "POST /v1/rollouts/:id/cancel": { need: "admin", owned: false },
+  "POST /v1/rollouts/:id/approve": { need: "admin", owned: false },
+  "POST /v1/rollouts/:id/reject": { need: "admin", owned: false },
   "POST /v1/api-keys": { need: "admin", owned: false },
   "GET /v1/api-keys": { need: "admin", owned: false },
   "GET /v1/api-keys/:id": { need: "admin", owned: false },
@@ -75,6 +87,7 @@ let provider = "";
 let operationId = "";
 let otherOperationId = "";
 let targetKeyId = "";
+let rolloutId = "";
 let spec: Record<string, unknown> = {};
 
 beforeAll(async () => {
@@ -93,6 +106,21 @@ beforeAll(async () => {
   const other = await svc.app.inject({ method: "POST", url: "/v1/providers", payload: { ...specNamed("matrix-beta"), owner: { team: "beta", contact: "beta@example.com" } } });
   otherOperationId = (other.json() as { operation: { id: string } }).operation.id;
   targetKeyId = (await createApiKey(svc.db, { name: "target", role: "viewer", teams: [], maxExpiresInDays: 30, createdBy: "test" })).key.id;
+  // A rollout row to address (nothing runs here, so none could be started through the API).
+  rolloutId = (
+    await insertRollout(svc.db, {
+      id: randomUUID(),
+      programVersion: "provider-stack@2",
+      canary: 1,
+      batchSize: 1,
+      maxParallel: 1,
+      maxFailures: 0,
+      requestedBy: "apikey:matrix",
+      requestedByName: "matrix",
+      approvalRule: undefined,
+      stacks: [{ provider, fromVersion: "provider-stack@1", accessState: "active" }],
+    })
+  ).id;
 
   const key = async (role: Role, teams: string[]) => `Bearer ${await svc.createKey(role, teams)}`;
   for (const role of ["viewer", "operator", "approver", "admin", "auditor"] as const) {
@@ -138,7 +166,7 @@ function concreteUrl(url: string): string {
   return url
     .replace(":name", provider)
     .replace(":type", "not-found")
-    .replace(":id", url.startsWith("/v1/api-keys") ? targetKeyId : operationId)
+    .replace(":id", url.startsWith("/v1/api-keys") ? targetKeyId : url.startsWith("/v1/rollouts") ? rolloutId : operationId)
     .replace("*", "index.html");
 }
 
