@@ -62,7 +62,7 @@ export function createRolloutWorker(options: RolloutWorkerOptions): RolloutWorke
   }
 
   async function pass(): Promise<void> {
-    const ids = await repo.claimRollouts(db, owner, leaseSeconds);
+    const ids = await repo.claimRollouts(db, owner, leaseSeconds, deps.programVersion);
     const inFlight: string[] = [];
     for (const id of ids) {
       const fx = await db.transaction((tx) => advanceRollout(tx, deps, id, owner));

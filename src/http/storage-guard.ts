@@ -9,7 +9,13 @@ const READS = new Set(["GET", "HEAD", "OPTIONS"]);
  * Changes that stop work rather than start it, a row or two each: an operator in a disk emergency must
  * still be able to cancel what is queued or running, and to reject what waits for approval.
  */
-const STOPS = new Set(["/v1/operations/:id/cancel", "/v1/operations/:id/reject"]);
+const STOPS = new Set([
+  "/v1/operations/:id/cancel",
+  "/v1/operations/:id/reject",
+  "/v1/rollouts/:id/pause",
+  "/v1/rollouts/:id/cancel",
+  "/v1/rollouts/:id/reject",
+]);
 
 /**
  * While the disk the service writes to is below DISK_MIN_FREE_MB, every change under /v1 is refused with

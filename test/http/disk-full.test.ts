@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { execFile, execFileSync } from "node:child_process";
 import { closeSync, openSync, statfsSync, writeSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -365,6 +366,10 @@ describe.skipIf(!mnt.mounted)(`low disk while work is queued (${TMPFS_MIB} MiB t
     const cancelled = await post(svc, `/v1/operations/${behind}/cancel`);
     expect(cancelled.statusCode, cancelled.body).toBe(202);
     expect((await waitForStatus(svc, behind, ["cancelled"])).status).toBe("cancelled");
+    // A rollout is work too (507), while pausing, cancelling or rejecting one is not refused (here: no such rollout).
+    expectInsufficientStorage(await post(svc, "/v1/rollouts"), /DISK_MIN_FREE_MB/);
+    for (const stop of ["pause", "cancel", "reject"]) expect((await post(svc, `/v1/rollouts/${randomUUID()}/${stop}`)).statusCode).toBe(404);
+    expectInsufficientStorage(await post(svc, `/v1/rollouts/${randomUUID()}/resume`), /DISK_MIN_FREE_MB/);
 
     // The running one finishes (8 MiB is room enough); the waiting one is not claimed while space is low.
     expect((await waitForStatus(svc, running, ["succeeded", "failed"], 60_000)).status).toBe("succeeded");
