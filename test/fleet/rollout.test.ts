@@ -3,6 +3,7 @@ import type { Engine, EngineRequest } from "../../src/engine/engine.js";
 import type { Db } from "../../src/store/db.js";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
 import { PROGRAM_VERSION } from "../../programs/version.js";
+import { insertRollout } from "../../src/fleet/fleet-repo.js";
 import { sharedEvaluator, specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import { markBehind } from "../helpers/behind.js";
 import { maxOverlap, onboard, rolloutOps, waitForRollout } from "./helpers.js";
@@ -238,6 +239,28 @@ describe("fleet rollout", () => {
     expect(approved.json()).toMatchObject({ status: "applying", approval: { rule: "all", decidedBy: "second-admin" } });
     expect(await waitForRollout(svc, created.id)).toMatchObject({ status: "succeeded", counts: { done: 2 } });
   }, 120_000);
+
+  it("a replica running another program version leaves that version's rollout alone: no lease, no operation", async () => {
+    const svc = await start();
+    await onboard(svc, ["rv-a"]);
+    const { id } = await insertRollout(svc.db, {
+      id: crypto.randomUUID(),
+      programVersion: "provider-stack@99",
+      canary: 1,
+      batchSize: 1,
+      maxParallel: 1,
+      maxFailures: 0,
+      requestedBy: "apikey:newer-release",
+      requestedByName: "newer release",
+      approvalRule: undefined,
+      stacks: [{ provider: "rv-a", fromVersion: PROGRAM_VERSION, accessState: "active" }],
+    });
+    // The worker passes every 50 ms here.
+    await new Promise((r) => setTimeout(r, 600));
+    const [row] = await svc.db.query<Json>(`SELECT status, lease_owner FROM rollouts WHERE id = $1`, [id]);
+    expect(row).toEqual({ status: "previewing", lease_owner: null });
+    expect(await rolloutOps(svc, id)).toEqual([]);
+  }, 60_000);
 
   it("refuses bad requests with problems naming the field, and a viewer", async () => {
     const svc = await start();
