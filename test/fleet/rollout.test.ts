@@ -154,9 +154,18 @@ describe("fleet rollout", () => {
     // A halted rollout is final; a new one takes what is still behind.
     expect((await svc.app.inject({ method: "POST", url: `/v1/rollouts/${created.id}/resume` })).statusCode).toBe(409);
     failing.clear();
-    const again = await createRollout(svc, { canary: 0, batchSize: 5, maxParallel: 5, maxFailures: 0 });
-    expect(again.counts.total).toBe(5);
-    expect(await waitForRollout(svc, again.id)).toMatchObject({ status: "succeeded", counts: { done: 5 } });
+    // This time followed live: the request itself streams the rollout (NDJSON) until its final event.
+    const again = await svc.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: { accept: "application/x-ndjson" },
+      payload: { canary: 0, batchSize: 5, maxParallel: 5, maxFailures: 0 },
+    });
+    expect(again.statusCode, again.body).toBe(201);
+    const lines = again.body.trim().split("\n").map((l) => JSON.parse(l) as Json);
+    expect(lines[0]).toMatchObject({ type: "rollout.created", total: 5 });
+    expect(lines.at(-1)).toMatchObject({ type: "rollout.succeeded", done: 5, failed: 0 });
+    expect(again.headers["location"]).toMatch(/^\/v1\/rollouts\/[0-9a-f-]{36}$/);
   }, 120_000);
 
   it("a person's operation queued during a rollout starts before the rollout's queued updates", async () => {
