@@ -53,20 +53,23 @@ async function serviceRun(): Promise<ServiceRun> {
 async function followOneOperation(service: Service): Promise<ServiceRun> {
   const headers = { authorization: await benchAuthorization(service.db) };
   // hub.publish runs right after each event's transaction committed: the commit time, on this clock.
-  const published: Published[] = [];
+  // Keyed by operation: the hub also carries other operations' events (the region's hub update), whose seqs
+  // would collide with the followed one's (and gave negative latencies when they did).
+  const publishedBy: { operationId: string; published: Published }[] = [];
   const publish = service.hub.publish;
   service.hub.publish = (operationId, event) => {
-    published.push({ event, at: now() });
+    publishedBy.push({ operationId, published: { event, at: now() } });
     return publish.call(service.hub, operationId, event);
   };
   const created = await service.app.inject({ method: "POST", url: "/v1/providers", payload: benchSpec("bench-stream"), headers });
   if (created.statusCode !== 202) throw new Error(`stream: create returned ${created.statusCode} ${created.body}`);
   const operationId = created.json<{ operation: { id: string } }>().operation.id;
-  const first = published[0]?.event;
+  const ofOperation = (): Published[] => publishedBy.filter((p) => p.operationId === operationId).map((p) => p.published);
+  const first = ofOperation()[0]?.event;
   if (!first) throw new Error("stream: the accepted operation published no event");
   const url = `${await service.app.listen({ host: "127.0.0.1", port: 0 })}/v1/operations/${operationId}/events`;
   const run = await fanOut(url, CLIENTS, () => service.runner.start(), headers);
-  const schedule = published.slice(1);
+  const schedule = ofOperation().slice(1);
   return { run, sent: new Map(schedule.map((p) => [p.event.seq, p.at])), first, schedule };
 }
 
