@@ -24,7 +24,8 @@ export interface Figure {
     | "resume-after-kill"
     | "evaluation-pool"
     | "event-loop-delay"
-    | "stream-under-load";
+    | "stream-under-load"
+    | "rollout";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

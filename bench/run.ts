@@ -15,6 +15,7 @@ import { measureEvaluationPool } from "./evaluation-pool.js";
 import { measureEventLoopDelay } from "./event-loop-delay.js";
 import { measureStreamUnderLoad } from "./stream-under-load.js";
 import { measureRouteFuzz } from "./route-fuzz.js";
+import { measureRollout } from "./rollout.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
 
@@ -43,6 +44,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "evaluation-pool": measureEvaluationPool,
   "event-loop-delay": measureEventLoopDelay,
   "stream-under-load": measureStreamUnderLoad,
+  rollout: measureRollout,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
