@@ -49,14 +49,7 @@ export async function openPglite(options: PgliteOptions): Promise<PgliteDb> {
     throw err;
   }
 
-  // The single connection is busy for the whole transaction: calling `db.*` from inside the callback
-  // would wait for the transaction it is part of, forever. Fail fast instead.
-  const insideTransaction = new AsyncLocalStorage<true>();
-  const assertOutsideTransaction = (what: string): void => {
-    if (insideTransaction.getStore() === true) {
-      throw new Error(`db.${what}() called inside db.transaction(): use the tx argument (PGlite has one connection)`);
-    }
-  };
+  const guard = createTransactionGuard();
 
   const subscriptions = createSubscriptions({
     listen: async (quoted) => {
@@ -68,7 +61,7 @@ export async function openPglite(options: PgliteOptions): Promise<PgliteDb> {
     onError: options.onError,
   });
   const stopNotifications = pglite.onNotification((channel, payload) => {
-    insideTransaction.exit(() => subscriptions.dispatch(channel, payload));
+    guard.outside(() => subscriptions.dispatch(channel, payload));
   });
 
   let closed = false;
@@ -76,19 +69,19 @@ export async function openPglite(options: PgliteOptions): Promise<PgliteDb> {
     kind: "pglite",
     description,
     query: async (sql, params) => {
-      assertOutsideTransaction("query");
+      guard.assertOutside("query");
       return runQuery(pglite, sql, params);
     },
     transaction: async (fn) => {
-      assertOutsideTransaction("transaction");
-      return pglite.transaction((tx) => insideTransaction.run(true, () => fn(wrapTransaction(tx))));
+      guard.assertOutside("transaction");
+      return pglite.transaction((tx) => guard.inside(() => fn(wrapTransaction(tx))));
     },
     listen: async (channel, onPayload) => {
-      assertOutsideTransaction("listen");
+      guard.assertOutside("listen");
       return subscriptions.subscribe(channel, onPayload);
     },
     dumpDataDir: async () => {
-      assertOutsideTransaction("dumpDataDir");
+      guard.assertOutside("dumpDataDir");
       // Inside a transaction of its own so that it waits for the open one instead of copying it half-done.
       return pglite.transaction(() => pglite.dumpDataDir("none"));
     },
@@ -105,6 +98,31 @@ export async function openPglite(options: PgliteOptions): Promise<PgliteDb> {
   };
 }
 
+export interface TransactionGuard {
+  /** Runs a transaction callback: `db.*` called from it (and from what it awaits) fails fast. */
+  inside<T>(fn: () => T): T;
+  /** Runs a notification subscriber as outside any transaction, whatever context delivered it. */
+  outside<T>(fn: () => T): T;
+  assertOutside(what: string): void;
+}
+
+/**
+ * The single connection is busy for the whole transaction: calling `db.*` from inside the callback
+ * would wait for the transaction it is part of, forever. Fail fast instead.
+ */
+export function createTransactionGuard(): TransactionGuard {
+  const insideTransaction = new AsyncLocalStorage<true>();
+  return {
+    inside: (fn) => insideTransaction.run(true, fn),
+    outside: (fn) => insideTransaction.exit(fn),
+    assertOutside: (what) => {
+      if (insideTransaction.getStore() === true) {
+        throw new Error(`db.${what}() called inside db.transaction(): use the tx argument (PGlite has one connection)`);
+      }
+    },
+  };
+}
+
 /** What both the PGlite instance and its transaction object offer. */
 type Executor = Pick<Transaction, "query" | "exec">;
 
@@ -112,7 +130,7 @@ type Executor = Pick<Transaction, "query" | "exec">;
  * Same rule as `pg`: without parameters the simple protocol runs (several statements allowed,
  * the last one's rows are returned); with parameters the extended protocol runs one statement.
  */
-async function runQuery<R extends Record<string, unknown>>(
+export async function runQuery<R extends Record<string, unknown>>(
   executor: Executor,
   sql: string,
   params?: readonly unknown[],

@@ -2,12 +2,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUniqueViolation, type Db } from "../../src/store/db.js";
 import { migrate } from "../../src/store/migrate.js";
+import { openPgliteThread } from "../../src/store/pglite-thread.js";
 import { openPostgres } from "../../src/store/postgres.js";
 import { createTestDb } from "../helpers/db.js";
 import { startPostgresCluster } from "../helpers/postgres-cluster.js";
 import { CLAIM_SQL, deferred, insertEvent, insertOperation, insertProvider, within } from "./seed.js";
 
-/** One contract, both adapters: whatever passes on PGlite in tests must hold on PostgreSQL in production. */
+/**
+ * One contract, every adapter: whatever passes on PGlite in tests must hold on PostgreSQL in production,
+ * and on PGlite run in a worker thread.
+ */
 const cluster = await startPostgresCluster();
 afterAll(async () => {
   if ("stop" in cluster) await cluster.stop();
@@ -21,7 +25,8 @@ const MIGRATIONS = readdirSync(new URL("../../src/store/migrations/", import.met
 const TABLES = ["idempotency_keys", "operation_events", "operations", "providers", "schema_migrations", "simulated_resources"];
 
 interface Target {
-  name: "pglite" | "postgres";
+  name: "pglite" | "pglite-thread" | "postgres";
+  kind: Db["kind"];
   skipped: string | undefined;
   /** `db` under test and `other`, a second connection where the adapter has more than one. */
   open(onError: (err: unknown) => void): Promise<{ db: Db; other: Db }>;
@@ -30,6 +35,7 @@ interface Target {
 const targets: Target[] = [
   {
     name: "pglite",
+    kind: "pglite",
     skipped: undefined,
     async open(onError) {
       const db = await createTestDb({ onError });
@@ -37,7 +43,20 @@ const targets: Target[] = [
     },
   },
   {
+    name: "pglite-thread",
+    kind: "pglite",
+    skipped: undefined,
+    async open(onError) {
+      // The same migrated golden image, copied out of a test database.
+      const seed = await createTestDb();
+      const image = await seed.dumpDataDir().finally(() => seed.close());
+      const db = await openPgliteThread({ onError, loadDataDir: image });
+      return { db, other: db };
+    },
+  },
+  {
     name: "postgres",
+    kind: "postgres",
     skipped: "skipped" in cluster ? cluster.skipped : undefined,
     async open(onError) {
       if (!("url" in cluster)) throw new Error("no cluster");
@@ -63,8 +82,8 @@ describe.each(targets)("store contract: $name", (target) => {
     });
 
     it("reports its kind and a description", () => {
-      expect(db.kind).toBe(target.name);
-      expect(db.description).toMatch(target.name === "pglite" ? /^PGlite .*fsync off/ : /^PostgreSQL \d+/);
+      expect(db.kind).toBe(target.kind);
+      expect(db.description).toMatch(target.kind === "pglite" ? /^PGlite .*fsync off/ : /^PostgreSQL \d+/);
     });
 
     it("applies each migration once: a second run applies nothing, and every table exists", async () => {
