@@ -72,6 +72,9 @@ CREATE TABLE rollout_events (
 
 -- A rollout's operations say so, and yield to people's: the runner claims priority 0 (a person's request)
 -- before priority 1 (a rollout's), each in queue order.
-ALTER TABLE operations ADD COLUMN rollout_id uuid REFERENCES rollouts (id);
-ALTER TABLE operations ADD COLUMN priority smallint NOT NULL DEFAULT 0 CHECK (priority IN (0, 1));
+-- The constraints are added NOT VALID (no scan of operations under an exclusive lock) and validated by 016.
+ALTER TABLE operations ADD COLUMN rollout_id uuid;
+ALTER TABLE operations ADD COLUMN priority smallint NOT NULL DEFAULT 0;
+ALTER TABLE operations ADD CONSTRAINT operations_rollout_fkey FOREIGN KEY (rollout_id) REFERENCES rollouts (id) NOT VALID;
+ALTER TABLE operations ADD CONSTRAINT operations_priority_check CHECK (priority IN (0, 1)) NOT VALID;
 CREATE INDEX operations_by_rollout ON operations (rollout_id) WHERE rollout_id IS NOT NULL;
