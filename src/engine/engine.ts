@@ -72,6 +72,12 @@ export const SHUTDOWN_REASON = "shutdown";
 export interface EngineRunOptions {
   readonly signal: AbortSignal;
   readonly onEvent: (event: EngineEvent) => Promise<void>;
+  /**
+   * A burst of events at once (a plan's steps, a step and its progress): resolves once all of them are
+   * persisted, in one write, in order. Same guarantees as `onEvent` for each; an engine without a burst
+   * (or a runner without it) uses `onEvent`.
+   */
+  readonly onEvents?: (events: readonly EngineEvent[]) => Promise<void>;
   readonly log: Logger;
   /** The recovery asked for by `request.recover` is done (the stack is safe to run again). */
   readonly onRecovered?: () => Promise<void>;

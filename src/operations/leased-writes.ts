@@ -56,10 +56,15 @@ export function whileLeased<T>(lease: Lease, write: () => Promise<T>, options: O
  * The runner is the only writer of a running operation's events, and waits for each before the next.
  */
 export async function appendedAfter(q: Queryable, operationId: string, lastSeq: number, data: EventData): Promise<OperationEvent | undefined> {
-  const [next] = await listEvents(q, operationId, lastSeq, 1);
-  if (next === undefined) return undefined;
-  const { seq: _seq, at: _at, ...stored } = next;
-  return JSON.stringify(sorted(stored)) === JSON.stringify(sorted(JSON.parse(JSON.stringify(data)) as object)) ? next : undefined;
+  return (await batchAppendedAfter(q, operationId, lastSeq, [data]))?.[0];
+}
+
+/** appendedAfter for a batch written in one statement (all of it committed, or none). */
+export async function batchAppendedAfter(q: Queryable, operationId: string, lastSeq: number, batch: readonly EventData[]): Promise<OperationEvent[] | undefined> {
+  const next = await listEvents(q, operationId, lastSeq, batch.length);
+  if (next.length !== batch.length) return undefined;
+  const same = next.every(({ seq: _seq, at: _at, ...stored }, i) => JSON.stringify(sorted(stored)) === JSON.stringify(sorted(JSON.parse(JSON.stringify(batch[i])) as object)));
+  return same ? next : undefined;
 }
 
 /** Keys in order, at every level (jsonb does not keep the order they were written in). */

@@ -211,14 +211,6 @@ export async function heartbeat(
   return row ? { cancelRequested: row.cancel_requested_at !== null } : undefined;
 }
 
-export async function setProgress(q: Queryable, id: string, fence: Fence, done: number, total: number): Promise<void> {
-  await q.query(
-    `UPDATE operations SET progress_done = $4, progress_total = $5
-      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status = 'running'`,
-    [id, fence.attempt, fence.owner, done, total],
-  );
-}
-
 /** Ends a running operation; fenced, so a worker that lost its lease changes nothing. */
 export async function finishRunning(
   q: Queryable,
@@ -290,12 +282,15 @@ export async function requeueRunning(q: Queryable, id: string, fence: Fence, del
 
 /**
  * Appends one event with the next gap-free seq. The UPDATE takes the operation's row lock, so
- * concurrent writers serialize; with a fence it only succeeds while that attempt holds the lease.
+ * concurrent writers serialize; with a fence it only succeeds while that attempt holds the lease. A
+ * `progress` event also sets the operation's progress, in the same statement (one write, not two).
  */
 export async function appendEvent(q: Queryable, id: string, fence: Fence | null, data: EventData): Promise<{ seq: number; at: string }> {
   const rows = await q.query<{ seq: number; at: Date | string }>(
     `WITH o AS (
-       UPDATE operations SET last_seq = last_seq + 1
+       UPDATE operations SET last_seq = last_seq + 1,
+              progress_done = CASE WHEN $4 = 'progress' THEN ($5::jsonb->>'done')::int ELSE progress_done END,
+              progress_total = CASE WHEN $4 = 'progress' THEN ($5::jsonb->>'total')::int ELSE progress_total END
         WHERE id = $1 AND ($2::int IS NULL OR (attempt = $2 AND lease_owner = $3 AND status = 'running'))
         RETURNING last_seq)
      INSERT INTO operation_events (operation_id, seq, type, data)
@@ -310,4 +305,33 @@ export async function appendEvent(q: Queryable, id: string, fence: Fence | null,
 
 function json(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
+}
+
+/**
+ * Appends several events in one statement, with consecutive seqs after the operation's last; fenced like
+ * appendEvent. The last `progress` among them sets the operation's progress.
+ */
+export async function appendEvents(q: Queryable, id: string, fence: Fence | null, batch: readonly EventData[]): Promise<{ seq: number; at: string }[]> {
+  const progress = batch.findLast((e) => e.type === "progress");
+  const rows = await q.query<{ seq: number; at: Date | string }>(
+    `WITH o AS (
+       UPDATE operations SET last_seq = last_seq + $4,
+              progress_done = coalesce($6, progress_done), progress_total = coalesce($7, progress_total)
+        WHERE id = $1 AND ($2::int IS NULL OR (attempt = $2 AND lease_owner = $3 AND status = 'running'))
+        RETURNING last_seq)
+     INSERT INTO operation_events (operation_id, seq, type, data)
+     SELECT $1, o.last_seq - $4 + e.n::int, e.data->>'type', e.data FROM o, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(data, n)
+     RETURNING seq, at`,
+    [
+      id,
+      fence?.attempt ?? null,
+      fence?.owner ?? null,
+      batch.length,
+      JSON.stringify(batch),
+      progress?.type === "progress" ? progress.done : null,
+      progress?.type === "progress" ? progress.total : null,
+    ],
+  );
+  if (rows.length !== batch.length) throw new LeaseLostError(id);
+  return rows.sort((a, b) => a.seq - b.seq).map((r) => ({ seq: r.seq, at: new Date(r.at).toISOString() }));
 }

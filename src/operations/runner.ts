@@ -18,7 +18,7 @@ import type { EventHub } from "./event-hub.js";
 import { EvaluationUnavailableError } from "../engine/evaluation-pool.js";
 import { storageCause } from "../store/disk-space.js";
 import { DatabaseUnavailableError } from "../store/unavailable.js";
-import { appendedAfter, Lease, whileLeased } from "./leased-writes.js";
+import { appendedAfter, batchAppendedAfter, Lease, whileLeased } from "./leased-writes.js";
 import type { EventData, OperationEvent } from "./events.js";
 import { LeaseLostError, type Fence, type Operation, type OperationStatus } from "./operation.js";
 import * as ops from "./operations-repo.js";
@@ -176,6 +176,17 @@ export function createRunner(options: RunnerOptions): Runner {
       // would otherwise keep stream writes queued until the engine pauses (bench: p99 113 → 34 ms).
       await setImmediate();
     };
+    /** A burst from the engine in one write (a plan's steps: one statement, not one each). */
+    const publishEmitMany = async (batch: readonly EventData[]) => {
+      if (batch.length <= 1) return batch[0] === undefined ? undefined : publishEmit(batch[0]);
+      const events = await durable(
+        async () => (await ops.appendEvents(db, op.id, fence, batch)).map(({ seq, at }, i) => ({ ...batch[i], seq, at }) as OperationEvent),
+        () => batchAppendedAfter(db, op.id, lastSeq, batch),
+      );
+      lastSeq = events.at(-1)!.seq;
+      for (const event of events) await hub.publish(op.id, event);
+      await setImmediate();
+    };
 
     try {
       // These three are idempotent (a lifecycle step, reads, an allocation that returns the same subnets):
@@ -187,10 +198,8 @@ export function createRunner(options: RunnerOptions): Runner {
       for (const finding of prepared.findings) await publishEmit(finding);
       if (prepared.failure) throw prepared.failure;
       const recovery = await durable(() => getRecovery(db, op.provider));
-      const onEvent = async (event: EngineEvent) => {
-        await publishEmit(event);
-        if (event.type === "progress") await durable(() => ops.setProgress(db, op.id, fence, event.done, event.total));
-      };
+      // A progress event sets the operation's progress in the same write (appendEvent).
+      const onEvent = publishEmit;
       const request = {
         operationId: op.id,
         stack: op.provider,
@@ -208,12 +217,13 @@ export function createRunner(options: RunnerOptions): Runner {
           signal: controller.signal,
           log: opLog,
           onEvent,
+          onEvents: publishEmitMany,
           ...(recovery ? { onRecovered: () => clearRecovery(db, op.provider, recovery.operationId) } : {}),
         },
       );
       const next = await prepared.afterRun?.(result.outputs, { emit: publishEmit, signal: controller.signal });
       if (next) {
-        const second = await engine.run({ ...request, program: next.program }, { signal: controller.signal, log: opLog, onEvent });
+        const second = await engine.run({ ...request, program: next.program }, { signal: controller.signal, log: opLog, onEvent, onEvents: publishEmitMany });
         result = { ...second, summary: addSummaries(result.summary, second.summary) };
       }
       const durationMs = Date.now() - started;

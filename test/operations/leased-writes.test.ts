@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { Lease, whileLeased } from "../../src/operations/leased-writes.js";
+import { batchAppendedAfter, Lease, whileLeased } from "../../src/operations/leased-writes.js";
+import type { EventData } from "../../src/operations/events.js";
+import { listEvents } from "../../src/operations/events-repo.js";
+import { LeaseLostError } from "../../src/operations/operation.js";
+import { appendEvents } from "../../src/operations/operations-repo.js";
+import { createTestDb } from "../helpers/db.js";
+import { insertEvent, insertOperation, insertProvider } from "../store/seed.js";
 import { DatabaseUnavailableError } from "../../src/store/unavailable.js";
 
 /** Issue 14: a running operation's writes outlast a short database outage, for as long as its lease. */
@@ -94,5 +100,41 @@ describe("whileLeased", () => {
     released.release();
     await new Promise((r) => setTimeout(r, 300));
     expect(lapsed).toHaveLength(1);
+  });
+});
+
+describe("a burst of events in one write (appendEvents)", () => {
+  it("appends consecutive seqs after the last, sets progress from the last progress, is recognised when its answer was lost, and is fenced", async () => {
+    const db = await createTestDb();
+    try {
+      await insertProvider(db, "burst");
+      const id = await insertOperation(db, "burst", "running");
+      await insertEvent(db, id, 1);
+      await db.query(`UPDATE operations SET attempt = 1, lease_owner = 'me', lease_expires_at = now() + interval '1 minute', last_seq = 1 WHERE id = $1`, [id]);
+      const fence = { attempt: 1, owner: "me" };
+      const batch: EventData[] = [
+        { type: "resource.planned", urn: "urn:a", resourceType: "t", name: "a", op: "create" },
+        { type: "progress", done: 0, total: 2 },
+        { type: "progress", done: 1, total: 2 },
+      ];
+      const written = await appendEvents(db, id, fence, batch);
+      expect(written.map((w) => w.seq)).toEqual([2, 3, 4]);
+      const events = await listEvents(db, id, 1, 10);
+      expect(events.map(({ seq: _s, at: _a, ...data }) => data)).toEqual(batch);
+      const [row] = await db.query<{ last_seq: number; progress_done: number; progress_total: number }>(
+        `SELECT last_seq, progress_done, progress_total FROM operations WHERE id = $1`,
+        [id],
+      );
+      expect(row).toEqual({ last_seq: 4, progress_done: 1, progress_total: 2 });
+      // A retry after a lost answer finds the whole burst in place (and another burst is not mistaken for it).
+      expect((await batchAppendedAfter(db, id, 1, batch))?.map((e) => e.seq)).toEqual([2, 3, 4]);
+      expect(await batchAppendedAfter(db, id, 1, [...batch.slice(0, 2), { type: "progress", done: 2, total: 2 }])).toBeUndefined();
+      expect(await batchAppendedAfter(db, id, 4, batch)).toBeUndefined();
+      // Another attempt's writer writes nothing.
+      await expect(appendEvents(db, id, { attempt: 1, owner: "someone-else" }, batch)).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM operation_events WHERE operation_id = $1`, [id]))[0]!.n).toBe(4);
+    } finally {
+      await db.close();
+    }
   });
 });

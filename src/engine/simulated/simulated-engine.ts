@@ -48,20 +48,25 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     });
   }
 
-  async function run(request: EngineRequest, { signal, onEvent, onRecovered }: EngineRunOptions): Promise<EngineResult> {
+  async function run(request: EngineRequest, { signal, onEvent, onEvents, onRecovered }: EngineRunOptions): Promise<EngineResult> {
     assertPrepareFits(request);
     if (request.recover) {
       await recover(request, request.recover.interruptedOperationId, onEvent);
       await onRecovered?.();
     }
+    // A burst (the plan, a step with its progress) in one write when the runner takes one.
+    const emitAll = async (events: readonly EngineEvent[]): Promise<void> => {
+      if (onEvents !== undefined) return onEvents(events);
+      for (const e of events) await onEvent(e);
+    };
     const { prepare } = request;
-    if (prepare === undefined) return phase(request, signal, onEvent);
+    if (prepare === undefined) return phase(request, signal, onEvent, false, emitAll);
     // The destroy runs with the prepare program too (EngineRequest.prepare): it plans from the state,
     // which phase 1 left with the prepare program's resource options.
     return prepareThenDestroy(prepare, onEvent, {
       existing: async () => (await store.load(request.stack)).map((r) => r.urn),
-      up: (targets) => phase({ ...request, kind: "up", program: prepare.program }, signal, onEvent, targets !== undefined),
-      destroy: () => phase({ ...request, program: prepare.program }, signal, onEvent),
+      up: (targets) => phase({ ...request, kind: "up", program: prepare.program }, signal, onEvent, targets !== undefined, emitAll),
+      destroy: () => phase({ ...request, program: prepare.program }, signal, onEvent, false, emitAll),
     });
   }
 
@@ -70,7 +75,13 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
    * `existingOnly`: an up that creates nothing (like Pulumi's up targeted at the stack's resources), so a
    * retried destroy never re-creates what its first attempt deleted.
    */
-  async function phase(request: EngineRequest, signal: AbortSignal, onEvent: EngineRunOptions["onEvent"], existingOnly = false): Promise<EngineResult> {
+  async function phase(
+    request: EngineRequest,
+    signal: AbortSignal,
+    onEvent: EngineRunOptions["onEvent"],
+    existingOnly: boolean,
+    emitAll: (events: readonly EngineEvent[]) => Promise<void>,
+  ): Promise<EngineResult> {
     const previous = await store.load(request.stack);
     let desired: SimResource[] = [];
     let outputs: Record<string, unknown> = {};
@@ -88,10 +99,10 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
             : planUp(previous, desired);
     const summary = summarize(steps);
 
-    for (const s of steps) {
-      await onEvent({ type: "resource.planned", urn: s.urn, resourceType: s.type, name: s.name, op: s.op });
-    }
-    await onEvent({ type: "progress", done: 0, total: steps.length });
+    await emitAll([
+      ...steps.map((s): EngineEvent => ({ type: "resource.planned", urn: s.urn, resourceType: s.type, name: s.name, op: s.op })),
+      { type: "progress", done: 0, total: steps.length },
+    ]);
     if (request.kind === "preview" || request.kind === "refresh") {
       return { outputs: {}, summary, steps: steps.map(({ urn, type, name, op }) => ({ urn, resourceType: type, name, op })) };
     }
@@ -118,15 +129,16 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
         if (s.desired) await store.put(request.stack, s.desired, position.get(s.urn) ?? 0);
         else await store.delete(request.stack, s.urn);
         if (s.op !== "same") await store.clearPending(request.stack, s.urn);
-        await emit({ type: "resource.completed", ...ref(s), durationMs });
+        const events: EngineEvent[] = [{ type: "resource.completed", ...ref(s), durationMs }];
         if (s.retain) {
           const kept = recorded.get(s.urn);
           const name = kept === undefined ? undefined : physicalName(kept);
           if (name !== undefined) await store.retain({ type: s.type, name, stack: request.stack, urn: s.urn });
-          await emit({ type: "diagnostic", severity: "info", urn: s.urn, message: `${s.type} ${s.name} stays in AWS (retainOnDelete): removed from the stack only` });
+          events.push({ type: "diagnostic", severity: "info", urn: s.urn, message: `${s.type} ${s.name} stays in AWS (retainOnDelete): removed from the stack only` });
         }
         done += 1;
-        await emit({ type: "progress", done, total: steps.length });
+        // The step and its progress in one write.
+        await emitAll([...events, { type: "progress", done, total: steps.length }]);
       },
       onFailed: async (s, durationMs, message) => {
         // The engine knows the step failed: nothing is left pending.
