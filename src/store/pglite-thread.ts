@@ -6,6 +6,7 @@ import type { Queryable } from "./db.js";
 import { createTransactionGuard, type PgliteDb, type PgliteOptions } from "./pglite.js";
 import type { PgliteReply, PgliteRequest, PgliteWorkerData, RemoteError } from "./pglite-thread-worker.js";
 import { createSubscriptions } from "./subscriptions.js";
+import { DatabaseUnavailableError } from "./unavailable.js";
 
 const WORKER_ENTRY = new URL("./pglite-thread-entry.mjs", import.meta.url);
 /** The worker module next to the entry: TypeScript in the source tree (tests, `npm run dev`), JavaScript in dist/. */
@@ -37,7 +38,12 @@ export async function startPgliteThread(options: PgliteOptions): Promise<{ db: P
     const data: PgliteWorkerData = { pgliteWorker: WORKER_MODULE.href, dataDir: options.dataDir, loadDataDir: image };
     worker = new Worker(WORKER_ENTRY, { workerData: data, transferList: image === undefined ? [] : [image] });
     // Notifications come only after a LISTEN, which only `subscriptions` (below) issues.
-    conversation = converse(worker, (channel, payload) => guard.outside(() => subscriptions.dispatch(channel, payload)));
+    conversation = converse(
+      worker,
+      (channel, payload) => guard.outside(() => subscriptions.dispatch(channel, payload)),
+      // A crash (not a close): the service logs it (main.ts), and /readyz's database check fails from now on.
+      (err) => options.onError?.(err),
+    );
     try {
       version = await conversation.ready;
     } catch (err) {
@@ -130,13 +136,16 @@ interface Pending {
  * pending and every later call with `the PGlite worker thread stopped: …`: nothing waits for an answer
  * that cannot come.
  */
-function converse(worker: Worker, onNotification: (channel: string, payload: string) => void): Conversation {
+function converse(worker: Worker, onNotification: (channel: string, payload: string) => void, onUnexpectedStop: (err: Error) => void): Conversation {
   const pending = new Map<number, Pending>();
   let stopped: { reason: string; cause: unknown } | undefined;
   let nextId = 1;
+  // The database is gone for this process: a 503 (retry later) for requests, an outage for the runner.
   const stoppedError = (): Error => {
     const reason = stopped ?? { reason: "unknown", cause: undefined };
-    return new Error(`the PGlite worker thread stopped: ${reason.reason}`, reason.cause === undefined ? undefined : { cause: reason.cause });
+    return new DatabaseUnavailableError(
+      new Error(`the PGlite worker thread stopped: ${reason.reason}`, reason.cause === undefined ? undefined : { cause: reason.cause }),
+    );
   };
   // Like PGlite on the main thread, an idle database keeps no process alive; a pending call does.
   const track = (id: number, entry: Pending): void => {
@@ -174,6 +183,7 @@ function converse(worker: Worker, onNotification: (channel: string, payload: str
     void worker.terminate();
   });
   worker.on("exit", (code: number) => {
+    if (stopped === undefined) onUnexpectedStop(new Error(`the PGlite worker thread exited with code ${code}: the database is unavailable until the service restarts`));
     stopped ??= { reason: `it exited with code ${code}`, cause: undefined };
     for (const id of [...pending.keys()]) settle(id)?.reject(stoppedError());
   });

@@ -7,6 +7,7 @@ import { isOutOfSpace, storageCause } from "../../src/store/disk-space.js";
 import { openPglite, type PgliteDb } from "../../src/store/pglite.js";
 import { openPgliteThread, rebuildError, startPgliteThread } from "../../src/store/pglite-thread.js";
 import { serializeError } from "../../src/store/pglite-thread-worker.js";
+import { DatabaseUnavailableError } from "../../src/store/unavailable.js";
 import { createTestDb } from "../helpers/db.js";
 import { deferred, insertEvent, insertOperation, insertProvider, within } from "./seed.js";
 
@@ -25,7 +26,7 @@ afterAll(async () => {
   await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-const STOPPED = /^the PGlite worker thread stopped: /;
+const STOPPED = /^the database is unavailable: the PGlite worker thread stopped: /;
 
 describe("PGlite in a worker thread: transactions", () => {
   it("commits when the callback resolves and returns its value; a tx used afterwards is closed", async () => {
@@ -184,22 +185,28 @@ describe("PGlite in a worker thread: data directory", () => {
 });
 
 describe("PGlite in a worker thread: the thread's end", () => {
-  it("rejects pending and later calls with a clear error once the thread is gone, and closes", async () => {
-    const { db: doomed, worker } = await startPgliteThread({ loadDataDir: image });
+  it("rejects pending and later calls with a clear error once the thread is gone (a 503, not a 500), reports the crash once, and closes", async () => {
+    const reported: Error[] = [];
+    const { db: doomed, worker } = await startPgliteThread({ loadDataDir: image, onError: (err) => reported.push(err as Error) });
     const long = doomed.query("SELECT count(*) FROM generate_series(1, 5e8)").catch((e: unknown) => e);
     await new Promise((resolve) => setTimeout(resolve, 200));
     await worker.terminate();
-    expect(await within(long, 5_000, "the pending query")).toMatchObject({ message: expect.stringMatching(STOPPED) });
+    const error = await within(long, 5_000, "the pending query");
+    expect(error).toMatchObject({ message: expect.stringMatching(STOPPED) });
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    expect(reported.map((e) => e.message)).toEqual([expect.stringMatching(/^the PGlite worker thread exited with code \d+: the database is unavailable until the service restarts$/)]);
     await expect(doomed.query("SELECT 1")).rejects.toThrow(STOPPED);
     await expect(doomed.transaction(async () => 1)).rejects.toThrow(STOPPED);
     await within(doomed.close(), 5_000, "close");
     await doomed.close();
   });
 
-  it("refuses calls after close(), which is idempotent", async () => {
-    const closing = await openPgliteThread({ loadDataDir: image });
+  it("refuses calls after close(), which is idempotent (and no crash is reported)", async () => {
+    const reported: unknown[] = [];
+    const closing = await openPgliteThread({ loadDataDir: image, onError: (err) => reported.push(err) });
     await Promise.all([closing.close(), closing.close()]);
     await expect(closing.query("SELECT 1")).rejects.toThrow("the PGlite worker thread stopped: closed");
+    expect(reported).toEqual([]);
   });
 });
 
