@@ -166,7 +166,7 @@ async function measureOnce(evaluator: LoopServerEvaluator, databaseUrl?: string)
 
 /**
  * Diagnostic: the pool on PostgreSQL (a throwaway cluster, or DATABASE_URL's server; a scratch database dropped
- * after), the same run without PGlite's WebAssembly executing every query on the service's thread.
+ * after), the same run with the database in another process instead of PGlite's worker thread.
  */
 async function poolOnPostgres(): Promise<Run | { skipped: string }> {
   const cluster = await within(90_000, "start PostgreSQL", startPostgresCluster());
@@ -237,7 +237,7 @@ export async function measureEventLoopDelay(): Promise<Figure> {
       ...invalid,
       "skipped" in postgres
         ? `pool on PostgreSQL: skipped (${postgres.skipped})`
-        : `pool on PostgreSQL (${postgres.database}): the database server runs on the same 2 CPUs; PGlite runs every query on the service's thread`,
+        : `pool on PostgreSQL (${postgres.database}): the database server runs on the same 2 CPUs; PGlite runs in a worker thread of the service process`,
       `each side a fresh service child (loop-server.ts: composeService on PGlite, simulated engine, SIMULATED_STEP_MS=${LOAD_STEP_MS}, ` +
         `MAX_CONCURRENT_OPERATIONS=4): pool = the default (EVALUATION_WORKERS = available parallelism), serialized = createInProcessEvaluator()`,
       `delay = monitorEventLoopDelay (resolution 10 ms) sample − 10 ms, in the service's process, over a ${Math.round(pool.windowMs / 1000)} s window; ` +
