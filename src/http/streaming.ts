@@ -79,6 +79,9 @@ export interface StreamRequest {
   readonly maxPerOwner?: number | undefined;
 }
 
+/** The most text one write of a stream carries when events arrive together (then the next write). */
+const MAX_BATCH_CHARS = 64 * 1024;
+
 /** SSE: `id` is the event seq (resume with Last-Event-ID); JSON has no raw newlines, so one event is one message. */
 export function sse<E extends { readonly seq: number; readonly type: string }>(e: E): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
@@ -89,9 +92,24 @@ function formatterFor<E extends { readonly seq: number; readonly type: string }>
   textHeader: string,
   text: (header: string) => (event: E) => string,
 ): (e: E) => string {
-  if (format === "sse") return sse;
-  if (format === "ndjson") return (e) => `${JSON.stringify(e)}\n`;
+  if (format === "sse") return (e) => serializedOnce(sseFrames, e, sse);
+  if (format === "ndjson") return (e) => serializedOnce(ndjsonLines, e, (x) => `${JSON.stringify(x)}\n`);
   return text(textHeader);
+}
+
+/**
+ * A live event reaches every follower as the same object (the hub delivers it in-process): its frame is
+ * serialized once for all of them, not once per client. Events are never mutated after they are published.
+ */
+const sseFrames = new WeakMap<object, string>();
+const ndjsonLines = new WeakMap<object, string>();
+function serializedOnce<E extends object>(cache: WeakMap<object, string>, event: E, serialize: (e: E) => string): string {
+  let frame = cache.get(event);
+  if (frame === undefined) {
+    frame = serialize(event);
+    cache.set(event, frame);
+  }
+  return frame;
 }
 
 /**
@@ -152,6 +170,24 @@ export function streamEvents<E extends { readonly seq: number; readonly type: st
             if (deadline.pendingBytes() === 0) out.write(": keep-alive\n\n");
           }, deps.keepAliveMs)
         : undefined;
+    // Events that arrive together (a plan's steps, committed in one statement) leave in one write: the
+    // chunks of one turn of the event loop are joined and written once it is over, not one write each —
+    // up to MAX_BATCH_CHARS, so that history read back in pages still flows at the client's pace.
+    let batch = "";
+    let flushed: Promise<void> | undefined;
+    const flushNow = (): void => {
+      const chunk = batch;
+      batch = "";
+      if (chunk !== "" && !out.writableEnded) out.write(chunk);
+    };
+    const flushSoon = (): Promise<void> =>
+      (flushed ??= new Promise<void>((resolve) =>
+        setImmediate(() => {
+          flushed = undefined;
+          flushNow();
+          resolve();
+        }),
+      ));
     try {
       const follow = followEvents<E>({
         db: deps.db,
@@ -163,12 +199,18 @@ export function streamEvents<E extends { readonly seq: number; readonly type: st
       });
       for await (const event of follow) {
         const chunk = format(event);
-        if (chunk && !out.write(chunk)) await once(out, "drain", { signal: abort.signal });
+        if (!chunk) continue;
+        // The client's own pace: nothing more is taken from the follower while its last write waits.
+        if (out.writableNeedDrain) await once(out, "drain", { signal: abort.signal });
+        batch += chunk;
+        if (batch.length >= MAX_BATCH_CHARS) flushNow();
+        else void flushSoon();
       }
     } catch (err) {
       if (!abort.signal.aborted) req.log.warn({ err, ...req.logContext }, "event stream ended early");
     } finally {
       clearInterval(keepAlive);
+      await flushed;
       out.end();
     }
   };
