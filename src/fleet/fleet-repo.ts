@@ -201,15 +201,17 @@ export async function rolloutEndedAtOrBefore(q: Queryable, id: string, after: nu
 }
 
 /**
- * Takes (or renews) the lease on every unfinished rollout of `programVersion` (a replica of another release
- * leaves it alone) that is free, expired or already this worker's; SKIP LOCKED leaves a rollout another
- * replica is advancing right now to that replica.
+ * Takes (or renews) the lease on every unfinished rollout that is free, expired or already this worker's:
+ * an open one only when it is of `programVersion` (a replica of another release does not advance it), an
+ * ended one (halted, cancelled) whatever its version, to record what its last operations did and write its
+ * final event. SKIP LOCKED leaves a rollout another replica is advancing right now to that replica.
  */
 export async function claimRollouts(db: Db, owner: string, leaseSeconds: number, programVersion: string): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     `UPDATE rollouts SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
       WHERE id IN (SELECT id FROM rollouts
-                    WHERE finished_at IS NULL AND program_version = $3
+                    WHERE finished_at IS NULL
+                      AND (program_version = $3 OR status NOT IN ('previewing','awaiting_approval','applying','paused'))
                       AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < now())
                     FOR UPDATE SKIP LOCKED)
       RETURNING id`,

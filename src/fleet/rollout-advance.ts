@@ -285,8 +285,13 @@ export async function stepOf(tx: Queryable, deps: RolloutDeps, id: string, fx: E
 export async function advanceRollout(tx: Queryable, deps: RolloutDeps, id: string, owner: string): Promise<Effects> {
   const fx = new Effects();
   const step = await stepOf(tx, deps, id, fx);
-  if (step === undefined || step.r.finished_at !== null || step.r.lease_owner !== owner || step.r.program_version !== deps.programVersion) return fx;
+  if (step === undefined || step.r.finished_at !== null || step.r.lease_owner !== owner) return fx;
   await step.settle();
+  // Another release's rollout is only wound down here (it has ended; claimRollouts gives no open one).
+  if (step.r.program_version !== deps.programVersion) {
+    if (!repo.OPEN_STATUSES.has(step.r.status)) await step.finishIfSettled();
+    return fx;
+  }
   await step.haltIfPastFailures();
   if (step.r.status === "previewing") await step.preview();
   if (step.r.status === "applying") await step.apply();

@@ -4,6 +4,7 @@ import type { Db } from "../../src/store/db.js";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
 import { PROGRAM_VERSION } from "../../programs/version.js";
 import { insertRollout } from "../../src/fleet/fleet-repo.js";
+import { enqueueOperation } from "../../src/operations/operations-repo.js";
 import { sharedEvaluator, specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import { markBehind } from "../helpers/behind.js";
 import { maxOverlap, onboard, rolloutOps, waitForRollout } from "./helpers.js";
@@ -249,7 +250,7 @@ describe("fleet rollout", () => {
     expect(await waitForRollout(svc, created.id)).toMatchObject({ status: "succeeded", counts: { done: 2 } });
   }, 120_000);
 
-  it("a replica running another program version leaves that version's rollout alone: no lease, no operation", async () => {
+  it("a replica running another program version does not advance that version's rollout, and winds it down once it has ended", async () => {
     const svc = await start();
     await onboard(svc, ["rv-a"]);
     const { id } = await insertRollout(svc.db, {
@@ -269,6 +270,37 @@ describe("fleet rollout", () => {
     const [row] = await svc.db.query<Json>(`SELECT status, lease_owner FROM rollouts WHERE id = $1`, [id]);
     expect(row).toEqual({ status: "previewing", lease_owner: null });
     expect(await rolloutOps(svc, id)).toEqual([]);
+
+    // Once it has ended, any replica winds it down: a replica of its release had a preview running when
+    // it was cancelled; when that preview ends, this replica records it and writes the final event.
+    const op = await enqueueOperation(svc.db, {
+      id: crypto.randomUUID(),
+      provider: "rv-a",
+      intent: "preview",
+      kind: "preview",
+      accessState: "active",
+      engine: "simulated",
+      spec: {},
+      specHash: "h",
+      programVersion: "provider-stack@99",
+      rolloutId: id,
+    });
+    await svc.db.query(
+      `UPDATE operations SET status = 'running', attempt = 1, lease_owner = 'newer-release', lease_expires_at = now() + interval '1 hour' WHERE id = $1`,
+      [op.operation.id],
+    );
+    await svc.db.query(`UPDATE rollout_stacks SET status = 'previewing', preview_operation_id = $2 WHERE rollout_id = $1`, [id, op.operation.id]);
+    const cancelled = await svc.app.inject({ method: "POST", url: `/v1/rollouts/${id}/cancel` });
+    expect(cancelled.json()).toMatchObject({ status: "cancelled", finishedAt: null, counts: { inFlight: 1 } });
+    await svc.db.query(
+      `UPDATE operations SET status = 'succeeded', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, result = $2 WHERE id = $1`,
+      [op.operation.id, JSON.stringify({ outputs: {}, summary: { create: 0, update: 1, delete: 0, replace: 0, same: 5 } })],
+    );
+    const ended = await waitForRollout(svc, id);
+    expect(ended).toMatchObject({ status: "cancelled", counts: { inFlight: 0 } });
+    expect(ended.stacks[0]).toMatchObject({ status: "previewed", changes: { update: 1 } });
+    const events = (await svc.app.inject({ method: "GET", url: `/v1/rollouts/${id}/events` })).json().items as Json[];
+    expect(events.at(-1)).toMatchObject({ type: "rollout.cancelled" });
   }, 60_000);
 
   it("refuses bad requests with problems naming the field, and a viewer", async () => {
