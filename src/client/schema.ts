@@ -2926,7 +2926,7 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description resume after this event */
+                /** @description resume after this event (EventSource sends the last id it saw) */
                 "last-event-id"?: string;
             };
             path: {

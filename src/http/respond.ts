@@ -19,6 +19,21 @@ export const MutationHeaders = z.looseObject({
     .describe("same key + same request → the same operation; same key + another request → 422"),
 });
 
+/** An event sequence's seq in a query (`?after=`). */
+export const EventSeq = z.coerce.number().int().min(0).max(2_147_483_647);
+
+/** The headers of a route that streams events: `Last-Event-ID` is text, documented as digits, read as the seq it names. */
+export const ResumeHeaders = z.looseObject({
+  "last-event-id": z
+    .string()
+    .max(10)
+    .regex(/^[0-9]{1,10}$/, "must be an event's seq (its SSE id)")
+    .transform(Number)
+    .pipe(z.number().int().max(2_147_483_647))
+    .optional()
+    .describe("resume after this event (EventSource sends the last id it saw)"),
+});
+
 /** Decided before any work is done, so an unacceptable Accept header changes nothing (406). */
 export function representationOf(request: FastifyRequest): Representation {
   const rep = negotiate(request.headers.accept);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createScratchDatabase, startPostgresCluster, type PostgresCluster } from "../helpers/postgres-cluster.js";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.js";
 import { specNamed } from "../helpers/service.js";
+import { until } from "../helpers/until.js";
 
 /**
  * Issue 14, part 2: two real replicas (processes) on one PostgreSQL. Replica A runs four operations and is
@@ -37,16 +38,6 @@ afterAll(async () => {
   if (cluster && !("skipped" in cluster)) await cluster.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("a replica killed with four running operations", () => {
   it("another replica resumes all four (same ids, attempt 2) and they succeed; its SSE client sees the attempt boundary, then success", async (ctx) => {

@@ -8,6 +8,7 @@ import { markBehind } from "../helpers/behind.js";
 import { createScratchDatabase, startPostgresCluster, type PostgresCluster } from "../helpers/postgres-cluster.js";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.js";
 import { specNamed } from "../helpers/service.js";
+import { until } from "../helpers/until.js";
 
 /**
  * Issue 15, part 3: a rollout survives a SIGKILL of the service. The real server (a process) on
@@ -43,16 +44,6 @@ afterAll(async () => {
   if (cluster && !("skipped" in cluster)) await cluster.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("a rollout whose service is SIGKILLed halfway", () => {
   it("resumes where it was after a restart: every stack updated exactly once, the stream gap-free to its final event", async (ctx) => {

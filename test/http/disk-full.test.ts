@@ -13,6 +13,7 @@ import { openPglite } from "../../src/store/pglite.js";
 import { startPostgresCluster } from "../helpers/postgres-cluster.js";
 import { runServerUntilExit } from "../helpers/server-process.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+import { until } from "../helpers/until.js";
 
 /**
  * Issue 14, part 4: disk exhaustion. On a real tmpfs of 64 MiB (mounted here; we run as root in CI) the
@@ -92,16 +93,6 @@ function fillLeaving(dir: string, leave: number, name = "ballast"): void {
     for (let free = freeBytes(dir); free > leave; free = freeBytes(dir)) writeSync(fd, Buffer.alloc(Math.min(MIB, free - leave), 0x5a));
   } finally {
     closeSync(fd);
-  }
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -9,7 +9,7 @@ import type { EventSource } from "../../operations/follow-events.js";
 import { requestActor, type RouteAuth } from "../auth.js";
 import { ProblemDto } from "../dto.js";
 import { FleetDto, RolloutDto, RolloutEventListDto, RolloutListDto, toFleetDto, toRolloutDto } from "../fleet-dto.js";
-import { representationOf, streamingRepresentationOf } from "../respond.js";
+import { EventSeq, representationOf, ResumeHeaders, streamingRepresentationOf } from "../respond.js";
 import { createRolloutTextFormatter } from "../rollout-text.js";
 import { streamEvents, type StreamDeps } from "../streaming.js";
 
@@ -20,7 +20,6 @@ export interface FleetRoutesOptions {
 
 const ROLLOUT_EVENTS: EventSource<RolloutEvent> = { list: listRolloutEvents, endedAtOrBefore: rolloutEndedAtOrBefore, isFinal: isFinalRolloutEvent };
 const Id = z.object({ id: z.string().min(1).max(64) });
-const seq = z.coerce.number().int().min(0).max(2_147_483_647);
 const denied = { 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto };
 /** Rollouts act on every team's stacks: reading and deciding them is for admins. */
 const admin: { auth: RouteAuth } = { auth: { role: "admin" } };
@@ -160,17 +159,8 @@ const fleetRoutes: FastifyPluginAsyncZod<FleetRoutesOptions> = async (app, { dep
         summary: "Rollout events: a JSON page, or a live stream (SSE resumable with Last-Event-ID or ?after=, NDJSON, text)",
         tags: ["fleet"],
         params: Id,
-        querystring: z.strictObject({ after: seq.optional(), limit: z.coerce.number().int().min(1).max(1000).default(500) }),
-        headers: z.looseObject({
-          "last-event-id": z
-            .string()
-            .max(10)
-            .regex(/^[0-9]{1,10}$/, "must be an event's seq (its SSE id)")
-            .transform(Number)
-            .pipe(z.number().int().max(2_147_483_647))
-            .optional()
-            .describe("resume after this event"),
-        }),
+        querystring: z.strictObject({ after: EventSeq.optional(), limit: z.coerce.number().int().min(1).max(1000).default(500) }),
+        headers: ResumeHeaders,
         response: {
           200: RolloutEventListDto,
           204: z.null().describe("a stream resumed at or past the rollout's final event: nothing more will come"),

@@ -10,7 +10,7 @@ import { decommissionOf } from "../../operations/operation.js";
 import * as service from "../../operations/operations-service.js";
 import { ApprovalDto, DecommissionDto, EventListDto, OperationDto, ProblemDto, opLinks, toApprovalDto, toOperationDto } from "../dto.js";
 import { requestActor, type RouteAuth } from "../auth.js";
-import { representationOf, streamingRepresentationOf } from "../respond.js";
+import { EventSeq, representationOf, ResumeHeaders, streamingRepresentationOf } from "../respond.js";
 import { streamOperation, type StreamDeps } from "../streaming.js";
 
 export interface OperationRoutesOptions {
@@ -22,7 +22,6 @@ export interface OperationRoutesOptions {
 }
 
 const Id = z.object({ id: z.string().min(1).max(64) });
-const seq = z.coerce.number().int().min(0).max(2_147_483_647);
 const denied = { 401: ProblemDto, 403: ProblemDto, 404: ProblemDto, 429: ProblemDto };
 const viewer: { auth: RouteAuth } = { auth: { role: "viewer" } };
 const ApprovalList = z
@@ -214,21 +213,11 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         tags: ["operations"],
         params: Id,
         querystring: z.strictObject({
-          after: seq.optional(),
+          after: EventSeq.optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(500),
           ticket: z.string().max(512).optional().describe("a stream ticket, instead of the authorization header"),
         }),
-        // A header is text: documented as digits (an SSE id), read as the seq it names.
-        headers: z.looseObject({
-          "last-event-id": z
-            .string()
-            .max(10)
-            .regex(/^[0-9]{1,10}$/, "must be an event's seq (its SSE id)")
-            .transform(Number)
-            .pipe(z.number().int().max(2_147_483_647))
-            .optional()
-            .describe("resume after this event (EventSource sends the last id it saw)"),
-        }),
+        headers: ResumeHeaders,
         response: {
           200: EventListDto,
           204: z.null().describe("a stream resumed at or past the operation's terminal event: nothing more will come (EventSource stops reconnecting)"),
