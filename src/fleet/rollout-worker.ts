@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { isTerminal } from "../operations/events.js";
+import { createNap } from "../operations/nap.js";
 import type { Db } from "../store/db.js";
 import * as repo from "./fleet-repo.js";
 import { advanceRollout, type RolloutDeps } from "./rollout-advance.js";
@@ -38,12 +39,12 @@ export function createRolloutWorker(options: RolloutWorkerOptions): RolloutWorke
   const followed = new Map<string, () => void>();
   let stopping = false;
   let pending = false;
-  let wake: (() => void) | undefined;
+  const nap = createNap();
   let loop: Promise<void> | undefined;
 
   const kick = () => {
     pending = true;
-    wake?.();
+    nap.wake();
   };
 
   /** Follows exactly the operations still in flight: an end (or a signal from another replica) wakes the loop. */
@@ -83,14 +84,7 @@ export function createRolloutWorker(options: RolloutWorkerOptions): RolloutWorke
         log.warn({ err }, "rollout pass failed; retrying");
       }
       if (pending || stopping) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await nap.sleep(pollMs);
     }
   }
 
@@ -102,7 +96,7 @@ export function createRolloutWorker(options: RolloutWorkerOptions): RolloutWorke
     kick,
     async stop() {
       stopping = true;
-      wake?.();
+      nap.wake();
       await loop;
       follow([]);
       try {

@@ -23,6 +23,7 @@ import type { EventData, OperationEvent } from "./events.js";
 import { LeaseLostError, type Fence, type Operation, type OperationStatus } from "./operation.js";
 import * as ops from "./operations-repo.js";
 import { attemptEndAfter, endInterruptedAttempt, sweepExpiredLeases, type AttemptEnded } from "./interruption.js";
+import { createNap } from "./nap.js";
 import { clearRecovery, getRecovery, markForRecovery } from "./recovery-repo.js";
 import type { ResumePolicy } from "./resumption.js";
 
@@ -92,7 +93,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const log = options.log.child({ runner: owner });
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let stopping = false;
-  let wake: (() => void) | undefined;
+  const nap = createNap();
   let loop: Promise<void> | undefined;
   let stopped: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolve) => (stopped = resolve));
@@ -297,7 +298,7 @@ export function createRunner(options: RunnerOptions): Runner {
       .catch((err: unknown) => log.error({ err, operationId: op.id }, "operation bookkeeping failed"))
       .finally(() => {
         running.delete(op.id);
-        wake?.();
+        nap.wake();
       });
     running.set(op.id, { controller, done });
   }
@@ -305,7 +306,7 @@ export function createRunner(options: RunnerOptions): Runner {
   async function announce(operationId: string, ended: AttemptEnded): Promise<void> {
     await hub.publish(operationId, ended.event);
     // Queued again: this replica may claim it too (once its back-off is over; drain stops claiming).
-    if (ended.outcome === "resuming") wake?.();
+    if (ended.outcome === "resuming") nap.wake();
   }
 
   async function recoverExpired(): Promise<void> {
@@ -339,14 +340,7 @@ export function createRunner(options: RunnerOptions): Runner {
         // The loop must survive a failed claim (database restart, lost race on the unique index).
         log.warn({ err }, "claim failed; retrying");
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await nap.sleep(pollMs);
     }
   }
 
@@ -371,14 +365,14 @@ export function createRunner(options: RunnerOptions): Runner {
       await recoverExpired();
       loop = untilEngineReady().then((ready) => (ready ? claimLoop() : undefined));
     },
-    kick: () => wake?.(),
+    kick: () => nap.wake(),
     cancelLocal(operationId) {
       running.get(operationId)?.controller.abort("cancel" satisfies StopReason);
     },
     async drain(graceMs) {
       stopping = true;
       stopped();
-      wake?.();
+      nap.wake();
       await loop;
       const all = Promise.all([...running.values()].map((r) => r.done));
       const timedOut = await Promise.race([
