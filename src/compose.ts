@@ -31,7 +31,9 @@ import { createGuardrailCheck } from "./onboarding/guardrail-check.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
-import { createRunner, type Runner } from "./operations/runner.js";
+import { createRunner, type Runner, type RunnerHooks } from "./operations/runner.js";
+import { notifyNobody, type Notify } from "./notifications/notice.js";
+import { operationFinished } from "./notifications/notices.js";
 import type { Db, Queryable } from "./store/db.js";
 import { createDiskSpace, lowSpaceText, MIB, spaceSummary, watchedDirs } from "./store/disk-space.js";
 
@@ -167,7 +169,17 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     timeoutMs: config.KEY_STORE_CONNECT_TIMEOUT_SECONDS * 1000,
   };
   const guardrails = createGuardrailCheck({ evaluator, programVersion: PROGRAM_VERSION, landingZone, maxEntries: config.VERDICT_CACHE_ENTRIES });
-  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails });
+  // Notices to subscribers are written in the transaction of their cause (the outbox, src/notifications).
+  const notify: Notify = notifyNobody;
+  const providerHooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails });
+  // Every end of an operation goes through onFinish (the runner, interruption, cancels, rejections): its notice too.
+  const hooks: RunnerHooks = {
+    ...providerHooks,
+    onFinish: async (...args) => {
+      await providerHooks.onFinish(...args);
+      await notify(args[0], operationFinished(args[1], args[2]));
+    },
+  };
   // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
   const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });
   const runner = createRunner({
@@ -201,7 +213,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     createAuthenticator({ db, oidc: oidcVerifier(config, options.oidcKeys), ticketKey: keys.ticketKey });
   const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
   const onFinish = (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status);
-  const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish };
+  const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish, notify };
   // Fleet rollouts (issue 15): a worker like the runner's drives them; their operations yield to people's.
   const rolloutDeps = { hub, audit, engine: engine.name, programVersion: PROGRAM_VERSION, kickRunner: runner.kick, onFinish };
   const rollouts = createRolloutWorker({
@@ -250,6 +262,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       sealer,
       approvals: { rules: config.APPROVAL_RULES, ttlMs: config.APPROVAL_TTL_HOURS * 3_600_000 },
       guardrails,
+      notify,
     },
     operations: { db, hub, onFinish, cancelLocal: runner.cancelLocal, audit },
     fleet,

@@ -10,6 +10,8 @@ import { decommissionOf, type Operation, type OperationStatus } from "../operati
 import * as ops from "../operations/operations-repo.js";
 import { visibleOperation } from "../operations/operations-service.js";
 import type { Db, Queryable } from "../store/db.js";
+import type { Notify } from "../notifications/notice.js";
+import { approvalDecided } from "../notifications/notices.js";
 import { decide, expireDue, getApproval, isExpired, type Approval } from "./approvals-repo.js";
 
 /**
@@ -28,6 +30,8 @@ export interface ApprovalsDeps {
   readonly programVersion: string;
   /** Provider lifecycle reaction to a cancelled operation (onboarding owns it). */
   readonly onFinish: (tx: Queryable, op: Operation, status: OperationStatus) => Promise<void>;
+  /** Subscribers hear of each decision in its transaction (webhooks, issue 16). */
+  readonly notify?: Notify | undefined;
 }
 
 export interface ApproveRequest {
@@ -97,7 +101,9 @@ export async function approveOperation(deps: ApprovalsDeps, actor: Actor, id: st
       ...decommissionOf(operation),
     });
     // last_seq moved with the event: the row as it is now, not as the UPDATE returned it.
-    return { operation: (await ops.getOperation(tx, id))!, events: [{ ...data, seq, at } as OperationEvent] };
+    const now = (await ops.getOperation(tx, id))!;
+    await deps.notify?.(tx, approvalDecided(now, { decision: "approved", by: actor.principal.name, comment: request.comment }));
+    return { operation: now, events: [{ ...data, seq, at } as OperationEvent] };
   });
   for (const e of events) await deps.hub.publish(id, e);
   deps.kick();
@@ -119,6 +125,7 @@ export async function rejectOperation(deps: ApprovalsDeps, actor: Actor, id: str
       comment: comment ?? null,
       ...decommissionOf(ended.operation),
     });
+    await deps.notify?.(tx, approvalDecided(ended.operation, { decision: "rejected", by: actor.principal.name, comment }));
     return ended;
   });
   await deps.hub.publish(id, event);
@@ -137,6 +144,7 @@ export async function expireApprovals(deps: ApprovalsDeps): Promise<number> {
     for (const [i, a] of due.entries()) {
       const details = { rule: a.rule, specHash: a.specHash, requestedBy: a.requestedBy, expiresAt: a.expiresAt, ...decommissionOf(out[i]!.operation) };
       await audit(deps, tx, SYSTEM_ACTOR, "approval.expire", a.operationId, details);
+      await deps.notify?.(tx, approvalDecided(out[i]!.operation, { decision: "expired", by: null }));
     }
     return out;
   });

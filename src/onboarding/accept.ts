@@ -10,6 +10,8 @@ import type { OperationEvent } from "../operations/events.js";
 import { decommissionOf, type Intent, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import { isUniqueViolation, type Db, type Queryable } from "../store/db.js";
+import type { Notify } from "../notifications/notice.js";
+import { approvalRequested } from "../notifications/notices.js";
 import type { KeyDisposition } from "../../programs/types.js";
 
 /** What every accepted mutation returns: the operation, where it sits in its provider's queue, and replay status. */
@@ -36,6 +38,8 @@ export interface AcceptDeps {
   /** Every accepted change is audited in its own transaction (no record, no change). */
   readonly audit: AuditWriter;
   readonly approvals: { readonly rules: ApprovalRules; readonly ttlMs: number };
+  /** Subscribers hear of an approval request in its transaction (webhooks, issue 16). */
+  readonly notify?: Notify | undefined;
 }
 
 /** Who asks, what is audited, and the Idempotency-Key if any. */
@@ -163,6 +167,7 @@ async function acceptIn(
     };
     const { seq, at } = await ops.appendEvent(tx, operation.id, null, data);
     events.push({ ...data, seq, at });
+    await deps.notify?.(tx, approvalRequested(operation, { rule, requestedBy: actor.principal.name, expiresAt: approval.expiresAt }));
   }
   // Last: the audit append holds the chain head's row lock until commit (src/audit/append.ts).
   // A create or update records the spec itself, so the trail — not only the mutable tables — says what was
