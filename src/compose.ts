@@ -29,10 +29,17 @@ import type { LandingZone } from "./onboarding/landing-zone.js";
 import { createEvaluationPool, createInProcessEvaluator, defaultEvaluationWorkers, type ProgramEvaluator, type ProviderProgram } from "./engine/evaluation-pool.js";
 import { createGuardrailCheck } from "./onboarding/guardrail-check.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
+import { sweepExpiry, type ExpiryDeps, type ExpirySweep } from "./onboarding/expiry.js";
+import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
 import { createRunner, type Runner, type RunnerHooks } from "./operations/runner.js";
-import { notifyNobody, type Notify } from "./notifications/notice.js";
+import type { Notify } from "./notifications/notice.js";
+import { createDeliveryWorker } from "./notifications/delivery-worker.js";
+import type { Resolve } from "./notifications/destination.js";
+import { createHttpSender } from "./notifications/http-sender.js";
+import { createNotifier } from "./notifications/outbox.js";
+import type { WebhooksDeps } from "./notifications/webhooks-service.js";
 import { operationFinished } from "./notifications/notices.js";
 import type { Db, Queryable } from "./store/db.js";
 import { createDiskSpace, lowSpaceText, MIB, spaceSummary, watchedDirs } from "./store/disk-space.js";
@@ -74,6 +81,16 @@ export type ServiceConfig = EngineConfig & Pick<
   | "APPROVAL_RULES"
   | "APPROVAL_TTL_HOURS"
   | "DISK_MIN_FREE_MB"
+  | "EXPIRY_WARNING_DAYS"
+  | "EXPIRY_CHECK_SECONDS"
+  | "MODE"
+  | "WEBHOOK_ALLOWED_CIDRS"
+  | "WEBHOOK_TIMEOUT_SECONDS"
+  | "WEBHOOK_MAX_AGE_HOURS"
+  | "WEBHOOK_BACKOFF_SECONDS"
+  | "WEBHOOK_BACKOFF_MAX_SECONDS"
+  | "WEBHOOK_CONCURRENCY"
+  | "WEBHOOK_SOURCE"
 >;
 
 export interface ServiceOptions {
@@ -103,6 +120,10 @@ export interface ServiceOptions {
   readonly securityOverride?: { readonly authenticator: Authenticator; readonly audit: AuditWriter };
   /** Tests only: observes the app before its routes exist (the OpenAPI response check, issue 13). */
   readonly instrument?: (app: FastifyInstance) => void;
+  /** Tests only: how webhook destinations are resolved (a name that resolves to a private address). */
+  readonly webhookResolve?: Resolve;
+  /** Tests only: webhook timings shorter than the config's whole seconds and hours allow. */
+  readonly webhookTimings?: { readonly maxAgeMs?: number; readonly backoffBaseMs?: number; readonly backoffMaxMs?: number; readonly timeoutMs?: number };
 }
 
 export interface Service {
@@ -113,10 +134,14 @@ export interface Service {
   readonly db: Db;
   /** The event streams open now (ended on close); tests check none is left behind. */
   readonly openStreams: OpenStreams;
+  /** Writes a notice to the webhook outbox in the caller's transaction (src/notifications/outbox.ts). */
+  readonly notify: Notify;
   /** Starts the runner (recovering interrupted operations first) unless the engine is paused. */
   start(): Promise<void>;
   /** Ends approval requests past their expiry now (start() also does it every 30 s); returns how many. */
   sweepApprovals(): Promise<number>;
+  /** Warns and revokes providers at their `expiresAt` now (start() also does it every EXPIRY_CHECK_SECONDS); `now` for tests. */
+  sweepExpiry(now?: Date): Promise<ExpirySweep>;
   /** Drains the runner for up to graceMs, then closes the app, the hub, the engine and the database. */
   close(graceMs: number): Promise<void>;
 }
@@ -170,7 +195,26 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   };
   const guardrails = createGuardrailCheck({ evaluator, programVersion: PROGRAM_VERSION, landingZone, maxEntries: config.VERDICT_CACHE_ENTRIES });
   // Notices to subscribers are written in the transaction of their cause (the outbox, src/notifications).
-  const notify: Notify = notifyNobody;
+  const timings = options.webhookTimings ?? {};
+  const webhookMaxAgeMs = timings.maxAgeMs ?? config.WEBHOOK_MAX_AGE_HOURS * 3_600_000;
+  const notify: Notify = createNotifier({ source: config.WEBHOOK_SOURCE, maxAgeMs: webhookMaxAgeMs });
+  const destinations = {
+    httpsOnly: config.MODE === "production",
+    allowedCidrs: config.WEBHOOK_ALLOWED_CIDRS,
+    ...(options.webhookResolve ? { resolve: options.webhookResolve } : {}),
+  };
+  const sender = createHttpSender({ policy: destinations, timeoutMs: timings.timeoutMs ?? config.WEBHOOK_TIMEOUT_SECONDS * 1000 });
+  // Delivery has nothing to do with the engine: it runs with SIMULATED_PAUSED too.
+  const deliveries = createDeliveryWorker({
+    db,
+    log: logger,
+    sealer,
+    send: sender.send,
+    leaseSeconds: config.LEASE_SECONDS,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    backoff: { baseMs: timings.backoffBaseMs ?? config.WEBHOOK_BACKOFF_SECONDS * 1000, maxMs: timings.backoffMaxMs ?? config.WEBHOOK_BACKOFF_MAX_SECONDS * 1000 },
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+  });
   const providerHooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails });
   // Every end of an operation goes through onFinish (the runner, interruption, cancels, rejections): its notice too.
   const hooks: RunnerHooks = {
@@ -224,6 +268,21 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   const fleet: FleetDeps = { ...rolloutDeps, db, approvalRules: config.APPROVAL_RULES, kickWorker: rollouts.kick };
+  const providersDeps: ProvidersDeps = {
+    db,
+    hub,
+    kick: runner.kick,
+    engine: engine.name,
+    programVersion: PROGRAM_VERSION,
+    landingZone,
+    audit,
+    sealer,
+    approvals: { rules: config.APPROVAL_RULES, ttlMs: config.APPROVAL_TTL_HOURS * 3_600_000 },
+    guardrails,
+    notify,
+  };
+  // Access that expires (issue 16): every replica sweeps; each step is taken once (expiry_steps).
+  const expiryDeps: ExpiryDeps = { ...providersDeps, warningDays: config.EXPIRY_WARNING_DAYS, onFinish };
   const app = await buildApp({
     logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -251,21 +310,10 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     ticketKey: keys.ticketKey,
     oidcIssuer: config.OIDC_ISSUER,
     instrument: options.instrument,
-    providers: {
-      db,
-      hub,
-      kick: runner.kick,
-      engine: engine.name,
-      programVersion: PROGRAM_VERSION,
-      landingZone,
-      audit,
-      sealer,
-      approvals: { rules: config.APPROVAL_RULES, ttlMs: config.APPROVAL_TTL_HOURS * 3_600_000 },
-      guardrails,
-      notify,
-    },
+    providers: providersDeps,
     operations: { db, hub, onFinish, cancelLocal: runner.cancelLocal, audit },
     fleet,
+    webhooks: { db, audit, sealer, policy: destinations, maxAgeMs: webhookMaxAgeMs } satisfies WebhooksDeps,
     readiness: [
       {
         name: "database",
@@ -291,6 +339,17 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
 
   let signer: HeadSigner | undefined;
   let expiry: NodeJS.Timeout | undefined;
+  let accessExpiry: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> | undefined;
+  const expirySweep = () => {
+    // One sweep at a time on this replica; a slow one is not stacked on.
+    sweeping ??= sweepExpiry(expiryDeps)
+      .then((done) => {
+        if (done.expired.length > 0) logger.warn({ expired: done.expired }, "access expired: providers revoked at their expiresAt");
+      })
+      .catch((err: unknown) => logger.error({ err }, "expiry: sweep failed"))
+      .finally(() => (sweeping = undefined));
+  };
   return {
     app,
     runner,
@@ -298,7 +357,9 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     engine,
     db,
     openStreams: stream.open,
+    notify,
     sweepApprovals: () => expireApprovals(approvals),
+    sweepExpiry: (now) => sweepExpiry(expiryDeps, now),
     async start() {
       signer = startHeadSigner({ db, key: keys.auditSigning, intervalMs: config.AUDIT_SIGN_INTERVAL_SECONDS * 1000, log: logger });
       // Approval requests past their expiry end their operations; every replica sweeps (SKIP LOCKED).
@@ -306,6 +367,10 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
         expireApprovals(approvals).catch((err: unknown) => logger.error({ err }, "approvals: expiry sweep failed"));
       }, APPROVAL_SWEEP_MS);
       expiry.unref();
+      expirySweep();
+      accessExpiry = setInterval(expirySweep, config.EXPIRY_CHECK_SECONDS * 1000);
+      accessExpiry.unref();
+      await deliveries.start();
       if (config.SIMULATED_PAUSED) return;
       await runner.start();
       rollouts.start();
@@ -313,11 +378,15 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     },
     async close(graceMs) {
       clearInterval(expiry);
+      clearInterval(accessExpiry);
+      await sweeping;
       await rollouts.stop();
       await runner.drain(graceMs);
       await signer?.stop();
       await app.close();
       await hub.close();
+      await deliveries.stop(Math.min(graceMs, 2_000));
+      sender.close();
       await engine.close();
       if (ownEvaluator) await evaluator.close();
       await db.close();

@@ -209,6 +209,37 @@ const ConfigSchema = z
      * 0 turns the check off; a write that fails for lack of space is a 507 either way.
      */
     DISK_MIN_FREE_MB: intFrom(0, 1_048_576).default(256),
+    // Signed notifications (webhooks, issue 16).
+    /**
+     * Addresses or CIDRs webhook destinations may resolve to although they are loopback, link-local, private
+     * or otherwise special-purpose (refused otherwise), e.g. `10.20.0.0/16,fd00:1::/64`; plain http:// is
+     * accepted in production only to these.
+     */
+    WEBHOOK_ALLOWED_CIDRS: list(z.string().refine(isAddressOrCidr, "must be a comma-separated list of IP addresses or CIDRs (e.g. 10.20.0.0/16)")).default([]),
+    /** One delivery attempt (connect, send, read the answer) ends after this long, as a failure. */
+    WEBHOOK_TIMEOUT_SECONDS: intFrom(1, 120).default(10),
+    /** A delivery is retried for this long from its creation (or its redelivery), then dead. */
+    WEBHOOK_MAX_AGE_HOURS: intFrom(1, 24 * 14).default(24),
+    /** Back-off of the first retry (at most; full jitter), doubled for each further one. */
+    WEBHOOK_BACKOFF_SECONDS: intFrom(1, 3_600).default(5),
+    /** No retry waits longer than this. */
+    WEBHOOK_BACKOFF_MAX_SECONDS: intFrom(1, 24 * 3_600).default(3_600),
+    /** Deliveries in flight at once on one replica (one at a time per subscription, in order). */
+    WEBHOOK_CONCURRENCY: intFrom(1, 256).default(16),
+    /** The CloudEvents `source` of every notification. */
+    WEBHOOK_SOURCE: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "must be a URI-reference without spaces, e.g. /saas-bridge").default("/saas-bridge"),
+    /**
+     * Days before a provider's `expiresAt` when an `expiry.approaching` notice goes out (issue 16), each once;
+     * several due at once (a short expiry) send only the nearest. Empty (`EXPIRY_WARNING_DAYS=none`) sends none.
+     */
+    EXPIRY_WARNING_DAYS: z
+      .string()
+      .transform((v) => (v.trim() === "none" ? "" : v))
+      .pipe(list(z.string().regex(/^\d{1,3}$/, "must be a whole number of days").transform(Number).pipe(z.number().min(1).max(365))))
+      .pipe(z.array(z.number()).max(8, "at most 8 offsets"))
+      .default([14, 3]),
+    /** How often each replica looks for providers past or near their `expiresAt` (an expiry acts within this). */
+    EXPIRY_CHECK_SECONDS: intFrom(1, 3_600).default(60),
   })
   .strip();
 

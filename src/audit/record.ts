@@ -14,7 +14,10 @@ export const AuditAction = z.enum([
   "provider.decommission",
   "provider.preview",
   "provider.drift-check",
+  "provider.access-reopened",
   "provider.key-store",
+  /** The service revoked a provider at its `expiresAt` (issue 16). */
+  "provider.expire",
   "operation.cancel",
   "rollout.create",
   "rollout.approve",
@@ -28,6 +31,10 @@ export const AuditAction = z.enum([
   "approval.approve",
   "approval.reject",
   "approval.expire",
+  "webhook.create",
+  "webhook.delete",
+  "webhook.rotate-secret",
+  "webhook.redeliver",
   "apikey.create",
   "apikey.revoke",
   "stream-ticket.create",
@@ -47,7 +54,7 @@ export const PrincipalKind = z.enum(["apikey", "oidc", "anonymous", "system"]);
 export type PrincipalKind = z.output<typeof PrincipalKind>;
 
 /** `route`: a request denied before its resource is known (`{kind: "route", id: "POST /v1/providers"}`). */
-export const ResourceKind = z.enum(["provider", "operation", "rollout", "approval", "apikey", "stream-ticket", "audit", "route"]);
+export const ResourceKind = z.enum(["provider", "operation", "rollout", "approval", "apikey", "stream-ticket", "audit", "webhook", "route"]);
 export type ResourceKind = z.output<typeof ResourceKind>;
 
 const Text = z.string().min(1).max(1024);

@@ -11,6 +11,7 @@ import type { AccessState, KeyDisposition } from "../../programs/types.js";
 import { accept, type AcceptDeps, type Accepted, type Idempotency, type OperationInput } from "./accept.js";
 import type { LandingZone } from "./landing-zone.js";
 import { admit, type Lifecycle } from "./lifecycle.js";
+import type { DriftStatus } from "./drift.js";
 import type { CredentialSealer } from "../auth/credential-seal.js";
 import { keyStoreView, type KeyStoreView } from "./key-store.js";
 import { getKeyStore } from "./key-stores-repo.js";
@@ -69,6 +70,18 @@ function assertNotExpired(spec: ProviderSpec, now = Date.now()): void {
       errors: [{ path: "/expiresAt", message: "must lie in the future" }],
     });
   }
+}
+
+/**
+ * A provider whose access expired (revoked at its `expiresAt`, issue 16) is reinstated only after an update
+ * moved `expiresAt` to the future: reinstating would otherwise give access past its end, until the next sweep.
+ */
+function assertAccessNotExpired(spec: Record<string, unknown>, now = Date.now()): void {
+  const at = spec["expiresAt"];
+  if (typeof at !== "string" || Date.parse(at) > now) return;
+  throw new AppError("INVALID_STATE", `The provider's access expired at ${at}; extend it first.`, {
+    errors: [{ path: "/expiresAt", message: `expired at ${at}: update the provider with a later expiresAt (the approval rules apply), then reinstate it` }],
+  });
 }
 
 function asRecord(spec: ProviderSpec): Record<string, unknown> {
@@ -262,6 +275,7 @@ async function act(deps: ProvidersDeps, actor: Actor, name: string, intent: keyo
   }
   return accept(deps, { actor, action, idempotency }, async (tx, newOperation) => {
     const { admission, provider } = await admitWith(tx, actor, name, intent);
+    if (intent === "reinstate") assertAccessNotExpired(provider.spec);
     const keyDisposition = intent === "decommission" ? await keyFor(tx, provider, key) : undefined;
     const spec = proposed ? asRecord(proposed) : provider.spec;
     const approvalRule = approvalRuleFor(deps.approvals.rules, intent, [provider.spec]);
@@ -327,13 +341,13 @@ export async function getProvider(deps: Pick<ProvidersDeps, "db">, principal: Pr
 export async function listProviders(
   deps: Pick<ProvidersDeps, "db">,
   principal: Principal,
-  query: { limit: number; cursor?: string | undefined; lifecycle?: Lifecycle | undefined; team?: string | undefined },
+  query: { limit: number; cursor?: string | undefined; lifecycle?: Lifecycle | undefined; team?: string | undefined; drift?: DriftStatus | undefined },
 ): Promise<{ items: providers.ProviderRecord[]; nextCursor: string | undefined }> {
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   // One extra row tells whether there is a next page without a count query.
   // Only the caller's teams: a filter on another team lists nothing rather than refusing (nothing to probe).
   const teams = visibleTeams(principal);
-  const rows = await providers.listProviders(deps.db, { limit: query.limit + 1, after, lifecycle: query.lifecycle, team: query.team, teams });
+  const rows = await providers.listProviders(deps.db, { limit: query.limit + 1, after, lifecycle: query.lifecycle, team: query.team, teams, drift: query.drift });
   const items = rows.slice(0, query.limit);
   const last = items.at(-1);
   return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last.name) : undefined };
