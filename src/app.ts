@@ -23,6 +23,8 @@ import type { OperationsDeps } from "./operations/operations-service.js";
 import type { ApprovalsDeps } from "./approvals/approvals-service.js";
 import type { FleetDeps } from "./fleet/fleet-service.js";
 import fleetRoutes from "./http/routes/fleet.js";
+import webhookRoutes from "./http/routes/webhooks.js";
+import type { WebhooksDeps } from "./notifications/webhooks-service.js";
 import type { DiskSpace } from "./store/disk-space.js";
 
 export interface AppDeps {
@@ -30,6 +32,7 @@ export interface AppDeps {
   readonly providers: ProvidersDeps;
   readonly operations: OperationsDeps;
   readonly fleet: FleetDeps;
+  readonly webhooks: WebhooksDeps;
   readonly stream: StreamDeps;
   readonly specSchema: ProviderSpecSchema;
   readonly readiness: readonly ReadinessCheck[];
@@ -106,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ticketKey: deps.ticketKey,
   });
   await app.register(fleetRoutes, { deps: deps.fleet, stream: deps.stream });
+  await app.register(webhookRoutes, { deps: deps.webhooks });
   await app.register(apiKeyRoutes, deps.apiKeys);
   await app.register(auditRoutes, deps.audit);
   await app.register(problemRoutes);
