@@ -209,6 +209,20 @@ const ConfigSchema = z
      * 0 turns the check off; a write that fails for lack of space is a 507 either way.
      */
     DISK_MIN_FREE_MB: intFrom(0, 1_048_576).default(256),
+    /**
+     * How often each active or revoked provider gets a scheduled drift check (issue 16): `24h`, `90m`, `7d`,
+     * `30s` (at least 10 s), or `off`. Each stack has its own stable offset in the interval (a fleet does not
+     * check at once). Parsed to milliseconds; `off` → null.
+     */
+    DRIFT_CHECK_INTERVAL: z
+      .string()
+      .regex(/^(off|\d{1,6}(s|m|h|d))$/, "must be a duration such as 24h, 90m, 7d or 30s, or off")
+      .transform((v) => (v === "off" ? null : Number(v.slice(0, -1)) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.slice(-1) as "s" | "m" | "h" | "d"]))
+      .refine((ms) => ms === null || (ms >= 10_000 && ms <= 366 * 86_400_000), "must lie between 10s and 366d")
+      // 24h (the default applies to the parsed value).
+      .default(86_400_000),
+    /** Scheduled (background) operations running at once on a replica; default MAX_CONCURRENT_OPERATIONS − 1 (at least 1), so people find a slot. */
+    DRIFT_CHECK_MAX_RUNNING: intFrom(1, 256).optional(),
     // Signed notifications (webhooks, issue 16).
     /**
      * Addresses or CIDRs webhook destinations may resolve to although they are loopback, link-local, private

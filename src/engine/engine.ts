@@ -88,12 +88,14 @@ export interface PlannedStep {
   readonly resourceType: string;
   readonly name: string;
   readonly op: ResourceOp;
+  /** Drift checks only: the top-level keys that changed outside the engine (names, never values). */
+  readonly keys?: readonly string[] | undefined;
 }
 
 export interface EngineResult {
   readonly outputs: Record<string, unknown>;
   readonly summary: ChangeSummary;
-  /** Preview only: the planned steps. */
+  /** Preview and drift check (refresh) only: the planned steps; a drift check's `update`/`delete` steps are the drift. */
   readonly steps?: readonly PlannedStep[];
   /** The process the operation ran in, when it had its own (memory is reported per child). */
   readonly process?: EngineProcessReport;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { APPROVAL_STATUSES, type Approval } from "../approvals/approvals-repo.js";
 import { KEY_DISPOSITIONS } from "../../programs/types.js";
 import { Lifecycle } from "../onboarding/lifecycle.js";
+import { DriftState, driftOf } from "../onboarding/drift.js";
 import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
 import { Intent, OperationKind, OperationStatus, AccessStateSchema, decommissionOf, type Operation } from "../operations/operation.js";
@@ -113,6 +114,10 @@ export const ProviderDto = z.object({
     })
     .optional()
     .describe('keyStore "cloudhsm" only: each step to the HSM-backed BYOK key, the operator\'s and the service\'s, and which are done'),
+  drift: DriftState.describe(
+    "what the last drift check found: in_sync, drifted (resources changed or deleted outside the engine, key names only, never values), " +
+      "or unknown (never checked, the last check failed, or an operation changed the stack since; `reason` says which)",
+  ),
   createdAt: z.string(),
   updatedAt: z.string(),
   links,
@@ -205,6 +210,7 @@ export function toProviderSummaryDto(p: ProviderRecord): z.input<typeof Provider
     engine: p.engine,
     generation: p.generation,
     specHash: p.spec_hash,
+    drift: driftOf(p.drift),
     createdAt: p.created_at,
     updatedAt: p.updated_at,
     links: { self: `/v1/providers/${encodeURIComponent(p.name)}` },

@@ -71,6 +71,8 @@ export function createTextFormatter(header: string): (event: OperationEvent) => 
         return `${e.severity}: ${clean(e.message)}\n`;
       case "guardrail.violation":
         return `guardrail ${clean(e.code)}: ${clean(e.message)}\n`;
+      case "security.access-reopened":
+        return `CRITICAL: ${clean(e.message)}\n`;
       case "operation.succeeded": {
         const parts = Object.entries(e.summary)
           .filter(([, n]) => n > 0)

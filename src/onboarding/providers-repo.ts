@@ -14,6 +14,8 @@ export const ProviderRow = z.object({
   engine: z.string(),
   /** This onboarding of the name (1, then +1 each time a decommissioned name is onboarded again). */
   generation: z.number().int().positive().default(1),
+  /** The last drift check's result (onboarding/drift.ts DriftState); null: never checked. */
+  drift: z.unknown().default(null),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -33,6 +35,8 @@ export interface ProviderListQuery {
   readonly team?: string | undefined;
   /** Only these teams (the caller's); undefined = every team. */
   readonly teams?: readonly string[] | undefined;
+  /** Only providers whose drift status is this (never checked counts as `unknown`). */
+  readonly drift?: string | undefined;
 }
 
 export async function listProviders(q: Queryable, query: ProviderListQuery): Promise<ProviderRecord[]> {
@@ -43,8 +47,9 @@ export async function listProviders(q: Queryable, query: ProviderListQuery): Pro
           AND ($2::text IS NULL OR lifecycle = $2)
           AND ($3::text IS NULL OR team = $3)
           AND ($5::text[] IS NULL OR team = ANY($5::text[]))
+          AND ($6::text IS NULL OR coalesce(drift->>'status', 'unknown') = $6)
         ORDER BY name LIMIT $4`,
-      [query.after ?? null, query.lifecycle ?? null, query.team ?? null, query.limit, query.teams === undefined ? null : [...query.teams]],
+      [query.after ?? null, query.lifecycle ?? null, query.team ?? null, query.limit, query.teams === undefined ? null : [...query.teams], query.drift ?? null],
     ),
   );
 }

@@ -5,6 +5,9 @@ import { keyOf, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Prepared, RunnerHooks } from "../operations/runner.js";
 import type { Db } from "../store/db.js";
+import type { AuditWriter } from "../audit/append.js";
+import type { Notify } from "../notifications/notice.js";
+import { onOperationFinished as driftAfter } from "./drift.js";
 import type { LandingZone } from "./landing-zone.js";
 import { onFinish, onStart } from "./lifecycle.js";
 import { hubBlockerProblem, hubRuleGroups, requestHubUpdate } from "./network-hub.js";
@@ -28,6 +31,10 @@ export interface RunnerHooksDeps {
   readonly guardrails: GuardrailCheck;
   /** CloudHSM phase 2: opens the sealed kmsuser password, connects the store. Without it, phase 2 fails with a message. */
   readonly keyStores?: KeyStoreDeps;
+  /** Drift found (issue 16): a `drift.found` notice in the finishing transaction. */
+  readonly notify?: Notify;
+  /** A revoked provider's re-opened access is audited as the system. */
+  readonly audit?: AuditWriter;
 }
 
 export interface KeyStoreDeps {
@@ -77,7 +84,7 @@ function withConnectedStore(args: ProviderStackArgs): ProviderStackArgs {
 }
 
 /** How the runner learns what to run and how an operation moves its provider's lifecycle. */
-export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStores }: RunnerHooksDeps): RunnerHooks {
+export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStores, notify, audit }: RunnerHooksDeps): RunnerHooks {
   const schema = buildProviderSpecSchema(landingZone);
 
   function specOf(op: Operation): ProviderSpec {
@@ -233,6 +240,7 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
       const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
       const nextOutputs = next === "decommissioned" ? decommissionedOutputs(op, p.outputs) : status === "succeeded" && outputs ? outputs : undefined;
       if (next !== p.lifecycle || nextOutputs !== undefined) await providers.setLifecycle(tx, op.provider, next, nextOutputs);
+      await driftAfter(tx, { notify, audit }, op, status, p);
       if (next === "decommissioned") {
         await releaseSubnets(tx, op.provider);
         await deleteKeyStore(tx, op.provider);

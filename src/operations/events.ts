@@ -70,6 +70,18 @@ export const EventData = z.discriminatedUnion("type", [
     urn: z.string().optional(),
   }),
   z.object({ type: z.literal("progress"), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+  /**
+   * A drift check of a revoked provider found a change outside the engine that re-opens access (an ingress
+   * rule, a key policy, the deny NACL or the quarantine policy): a security event (issue 16), audited.
+   */
+  z.object({
+    type: z.literal("security.access-reopened"),
+    severity: z.literal("critical"),
+    message: z.string(),
+    resources: z.array(
+      z.object({ urn: z.string(), type: z.string(), change: z.enum(["update", "delete"]), keys: z.array(z.string()), reason: z.string() }),
+    ),
+  }),
 ]);
 export type EventData = z.infer<typeof EventData>;
 export type EventType = EventData["type"];

@@ -44,7 +44,7 @@ export const OperationRow = z.object({
   key_disposition: z.enum(KEY_DISPOSITIONS).nullable().default(null),
   /** The fleet rollout that queued it (issue 15), or null for a person's request. */
   rollout_id: z.string().nullable().default(null),
-  /** 0: a person's request; 1: a rollout's, claimed only when no person's request is waiting. */
+  /** 0: a person's request; 1: a rollout's, claimed only when no person's request is waiting; 2: a schedule's (drift check), after both. */
   priority: z.number().int().default(0),
   error: OperationError.nullable(),
   created_at: timestamp,

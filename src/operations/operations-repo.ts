@@ -23,7 +23,12 @@ export interface NewOperation {
   readonly keyDisposition?: KeyDisposition;
   /** Queued by this fleet rollout: it yields to every person's request (priority 1). */
   readonly rolloutId?: string;
+  /** Queued by a schedule (a drift check): BACKGROUND_PRIORITY, after people's and rollouts'. */
+  readonly background?: boolean;
 }
+
+/** Scheduled work (drift checks): claimed after people's (0) and rollouts' (1), and never in every runner slot. */
+export const BACKGROUND_PRIORITY = 2;
 
 /** Statuses of operations that have not ended: they hold their place in the provider's queue. */
 export const ACTIVE_SQL = "('awaiting_approval', 'queued', 'running')";
@@ -48,7 +53,7 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
      op AS (
        INSERT INTO operations (id, provider, intent, kind, access_state, status, engine, spec, spec_hash, program_version, last_seq, blocked_by, key_disposition,
                                rollout_id, priority)
-       VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 1, $10, $12, $13, CASE WHEN $13::uuid IS NULL THEN 0 ELSE 1 END) RETURNING *),
+       VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 1, $10, $12, $13, CASE WHEN $14 THEN ${BACKGROUND_PRIORITY} WHEN $13::uuid IS NULL THEN 0 ELSE 1 END) RETURNING *),
      ev AS (
        INSERT INTO operation_events (operation_id, seq, type, data)
        SELECT $1, 1, 'operation.queued', jsonb_build_object('type', 'operation.queued', 'position', ahead.n) FROM ahead
@@ -68,6 +73,7 @@ export async function enqueueOperation(q: Queryable, op: NewOperation): Promise<
       op.awaitingApproval === true ? "awaiting_approval" : "queued",
       op.keyDisposition ?? null,
       op.rolloutId ?? null,
+      op.background === true,
     ],
   );
   const row = rows[0] as Record<string, unknown> & { queue_position: number; event_at: Date | string };
@@ -162,7 +168,12 @@ export const HUB_MAX_WAIT_SECONDS = 120;
 /** A burst has settled when no create or decommission of the region was requested for this long. */
 export const HUB_QUIET_SECONDS = 2;
 
-export async function claimNext(db: Db, owner: string, leaseSeconds: number): Promise<Operation | undefined> {
+/**
+ * `background`: whether scheduled work (priority ≥ BACKGROUND_PRIORITY) may be claimed now (the runner keeps a
+ * slot for people). A queued background operation never holds back a later person's or rollout's operation of
+ * its stack: that one runs first, the check after it.
+ */
+export async function claimNext(db: Db, owner: string, leaseSeconds: number, background = true): Promise<Operation | undefined> {
   const rows = await db.query(
     `UPDATE operations
         SET status = 'running', attempt = attempt + 1, lease_owner = $1, resume_after = NULL,
@@ -172,8 +183,10 @@ export async function claimNext(db: Db, owner: string, leaseSeconds: number): Pr
          WHERE o.status = 'queued'
            AND (o.resume_after IS NULL OR o.resume_after <= now())
            AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.provider = o.provider AND r.status = 'running')
+           AND ($5 OR o.priority < ${BACKGROUND_PRIORITY})
            AND NOT EXISTS (SELECT 1 FROM operations e
-                            WHERE e.provider = o.provider AND e.status IN ('queued', 'awaiting_approval') AND e.queue_seq < o.queue_seq)
+                            WHERE e.provider = o.provider AND e.status IN ('queued', 'awaiting_approval') AND e.queue_seq < o.queue_seq
+                              AND NOT (e.priority >= ${BACKGROUND_PRIORITY} AND o.priority < ${BACKGROUND_PRIORITY}))
            AND (o.blocked_by IS NULL OR EXISTS (SELECT 1 FROM operations b
                                                  WHERE b.id = o.blocked_by AND b.status NOT IN ('queued', 'running')))
            AND (o.intent <> 'hub-update'
@@ -186,7 +199,7 @@ export async function claimNext(db: Db, owner: string, leaseSeconds: number): Pr
          LIMIT 1
          FOR UPDATE SKIP LOCKED)
       RETURNING *`,
-    [owner, leaseSeconds, HUB_MAX_WAIT_SECONDS, HUB_QUIET_SECONDS],
+    [owner, leaseSeconds, HUB_MAX_WAIT_SECONDS, HUB_QUIET_SECONDS, background],
   );
   return parse(rows)[0];
 }

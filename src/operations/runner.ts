@@ -70,6 +70,8 @@ export interface RunnerOptions {
   readonly mayClaim?: () => Promise<string | undefined>;
   /** How often to look for work when nobody kicks (other replicas enqueue too). */
   readonly pollMs?: number;
+  /** At most this many scheduled (background) operations run at once here (default concurrency − 1, at least 1): people find a slot. */
+  readonly backgroundConcurrency?: number;
 }
 
 export interface Runner {
@@ -91,7 +93,8 @@ export function createRunner(options: RunnerOptions): Runner {
   const interruption = { policy: options.resume, onFinish: (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status) };
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const log = options.log.child({ runner: owner });
-  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const running = new Map<string, { controller: AbortController; done: Promise<void>; background: boolean }>();
+  const backgroundSlots = options.backgroundConcurrency ?? Math.max(1, options.concurrency - 1);
   let stopping = false;
   const nap = createNap();
   let loop: Promise<void> | undefined;
@@ -300,7 +303,7 @@ export function createRunner(options: RunnerOptions): Runner {
         running.delete(op.id);
         nap.wake();
       });
-    running.set(op.id, { controller, done });
+    running.set(op.id, { controller, done, background: op.priority >= ops.BACKGROUND_PRIORITY });
   }
 
   async function announce(operationId: string, ended: AttemptEnded): Promise<void> {
@@ -332,7 +335,8 @@ export function createRunner(options: RunnerOptions): Runner {
         pauseLogged = paused !== undefined;
         while (paused === undefined && !stopping && running.size < options.concurrency) {
           const askedAt = Date.now();
-          const op = await ops.claimNext(db, owner, leaseSeconds);
+          const background = [...running.values()].filter((r) => r.background).length < backgroundSlots;
+          const op = await ops.claimNext(db, owner, leaseSeconds, background);
           if (!op) break;
           launch(op, askedAt);
         }

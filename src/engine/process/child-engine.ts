@@ -197,6 +197,8 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
         return store.retain(call.entry);
       case "retained":
         return store.retained();
+      case "drifted":
+        return store.drifted(call.stack);
     }
   }
 

@@ -2,7 +2,7 @@ import pino from "pino";
 import type { StackProgram } from "../../../programs/types.js";
 import { EngineCancelledError, EngineFailure, type Engine, type EngineEvent, type EngineRequest } from "../engine.js";
 import { createSimulatedEngine } from "../simulated/simulated-engine.js";
-import type { PendingOperation, RetainedName, SimStateStore } from "../simulated/state-repo.js";
+import type { CloudDrift, PendingOperation, RetainedName, SimStateStore } from "../simulated/state-repo.js";
 import { FromChild, ToChild, type ChildFailure, type ChildSettings, type ChildTask, type StateCall } from "./protocol.js";
 import { killTree } from "./process-tree.js";
 
@@ -70,6 +70,7 @@ function remoteStateStore(): SimStateStore {
     takePending: async (stack) => (await call({ method: "takePending", stack })) as PendingOperation[],
     retain: async (entry) => void (await call({ method: "retain", entry })),
     retained: async () => (await call({ method: "retained" })) as RetainedName[],
+    drifted: async (stack) => (await call({ method: "drifted", stack })) as CloudDrift[],
   };
 }
 

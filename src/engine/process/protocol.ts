@@ -68,6 +68,7 @@ export const StateCall = z.discriminatedUnion("method", [
   z.object({ method: z.literal("takePending"), stack: z.string() }),
   z.object({ method: z.literal("retain"), entry: RetainedNameSchema }),
   z.object({ method: z.literal("retained") }),
+  z.object({ method: z.literal("drifted"), stack: z.string() }),
 ]);
 export type StateCall = z.infer<typeof StateCall>;
 
@@ -91,7 +92,15 @@ export const EngineResultWire = z.object({
   outputs: z.record(z.string(), z.unknown()),
   summary: ChangeSummary,
   steps: z
-    .array(z.object({ urn: z.string(), resourceType: z.string(), name: z.string(), op: z.enum(["create", "update", "delete", "replace", "same"]) }))
+    .array(
+      z.object({
+        urn: z.string(),
+        resourceType: z.string(),
+        name: z.string(),
+        op: z.enum(["create", "update", "delete", "replace", "same"]),
+        keys: z.array(z.string()).optional(),
+      }),
+    )
     .optional(),
 });
 

@@ -266,9 +266,9 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
       if (settled.has(s.urn)) return [];
       settled.add(s.urn);
       const drift = driftOf(s);
-      const step: PlannedStep = { ...ref(s), op: drift.op };
+      const step: PlannedStep = { ...ref(s), op: drift.op, ...(drift.op === "update" ? { keys: drift.keys } : {}) };
       recorded.push(step);
-      const planned: EngineEvent = { type: "resource.planned", ...step };
+      const planned: EngineEvent = { type: "resource.planned", ...ref(s), op: drift.op };
       if (drift.op === "same") return [planned];
       return [planned, { type: "diagnostic", severity: "warning", urn: s.urn, message: driftMessage(s, drift.op, drift.keys) }];
     }

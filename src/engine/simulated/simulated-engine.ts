@@ -6,6 +6,7 @@ import { evaluateStack } from "./evaluate.js";
 import { executeSteps } from "./execute.js";
 import { deleteRefusal, physicalName } from "./cloud-rules.js";
 import { planDestroy, planUp, summarize, type SimResource, type Step } from "./plan.js";
+import { refreshSteps } from "./refresh.js";
 import { createDbStateStore, type RetainedName, type SimStateStore } from "./state-repo.js";
 
 export interface SimulatedEngineOptions {
@@ -88,22 +89,20 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     if (request.kind !== "destroy") {
       ({ resources: desired, outputs } = await evaluateStack(evaluator, request.stack, request.program, request.secretConfig));
     }
-    const steps =
-      request.kind === "destroy"
-        ? planDestroy(previous)
-        : request.kind === "refresh"
-          ? // The simulated cloud never drifts from what it recorded.
-            previous.map((r) => ({ op: "same" as const, urn: r.urn, type: r.type, name: r.name, custom: r.custom, desired: r, after: [] }))
-          : existingOnly
-            ? existingOnlySteps(planUp(previous, desired))
-            : planUp(previous, desired);
+    if (request.kind === "refresh") {
+      // Compared with what the simulated cloud holds now (drift records only a test double writes).
+      const refreshed = refreshSteps(previous, await store.drifted(request.stack));
+      await emitAll([...refreshed.events, { type: "progress", done: 0, total: refreshed.steps.length }]);
+      return { outputs: {}, summary: summarize(refreshed.steps), steps: refreshed.planned };
+    }
+    const steps = request.kind === "destroy" ? planDestroy(previous) : existingOnly ? existingOnlySteps(planUp(previous, desired)) : planUp(previous, desired);
     const summary = summarize(steps);
 
     await emitAll([
       ...steps.map((s): EngineEvent => ({ type: "resource.planned", urn: s.urn, resourceType: s.type, name: s.name, op: s.op })),
       { type: "progress", done: 0, total: steps.length },
     ]);
-    if (request.kind === "preview" || request.kind === "refresh") {
+    if (request.kind === "preview") {
       return { outputs: {}, summary, steps: steps.map(({ urn, type, name, op }) => ({ urn, resourceType: type, name, op })) };
     }
 

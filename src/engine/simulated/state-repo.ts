@@ -36,7 +36,21 @@ export interface SimStateStore {
   retain(entry: RetainedName): Promise<void>;
   /** Every retained name, in every stack (the simulated cloud is one namespace). */
   retained(): Promise<RetainedName[]>;
+  /** Where the simulated cloud differs from the stack's state (written only by the test double, simulated-drift.ts). */
+  drifted(stack: string): Promise<CloudDrift[]>;
 }
+
+/**
+ * A resource changed or deleted in the simulated cloud behind the stack's back. `inputs`: for a change, the
+ * inputs whose values the cloud now holds (key → value); the drift check reports only their names.
+ */
+export interface CloudDrift {
+  readonly urn: string;
+  readonly change: "update" | "delete";
+  readonly inputs: Readonly<Record<string, unknown>>;
+}
+
+const CloudDriftRow = z.object({ urn: z.string(), change: z.enum(["update", "delete"]), inputs: z.record(z.string(), z.unknown()) });
 
 /** A recorded resource (also what an engine child sends to be stored). */
 export const SimResourceSchema = z.object({
@@ -134,6 +148,10 @@ export function createDbStateStore(raw: Queryable): SimStateStore {
     async retained() {
       const rows = await db.query(`SELECT type, name, stack, urn FROM simulated_retained ORDER BY type, name`);
       return rows.map((r) => RetainedNameSchema.parse(r));
+    },
+    async drifted(stack) {
+      const rows = await db.query(`SELECT urn, change, inputs FROM simulated_drift WHERE stack = $1 ORDER BY urn`, [stack]);
+      return rows.map((r) => CloudDriftRow.parse(r));
     },
   };
 }

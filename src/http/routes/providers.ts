@@ -4,6 +4,7 @@ import type { AuditAction } from "../../audit/record.js";
 import { KEY_DISPOSITIONS } from "../../../programs/types.js";
 import { KMSUSER_PASSWORD } from "../../onboarding/key-store.js";
 import { Lifecycle } from "../../onboarding/lifecycle.js";
+import { DriftStatus } from "../../onboarding/drift.js";
 import * as keyStores from "../../onboarding/key-store-service.js";
 import * as service from "../../onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "../../onboarding/spec.js";
@@ -53,10 +54,11 @@ const problems = { 400: ProblemDto, 401: ProblemDto, 403: ProblemDto, 404: Probl
 const accepted = { 202: AcceptedDto, ...problems };
 
 /** The next page keeps every filter of this one. */
-function nextPage(query: { limit: number; lifecycle?: string | undefined; team?: string | undefined }, cursor: string): string {
+function nextPage(query: { limit: number; lifecycle?: string | undefined; team?: string | undefined; drift?: string | undefined }, cursor: string): string {
   const params = new URLSearchParams({ limit: String(query.limit), cursor });
   if (query.lifecycle) params.set("lifecycle", query.lifecycle);
   if (query.team) params.set("team", query.team);
+  if (query.drift) params.set("drift", query.drift);
   return `/v1/providers?${params.toString()}`;
 }
 
@@ -92,6 +94,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
           cursor: z.string().max(512).optional(),
           lifecycle: Lifecycle.optional(),
           team: z.string().max(64).optional(),
+          drift: DriftStatus.optional().describe("only providers whose last drift check says this (never checked: unknown)"),
         }),
         response: { 200: ProviderListDto, 400: ProblemDto, ...readProblems },
       },
@@ -178,14 +181,19 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
   for (const [action, operationId, summary] of [
     ["revoke", "revokeProvider", "Cut the provider's access now, keep all data (→ up of the revoked variant)"],
     ["reinstate", "reinstateProvider", "Restore a revoked provider's access (→ up of the active variant)"],
-    ["drift-check", "checkProviderDrift", "Detect drift: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported; nothing is changed"],
+    ["drift-checks", "checkProviderDrift", "Detect drift now: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported on the provider's `drift`; nothing is changed"],
+    ["drift-check", "checkProviderDriftDeprecated", "Deprecated alias of POST /v1/providers/{name}/drift-checks (same request, same operation)"],
   ] as const) {
+    const intent = action === "drift-checks" ? "drift-check" : action;
     app.post(
       `/v1/providers/:name/${action}`,
-      { config: change(`provider.${action}`), schema: { operationId, summary, tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted } },
+      {
+        config: change(`provider.${intent}`),
+        schema: { operationId, summary, tags: ["providers"], params: Name, headers: MutationHeaders, response: accepted, ...(action === "drift-check" ? { deprecated: true } : {}) },
+      },
       async (request, reply) => {
         const rep = streamingRepresentationOf(request, stream);
-        const result = await service.requestAction(deps, requestActor(request), request.params.name, action, idempotencyOf(request, null));
+        const result = await service.requestAction(deps, requestActor(request), request.params.name, intent, idempotencyOf(request, null));
         return respondAccepted(request, reply, stream, result, rep);
       },
     );
