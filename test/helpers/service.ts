@@ -83,6 +83,8 @@ export interface TestServiceOptions {
    * measure the server, and the check validates each body again.
    */
   readonly checkContract?: boolean;
+  /** Webhook test seams (issue 16): a resolver for destinations, timings shorter than the config allows. */
+  readonly webhooks?: Pick<ServiceOptions, "webhookResolve" | "webhookTimings">;
 }
 
 /** The service's warning and error log lines (pino levels 40+), newest last, cut to a readable size. */
@@ -122,6 +124,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     ...(options.oidcKeys ? { oidcKeys: options.oidcKeys } : {}),
     ...(options.keyStoreConnector ? { keyStoreConnector: options.keyStoreConnector } : {}),
     keys,
+    ...options.webhooks,
     ...(options.checkContract === false ? {} : { instrument: (app: FastifyInstance) => contract.install(app) }),
   });
   const createKey = async (role: Role, teams: readonly string[] = [], name = `test-${role}`) =>
