@@ -29,6 +29,8 @@ import type { LandingZone } from "./onboarding/landing-zone.js";
 import { createEvaluationPool, createInProcessEvaluator, defaultEvaluationWorkers, type ProgramEvaluator, type ProviderProgram } from "./engine/evaluation-pool.js";
 import { createGuardrailCheck } from "./onboarding/guardrail-check.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
+import { createDriftSchedulePort } from "./onboarding/drift-schedule-port.js";
+import { createDriftSchedule, type SweepResult } from "./operations/schedules/drift-schedule.js";
 import { sweepExpiry, type ExpiryDeps, type ExpirySweep } from "./onboarding/expiry.js";
 import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
@@ -81,6 +83,8 @@ export type ServiceConfig = EngineConfig & Pick<
   | "APPROVAL_RULES"
   | "APPROVAL_TTL_HOURS"
   | "DISK_MIN_FREE_MB"
+  | "DRIFT_CHECK_INTERVAL"
+  | "DRIFT_CHECK_MAX_RUNNING"
   | "EXPIRY_WARNING_DAYS"
   | "EXPIRY_CHECK_SECONDS"
   | "MODE"
@@ -120,6 +124,8 @@ export interface ServiceOptions {
   readonly securityOverride?: { readonly authenticator: Authenticator; readonly audit: AuditWriter };
   /** Tests only: observes the app before its routes exist (the OpenAPI response check, issue 13). */
   readonly instrument?: (app: FastifyInstance) => void;
+  /** Tests and benchmarks only: the drift schedule's clock and retry delay. */
+  readonly driftSchedule?: { readonly now?: () => number; readonly retryMs?: number };
   /** Tests only: how webhook destinations are resolved (a name that resolves to a private address). */
   readonly webhookResolve?: Resolve;
   /** Tests only: webhook timings shorter than the config's whole seconds and hours allow. */
@@ -142,6 +148,8 @@ export interface Service {
   sweepApprovals(): Promise<number>;
   /** Warns and revokes providers at their `expiresAt` now (start() also does it every EXPIRY_CHECK_SECONDS); `now` for tests. */
   sweepExpiry(now?: Date): Promise<ExpirySweep>;
+  /** Queues the drift checks that are due now (start() also does it every 30 s, unless DRIFT_CHECK_INTERVAL=off). */
+  sweepDrift(): Promise<SweepResult>;
   /** Drains the runner for up to graceMs, then closes the app, the hub, the engine and the database. */
   close(graceMs: number): Promise<void>;
 }
@@ -215,7 +223,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     backoff: { baseMs: timings.backoffBaseMs ?? config.WEBHOOK_BACKOFF_SECONDS * 1000, maxMs: timings.backoffMaxMs ?? config.WEBHOOK_BACKOFF_MAX_SECONDS * 1000 },
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
-  const providerHooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails });
+  const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
+  const providerHooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails, notify, audit });
   // Every end of an operation goes through onFinish (the runner, interruption, cancels, rejections): its notice too.
   const hooks: RunnerHooks = {
     ...providerHooks,
@@ -234,6 +243,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     log: logger,
     leaseSeconds: config.LEASE_SECONDS,
     concurrency: config.MAX_CONCURRENT_OPERATIONS,
+    ...(config.DRIFT_CHECK_MAX_RUNNING === undefined ? {} : { backgroundConcurrency: config.DRIFT_CHECK_MAX_RUNNING }),
     resume: { maxAttempts: config.RESUME_MAX_ATTEMPTS, backoffSeconds: config.RESUME_BACKOFF_SECONDS },
     // Below DISK_MIN_FREE_MB this replica claims nothing: an operation would only run out of space.
     mayClaim: async () => {
@@ -251,11 +261,20 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     open: new OpenStreams(),
     maxPerOwner: config.MAX_STREAMS_PER_PRINCIPAL,
   };
-  const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
   const authenticator =
     options.securityOverride?.authenticator ??
     createAuthenticator({ db, oidc: oidcVerifier(config, options.oidcKeys), ticketKey: keys.ticketKey });
   const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
+  // Scheduled drift checks (issue 16): every replica sweeps; each due check is queued by one (SKIP LOCKED).
+  const driftSchedule = createDriftSchedule({
+    db,
+    hub,
+    log: logger,
+    port: createDriftSchedulePort({ audit, engine: engine.name, programVersion: PROGRAM_VERSION }),
+    intervalMs: config.DRIFT_CHECK_INTERVAL,
+    kickRunner: runner.kick,
+    ...options.driftSchedule,
+  });
   const onFinish = (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status);
   const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish, notify };
   // Fleet rollouts (issue 15): a worker like the runner's drives them; their operations yield to people's.
@@ -360,6 +379,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     notify,
     sweepApprovals: () => expireApprovals(approvals),
     sweepExpiry: (now) => sweepExpiry(expiryDeps, now),
+    sweepDrift: () => driftSchedule.sweep(),
     async start() {
       signer = startHeadSigner({ db, key: keys.auditSigning, intervalMs: config.AUDIT_SIGN_INTERVAL_SECONDS * 1000, log: logger });
       // Approval requests past their expiry end their operations; every replica sweeps (SKIP LOCKED).
@@ -374,12 +394,14 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       if (config.SIMULATED_PAUSED) return;
       await runner.start();
       rollouts.start();
+      driftSchedule.start();
       started = true;
     },
     async close(graceMs) {
       clearInterval(expiry);
       clearInterval(accessExpiry);
       await sweeping;
+      await driftSchedule.stop();
       await rollouts.stop();
       await runner.drain(graceMs);
       await signer?.stop();
