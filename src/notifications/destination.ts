@@ -34,17 +34,26 @@ const SPECIAL_V6 = [
   "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
 ];
 
-function blockListOf(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [address = "", prefix] = cidr.split("/");
-    const type = isIP(address) === 6 ? "ipv6" : "ipv4";
-    list.addSubnet(address, prefix === undefined ? (type === "ipv4" ? 32 : 128) : Number(prefix), type);
-  }
-  return list;
+/**
+ * One BlockList per family: node:net matches an IPv4 address against IPv6 rules as its IPv4-mapped form,
+ * so `::ffff:0:0/96` in a mixed list would refuse every IPv4 address.
+ */
+interface Ranges {
+  readonly v4: BlockList;
+  readonly v6: BlockList;
 }
 
-const SPECIAL = blockListOf([...SPECIAL_V4, ...SPECIAL_V6]);
+function rangesOf(cidrs: readonly string[]): Ranges {
+  const ranges = { v4: new BlockList(), v6: new BlockList() };
+  for (const cidr of cidrs) {
+    const [address = "", prefix] = cidr.split("/");
+    const v6 = isIP(address) === 6;
+    (v6 ? ranges.v6 : ranges.v4).addSubnet(address, prefix === undefined ? (v6 ? 128 : 32) : Number(prefix), v6 ? "ipv6" : "ipv4");
+  }
+  return ranges;
+}
+
+const SPECIAL = rangesOf([...SPECIAL_V4, ...SPECIAL_V6]);
 
 /** The IPv4 address an IPv4-mapped IPv6 address stands for (`::ffff:7f00:1` → `127.0.0.1`). */
 function mappedV4(address: string): string | undefined {
@@ -63,14 +72,15 @@ export interface AddressCheck {
 }
 
 export function createAddressCheck(allowedCidrs: readonly string[]): AddressCheck {
-  const allowed = blockListOf(allowedCidrs);
-  const inList = (list: BlockList, raw: string): boolean => {
+  const allowed = rangesOf(allowedCidrs);
+  const inList = (ranges: Ranges, raw: string): boolean => {
     const address = raw.replace(/%.*$/, "");
     const family = isIP(address);
-    if (family === 0) return false;
-    if (list.check(address, family === 4 ? "ipv4" : "ipv6")) return true;
-    const v4 = family === 6 ? mappedV4(address) : undefined;
-    return v4 !== undefined && list.check(v4, "ipv4");
+    if (family === 4) return ranges.v4.check(address, "ipv4");
+    if (family !== 6) return false;
+    if (ranges.v6.check(address, "ipv6")) return true;
+    const v4 = mappedV4(address);
+    return v4 !== undefined && ranges.v4.check(v4, "ipv4");
   };
   const isAllowListed = (address: string) => inList(allowed, address);
   return {
