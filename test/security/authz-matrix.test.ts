@@ -60,6 +60,14 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "POST /v1/rollouts/:id/reject": { need: "admin", owned: false },
   "POST /v1/api-keys": { need: "admin", owned: false },
   "GET /v1/api-keys": { need: "admin", owned: false },
+  "POST /v1/webhooks": { need: "operator", owned: "body" },
+  "GET /v1/webhooks": { need: "operator", owned: false },
+  "GET /v1/webhooks/:id": { need: "operator", owned: true },
+  "DELETE /v1/webhooks/:id": { need: "operator", owned: true },
+  "POST /v1/webhooks/:id/rotate-secret": { need: "operator", owned: true },
+  "GET /v1/webhooks/:id/deliveries": { need: "operator", owned: true },
+  "GET /v1/webhooks/:id/deliveries/:deliveryId": { need: "operator", owned: true },
+  "POST /v1/webhooks/:id/deliveries/:deliveryId/redeliver": { need: "operator", owned: true },
   "GET /v1/api-keys/:id": { need: "admin", owned: false },
   "DELETE /v1/api-keys/:id": { need: "admin", owned: false },
   "GET /v1/audit": { need: "auditor", owned: false },
@@ -89,6 +97,11 @@ let otherOperationId = "";
 let targetKeyId = "";
 let rolloutId = "";
 let spec: Record<string, unknown> = {};
+let webhookId = "";
+let deliveryId = "";
+/** A subscription of OWNER's per DELETE cell: a deleted one is gone for the next caller. */
+const webhooksToDelete: string[] = [];
+const WEBHOOK = { team: OWNER, url: "https://93.184.215.14/hook", types: ["operation.finished"] };
 
 beforeAll(async () => {
   idp = await createTestIdp();
@@ -121,6 +134,13 @@ beforeAll(async () => {
       stacks: [{ provider, fromVersion: "provider-stack@1", accessState: "active" }],
     })
   ).id;
+
+  // A subscription of the owning team with one (pending: nothing runs) delivery.
+  const hook = async () => ((await svc.app.inject({ method: "POST", url: "/v1/webhooks", payload: WEBHOOK })).json() as { webhook: { id: string } }).webhook.id;
+  webhookId = await hook();
+  await svc.db.transaction((tx) => svc.notify(tx, { type: "operation.finished", team: OWNER, subject: `providers/${provider}`, data: {} }));
+  deliveryId = String((await svc.db.query<{ id: string }>("SELECT id::text AS id FROM webhook_deliveries WHERE subscription_id = $1", [webhookId]))[0]?.id);
+  for (let i = 0; i < 40; i++) webhooksToDelete.push(await hook());
 
   const key = async (role: Role, teams: string[]) => `Bearer ${await svc.createKey(role, teams)}`;
   for (const role of ["viewer", "operator", "approver", "admin", "auditor"] as const) {
@@ -162,7 +182,11 @@ beforeAll(async () => {
 });
 afterAll(() => svc.close(1_000));
 
-function concreteUrl(url: string): string {
+function concreteUrl(url: string, method = "GET"): string {
+  if (url.startsWith("/v1/webhooks")) {
+    const id = method === "DELETE" ? webhooksToDelete.pop()! : webhookId;
+    return url.replace(":id", id).replace(":deliveryId", deliveryId);
+  }
   return url
     .replace(":name", provider)
     .replace(":type", "not-found")
@@ -174,6 +198,7 @@ function bodyFor(method: string, url: string): unknown {
   if (url === "/v1/providers" && method === "POST") return { ...spec, name: `m-${Math.random().toString(36).slice(2, 10)}` };
   if (url === "/v1/providers/:name" && method === "PUT") return spec;
   if (url.endsWith("/approve")) return { specHash: "0".repeat(64) };
+  if (url === "/v1/webhooks" && method === "POST") return WEBHOOK;
   if (url === "/v1/api-keys" && method === "POST") return { name: "made-by-matrix", role: "viewer", teams: [] };
   if (url === "/v1/audit/hash") return { value: "someone@example.com" };
   if (url.endsWith("/key-store")) return { trustAnchorCertificate: readFileSync(new URL("../support/certs/customer-ca.pem", import.meta.url), "utf8"), kmsuserPassword: "matrix-pw-1" };
@@ -224,7 +249,7 @@ describe("authorization matrix", () => {
         const body = bodyFor(method, url);
         const res = await svc.app.inject({
           method: method as "GET",
-          url: concreteUrl(url),
+          url: concreteUrl(url, method),
           headers: { authorization: header ?? "", ...(body === undefined ? {} : { "content-type": "application/json" }) },
           ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
         });
