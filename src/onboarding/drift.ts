@@ -81,6 +81,11 @@ export async function onOperationFinished(tx: Queryable, deps: DriftDeps, op: Op
   if (op.started_at === null || op.kind === "preview") return;
   const last = driftOf(p.drift);
   if (op.intent !== "drift-check") {
+    // Never checked stays "never checked"; a create (or a re-onboarding) starts there too.
+    if (last.operationId === null || op.intent === "create") {
+      if (p.drift !== null) await setDrift(tx, p.name, NEVER);
+      return;
+    }
     const reason = `the stack may have changed since the last check (operation ${op.id}, ${op.intent}, ${status})`;
     await setDrift(tx, p.name, { ...last, status: "unknown", resources: [], reason });
     return;
