@@ -176,6 +176,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/providers/{name}/drift-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Detect drift now: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported on the provider's `drift`; nothing is changed
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.drift-check`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["checkProviderDrift"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/providers/{name}/drift-check": {
         parameters: {
             query?: never;
@@ -186,10 +206,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Detect drift: compare the stack with the cloud (refresh preview); changed resources and keys, never values, are reported; nothing is changed
+         * Deprecated alias of POST /v1/providers/{name}/drift-checks (same request, same operation)
+         * @deprecated
          * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `provider.drift-check`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
          */
-        post: operations["checkProviderDrift"];
+        post: operations["checkProviderDriftDeprecated"];
         delete?: never;
         options?: never;
         head?: never;
@@ -520,6 +541,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The webhook subscriptions of the caller's teams (admins: all)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Subscribe an endpoint to notices (the signing secret is in this response only)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `webhook.create`.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook subscription
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook subscription with its deliveries (nothing more is sent)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `webhook.delete`.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret (in this response only); the old one signs too until the overlap ends
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `webhook.rotate-secret`.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A subscription's deliveries, newest first
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{deliveryId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A delivery with its attempts
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivered or dead delivery again (same webhook-id and body, after the subscription's pending ones)
+         * @description Needs the `operator` role (held by `operator`, `approver`, `admin`); objects of other teams are not found. Audited as `webhook.redeliver`.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -801,6 +950,21 @@ export interface components {
                     done: boolean;
                 }[];
             };
+            /** @description what the last drift check found: in_sync, drifted (resources changed or deleted outside the engine, key names only, never values), or unknown (never checked, the last check failed, or an operation changed the stack since; `reason` says which) */
+            drift: {
+                /** @enum {string} */
+                status: "in_sync" | "drifted" | "unknown";
+                checkedAt: string | null;
+                operationId: string | null;
+                resources: {
+                    urn: string;
+                    type: string;
+                    /** @enum {string} */
+                    change: "update" | "delete";
+                    keys: string[];
+                }[];
+                reason?: string;
+            };
             createdAt: string;
             updatedAt: string;
             links: {
@@ -821,6 +985,21 @@ export interface components {
              */
             generation: number;
             specHash: string;
+            /** @description what the last drift check found: in_sync, drifted (resources changed or deleted outside the engine, key names only, never values), or unknown (never checked, the last check failed, or an operation changed the stack since; `reason` says which) */
+            drift: {
+                /** @enum {string} */
+                status: "in_sync" | "drifted" | "unknown";
+                checkedAt: string | null;
+                operationId: string | null;
+                resources: {
+                    urn: string;
+                    type: string;
+                    /** @enum {string} */
+                    change: "update" | "delete";
+                    keys: string[];
+                }[];
+                reason?: string;
+            };
             createdAt: string;
             updatedAt: string;
             links: {
@@ -995,6 +1174,23 @@ export interface components {
             done: number;
             /** Format: int64 */
             total: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "security.access-reopened";
+            /** @constant */
+            severity: "critical";
+            message: string;
+            resources: {
+                urn: string;
+                type: string;
+                /** @enum {string} */
+                change: "update" | "delete";
+                keys: string[];
+                reason: string;
+            }[];
             /** Format: int64 */
             seq: number;
             at: string;
@@ -1445,6 +1641,85 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description A webhook subscription (never its secret) */
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            /** @description null: every team's notices */
+            team: string | null;
+            url: string;
+            types: ("operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired")[];
+            description: string;
+            createdBy: string;
+            createdAt: string;
+            /** @description during a rotation overlap: until when the previous secret still signs */
+            previousSecretValidUntil: string | null;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description A webhook subscription and its new signing secret (in this response only) */
+        WebhookWithSecret: {
+            webhook: components["schemas"]["Webhook"];
+            /** @description `whsec_<base64>`: verifies `webhook-signature` (Standard Webhooks); shown in this response only, stored sealed */
+            secret: string;
+        };
+        /** @description The webhook subscriptions the caller sees */
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
+        };
+        /** @description One notice to one subscription, and its attempts */
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /** @description the `webhook-id` header: the same on every attempt and redelivery (receivers dedupe on it) */
+            webhookId: string;
+            /**
+             * Format: int64
+             * @description its place in the subscription's order
+             */
+            seq: number;
+            /** @enum {string} */
+            type: "operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired";
+            /** @enum {string} */
+            status: "pending" | "delivered" | "dead";
+            /** Format: int64 */
+            attempts: number;
+            createdAt: string;
+            /** @description pending only */
+            nextAttemptAt: string | null;
+            /** @description retried until then, then dead */
+            giveUpAt: string;
+            deliveredAt: string | null;
+            deadAt: string | null;
+            lastError: string | null;
+            /** @description the CloudEvent sent (the request body) */
+            event: {
+                [key: string]: unknown;
+            };
+            /** @description every attempt, first first (GET of one delivery only) */
+            attemptList?: {
+                /** Format: int64 */
+                number: number;
+                at: string;
+                statusCode: number | null;
+                error: string | null;
+                /** Format: int64 */
+                durationMs: number;
+                /** @description at most 256 characters of the receiver's answer */
+                responseExcerpt: string | null;
+            }[];
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description A subscription's deliveries, newest first */
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+            links: {
+                [key: string]: string;
+            };
+        };
         ProviderSpec: {
             /** @enum {string} */
             apiVersion: "saas-bridge/v1";
@@ -1585,7 +1860,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `APPROVAL_INVALID` (The approval does not apply), `PROVIDER_EXISTS` (A provider with this name already exists), `INVALID_STATE` (The provider is not in a state that allows this), `OPERATION_FINISHED` (The operation has already finished), `ROLLOUT_CONFLICT` (The rollout is not in a state that allows this). */
+        /** @description `APPROVAL_INVALID` (The approval does not apply), `PROVIDER_EXISTS` (A provider with this name already exists), `INVALID_STATE` (The provider is not in a state that allows this), `OPERATION_FINISHED` (The operation has already finished), `ROLLOUT_CONFLICT` (The rollout is not in a state that allows this), `DELIVERY_PENDING` (The webhook delivery is still pending). */
         Conflict: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -1785,6 +2060,8 @@ export interface operations {
                 cursor?: string;
                 lifecycle?: "provisioning" | "active" | "revoked" | "decommissioning" | "decommissioned" | "failed";
                 team?: string;
+                /** @description only providers whose last drift check says this (never checked: unknown) */
+                drift?: "in_sync" | "drifted" | "unknown";
             };
             header?: never;
             path?: never;
@@ -2209,6 +2486,53 @@ export interface operations {
         };
     };
     checkProviderDrift: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    checkProviderDriftDeprecated: {
         parameters: {
             query?: never;
             header?: {
@@ -2974,6 +3298,312 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook subscriptions the caller sees */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A webhook subscription */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description whose notices: a team of the caller; omitted = every team's (admins only) */
+                    team?: string;
+                    /** @description where notices are POSTed: https:// (http:// only to destinations in WEBHOOK_ALLOWED_CIDRS in production); no credentials */
+                    url: string;
+                    /** @description the notice types sent to it */
+                    types: ("operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired")[];
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A webhook subscription and its new signing secret (in this response only) */
+            201: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A webhook subscription (never its secret) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: int32
+                     * @description how long the old secret keeps signing beside the new one (0: stops at once)
+                     * @default 24
+                     */
+                    overlapHours?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description A webhook subscription and its new signing secret (in this response only) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                status?: "pending" | "delivered" | "dead";
+                limit?: number;
+                /** @description the seq of the last delivery of the previous page */
+                before?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A subscription's deliveries, newest first */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One notice to one subscription, and its attempts */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One notice to one subscription, and its attempts */
+            202: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
     listApiKeys: {
         parameters: {
             query?: never;
@@ -3128,10 +3758,10 @@ export interface operations {
                 after?: string;
                 limit?: number;
                 order?: "asc" | "desc";
-                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.key-store" | "operation.cancel" | "rollout.create" | "rollout.approve" | "rollout.reject" | "rollout.pause" | "rollout.resume" | "rollout.cancel" | "rollout.halt" | "rollout.finish" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
+                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.access-reopened" | "provider.key-store" | "provider.expire" | "operation.cancel" | "rollout.create" | "rollout.approve" | "rollout.reject" | "rollout.pause" | "rollout.resume" | "rollout.cancel" | "rollout.halt" | "rollout.finish" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "webhook.create" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
                 outcome?: "allowed" | "denied" | "failed";
                 principalId?: string;
-                resourceKind?: "provider" | "operation" | "rollout" | "approval" | "apikey" | "stream-ticket" | "audit" | "route";
+                resourceKind?: "provider" | "operation" | "rollout" | "approval" | "apikey" | "stream-ticket" | "audit" | "webhook" | "route";
                 resourceId?: string;
                 since?: string;
                 until?: string;
@@ -3242,7 +3872,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description the last segment of a problem's `type` */
-                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "rollout-conflict" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
+                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "rollout-conflict" | "delivery-pending" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
             };
             cookie?: never;
         };

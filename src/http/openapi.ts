@@ -87,6 +87,7 @@ export const DOCUMENT_TAGS = [
   { name: "fleet", description: "Which program version each provider's stack last ran, and rollouts of a new one: previews, approval, canary and waves, pause, resume, cancel, a live stream (admins)." },
   { name: "approvals", description: "A second person's approval for the operations that need one (APPROVAL_RULES)." },
   { name: "api-keys", description: "API keys, managed by admins; the secret is shown once." },
+  { name: "webhooks", description: "Signed notifications: CloudEvents to subscribed endpoints (Standard Webhooks signatures, at-least-once, in order per subscription), their deliveries and attempts (operators of the team; admins for all)." },
   { name: "audit", description: "The hash-chained, signed audit trail (auditor or admin)." },
   { name: "ops", description: "Liveness and readiness probes: public and not rate-limited." },
   { name: "problems", description: "A page for each problem type a response can name." },
