@@ -87,10 +87,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   async function attempt(claimed: Claimed, signal: AbortSignal): Promise<void> {
-    const keysNow = await signingKeys(claimed.subscriptionId);
+    // A secret that does not open here (replicas with different audit HMAC keys) fails the attempt, named.
+    const keysNow = await signingKeys(claimed.subscriptionId).catch(() => undefined);
     const outcome: SendOutcome =
-      keysNow.length === 0
-        ? { ok: false, error: "the subscription has no signing secret", durationMs: 0 }
+      keysNow === undefined || keysNow.length === 0
+        ? { ok: false, error: keysNow ? "the subscription has no signing secret" : "the signing secret does not open on this replica (every replica needs the same audit HMAC key)", durationMs: 0 }
         : await options.send(
             { url: claimed.url, headers: { ...signedHeaders(keysNow, claimed.webhookId, Math.floor(Date.now() / 1000), claimed.payload) }, body: claimed.payload },
             signal,
