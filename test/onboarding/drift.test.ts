@@ -21,7 +21,7 @@ afterAll(async () => {
   await s?.close(2_000);
 });
 
-async function run(method: "POST" | "PUT", url: string, payload?: unknown): Promise<Json> {
+async function run(method: "POST" | "PUT", url: string, payload?: Record<string, unknown>): Promise<Json> {
   const res = await s.app.inject({ method, url, ...(payload === undefined ? {} : { payload }) });
   expect(res.statusCode, res.body).toBe(202);
   return waitForStatus(s, (res.json() as Json).operation.id, ["succeeded", "failed", "cancelled", "interrupted"], 30_000);
