@@ -366,7 +366,7 @@ export function createEventMapper(options: EventMapperOptions): EventMapper {
         return [];
       }
     },
-    steps: () => recorded.map(ref),
+    steps: () => recorded.map((s) => ({ ...ref(s), ...(s.keys === undefined ? {} : { keys: s.keys }) })),
     summary() {
       const out: Record<ResourceOp, number> = { create: 0, update: 0, delete: 0, replace: 0, same: 0 };
       if (mode !== "drift" && changes) {

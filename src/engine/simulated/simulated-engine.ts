@@ -1,5 +1,6 @@
 import type { Db } from "../../store/db.js";
-import { assertPrepareFits, EngineFailure, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions } from "../engine.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { assertPrepareFits, EngineCancelledError, EngineFailure, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions } from "../engine.js";
 import { prepareThenDestroy } from "../prepare-then-destroy.js";
 import { createInProcessEvaluator, type ProgramEvaluator } from "../evaluation-pool.js";
 import { evaluateStack } from "./evaluate.js";
@@ -90,6 +91,9 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
       ({ resources: desired, outputs } = await evaluateStack(evaluator, request.stack, request.program, request.secretConfig));
     }
     if (request.kind === "refresh") {
+      // Reading the cloud: every resource at once, one step's time (the stepMs a benchmark fixes).
+      if (options.stepMs > 0) await sleep(options.stepMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw new EngineCancelledError();
       // Compared with what the simulated cloud holds now (drift records only a test double writes).
       const refreshed = refreshSteps(previous, await store.drifted(request.stack));
       await emitAll([...refreshed.events, { type: "progress", done: 0, total: refreshed.steps.length }]);

@@ -235,6 +235,11 @@ describe("drift (previewRefresh, recorded)", () => {
     // Keys, never values.
     expect(JSON.stringify(out)).not.toMatch(/by-hand|edited in the console/);
     expect(mapper.summary()).toEqual({ ...zero, same: 2, update: 1, delete: 1 });
+    // The drift check's result carries the changed keys of each update (issue 16: the provider's drift object).
+    expect(mapper.steps().filter((st) => st.op !== "same").map((st) => [st.name, st.op, st.keys])).toEqual([
+      ["acme-scp", "delete", undefined],
+      ["acme-sg-https", "update", ["description", "tags"]],
+    ]);
   });
 
   it("a refresh's update of a provider or a component, and the program's own registrations, are not drift", () => {
