@@ -59,6 +59,8 @@ export const baseConfig: ServiceConfig = loadConfig({
   RATE_LIMIT_PER_PRINCIPAL_PER_MINUTE: "1000000",
   MAX_STREAMS_PER_PRINCIPAL: "1000",
   APPROVAL_RULES: "none",
+  // No scheduled drift check among a figure's operations (drift-sweep drives its own schedule).
+  DRIFT_CHECK_INTERVAL: "off",
 });
 
 /** A fresh admin API key in `db`, as the `authorization` header value every non-public route needs. */

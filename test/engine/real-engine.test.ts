@@ -155,8 +155,16 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
     const provider = (await s.app.inject({ method: "GET", url: "/v1/providers/real-drift" })).json() as Json;
     expect(provider.outputs).toEqual(created.result.outputs);
     expect(provider.lifecycle).toBe("active");
-    const again = await run(s, { method: "POST", url: "/v1/providers/real-drift/drift-check" });
+    // The provider's drift object (issue 16): the resources and their keys, never values.
+    expect(provider.drift).toMatchObject({ status: "drifted", operationId: drift.id, checkedAt: expect.any(String) });
+    expect([...(provider.drift.resources as Json[])].sort((a, b) => String(a.change).localeCompare(String(b.change)))).toEqual([
+      { urn: logs.urn, type: "aws:cloudwatch/logGroup:LogGroup", change: "delete", keys: [] },
+      { urn: sg.urn, type: "aws:ec2/securityGroup:SecurityGroup", change: "update", keys: ["tags"] },
+    ]);
+    expect(JSON.stringify(provider)).not.toContain("SECRET-LOOKING-VALUE");
+    const again = await run(s, { method: "POST", url: "/v1/providers/real-drift/drift-checks" });
     expect(again.result.summary).toEqual(drift.result.summary);
+    expect(((await s.app.inject({ method: "GET", url: "/v1/providers/real-drift" })).json() as Json).drift).toMatchObject({ status: "drifted", operationId: again.id });
   }, 3 * TIMEOUT);
 
   it("a secret in the stack's config (canary) reaches the state only as ciphertext: never in plaintext in state, work dir, events or logs", async () => {

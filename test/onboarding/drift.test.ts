@@ -15,7 +15,7 @@ const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
 let s: TestService;
 
 beforeAll(async () => {
-  s = await startTestService({ config: { DRIFT_CHECK_INTERVAL: null } });
+  s = await startTestService();
 }, 60_000);
 afterAll(async () => {
   await s?.close(2_000);

@@ -6,6 +6,7 @@ import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engi
 import { createDriftSchedulePort } from "../../src/onboarding/drift-schedule-port.js";
 import { createDriftSchedule, nextSlotMs, stackOffsetMs, type DriftSchedule } from "../../src/operations/schedules/drift-schedule.js";
 import { openDb } from "../../src/store/open.js";
+import { ConfigError, loadConfig } from "../../src/config.js";
 import { createScratchDatabase, startPostgresCluster, type PostgresCluster } from "../helpers/postgres-cluster.js";
 import { sharedEvaluator, specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import { until } from "../helpers/until.js";
@@ -78,6 +79,19 @@ describe("slots", () => {
       expect(next - after).toBeLessThanOrEqual(HOUR);
       expect((next - 1_234) % HOUR).toBe(0);
     }
+  });
+});
+
+describe("DRIFT_CHECK_INTERVAL", () => {
+  const parse = (v?: string) => loadConfig({ ENGINE: "simulated", LANDING_ZONE_FILE: "x", ...(v === undefined ? {} : { DRIFT_CHECK_INTERVAL: v }) }).DRIFT_CHECK_INTERVAL;
+  it("takes a duration or off, daily by default", () => {
+    expect(parse()).toBe(24 * HOUR);
+    expect(parse("24h")).toBe(24 * HOUR);
+    expect(parse("90m")).toBe(90 * 60_000);
+    expect(parse("7d")).toBe(7 * 24 * HOUR);
+    expect(parse("30s")).toBe(30_000);
+    expect(parse("off")).toBeNull();
+    for (const bad of ["5s", "1.5h", "daily", "24", "-1h", "400d"]) expect(() => parse(bad), bad).toThrow(ConfigError);
   });
 });
 
