@@ -29,8 +29,8 @@ import type { LandingZone } from "./onboarding/landing-zone.js";
 import { createEvaluationPool, createInProcessEvaluator, defaultEvaluationWorkers, type ProgramEvaluator, type ProviderProgram } from "./engine/evaluation-pool.js";
 import { createGuardrailCheck } from "./onboarding/guardrail-check.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
-import { createDriftSchedulePort } from "./onboarding/drift-schedule-port.js";
-import { createDriftSchedule, type SweepResult } from "./operations/schedules/drift-schedule.js";
+import { createProviderDriftSchedule } from "./onboarding/drift-schedule-port.js";
+import type { SweepResult } from "./operations/schedules/drift-schedule.js";
 import { sweepExpiry, type ExpiryDeps, type ExpirySweep } from "./onboarding/expiry.js";
 import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
@@ -124,8 +124,6 @@ export interface ServiceOptions {
   readonly securityOverride?: { readonly authenticator: Authenticator; readonly audit: AuditWriter };
   /** Tests only: observes the app before its routes exist (the OpenAPI response check, issue 13). */
   readonly instrument?: (app: FastifyInstance) => void;
-  /** Tests and benchmarks only: the drift schedule's clock and retry delay. */
-  readonly driftSchedule?: { readonly now?: () => number; readonly retryMs?: number };
   /** Tests only: how webhook destinations are resolved (a name that resolves to a private address). */
   readonly webhookResolve?: Resolve;
   /** Tests only: webhook timings shorter than the config's whole seconds and hours allow. */
@@ -266,15 +264,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     createAuthenticator({ db, oidc: oidcVerifier(config, options.oidcKeys), ticketKey: keys.ticketKey });
   const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
   // Scheduled drift checks (issue 16): every replica sweeps; each due check is queued by one (SKIP LOCKED).
-  const driftSchedule = createDriftSchedule({
-    db,
-    hub,
-    log: logger,
-    port: createDriftSchedulePort({ audit, engine: engine.name, programVersion: PROGRAM_VERSION }),
-    intervalMs: config.DRIFT_CHECK_INTERVAL,
-    kickRunner: runner.kick,
-    ...options.driftSchedule,
-  });
+  const driftSchedule = createProviderDriftSchedule({ db, hub, log: logger, audit, engine: engine.name, programVersion: PROGRAM_VERSION }, config.DRIFT_CHECK_INTERVAL, runner.kick);
   const onFinish = (tx: Queryable, op: Operation, status: OperationStatus) => hooks.onFinish(tx, op, status);
   const approvals: ApprovalsDeps = { db, hub, audit, kick: runner.kick, engine: engine.name, programVersion: PROGRAM_VERSION, onFinish, notify };
   // Fleet rollouts (issue 15): a worker like the runner's drives them; their operations yield to people's.

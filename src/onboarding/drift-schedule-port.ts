@@ -2,8 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { AuditWriter } from "../audit/append.js";
 import { recordAllowed, SYSTEM_ACTOR } from "../auth/actor.js";
 import * as ops from "../operations/operations-repo.js";
-import type { DriftSchedulePort } from "../operations/schedules/drift-schedule.js";
-import type { Queryable } from "../store/db.js";
+import type { Logger } from "pino";
+import type { EventHub } from "../operations/event-hub.js";
+import { createDriftSchedule, type DriftSchedule, type DriftSchedulePort } from "../operations/schedules/drift-schedule.js";
+import type { Db, Queryable } from "../store/db.js";
 import { admit } from "./lifecycle.js";
 import * as providers from "./providers-repo.js";
 
@@ -58,4 +60,13 @@ export function createDriftSchedulePort(deps: DriftSchedulePortDeps): DriftSched
       return { outcome: "queued", operationId: operation.id, event };
     },
   };
+}
+
+/** The providers' drift schedule as the composition root wires it (DRIFT_CHECK_INTERVAL). */
+export function createProviderDriftSchedule(
+  deps: DriftSchedulePortDeps & { readonly db: Db; readonly hub: EventHub; readonly log: Logger },
+  intervalMs: number | null,
+  kickRunner: () => void,
+): DriftSchedule {
+  return createDriftSchedule({ db: deps.db, hub: deps.hub, log: deps.log, port: createDriftSchedulePort(deps), intervalMs, kickRunner });
 }
