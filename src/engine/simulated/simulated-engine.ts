@@ -85,11 +85,7 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
     emitAll: (events: readonly EngineEvent[]) => Promise<void>,
   ): Promise<EngineResult> {
     const previous = await store.load(request.stack);
-    let desired: SimResource[] = [];
-    let outputs: Record<string, unknown> = {};
-    if (request.kind !== "destroy") {
-      ({ resources: desired, outputs } = await evaluateStack(evaluator, request.stack, request.program, request.secretConfig));
-    }
+    // A drift check compares the state with the cloud; the program's graph plays no part in it.
     if (request.kind === "refresh") {
       // Reading the cloud: every resource at once, one step's time (the stepMs a benchmark fixes).
       if (options.stepMs > 0) await sleep(options.stepMs, undefined, { signal }).catch(() => undefined);
@@ -98,6 +94,11 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
       const refreshed = refreshSteps(previous, await store.drifted(request.stack));
       await emitAll([...refreshed.events, { type: "progress", done: 0, total: refreshed.steps.length }]);
       return { outputs: {}, summary: summarize(refreshed.steps), steps: refreshed.planned };
+    }
+    let desired: SimResource[] = [];
+    let outputs: Record<string, unknown> = {};
+    if (request.kind !== "destroy") {
+      ({ resources: desired, outputs } = await evaluateStack(evaluator, request.stack, request.program, request.secretConfig));
     }
     const steps = request.kind === "destroy" ? planDestroy(previous) : existingOnly ? existingOnlySteps(planUp(previous, desired)) : planUp(previous, desired);
     const summary = summarize(steps);
