@@ -25,7 +25,8 @@ export interface Figure {
     | "evaluation-pool"
     | "event-loop-delay"
     | "stream-under-load"
-    | "rollout";
+    | "rollout"
+    | "drift-sweep";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

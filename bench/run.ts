@@ -18,6 +18,7 @@ import { measureRouteFuzz } from "./route-fuzz.js";
 import { measureRollout } from "./rollout.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
+import { measureDriftSweep } from "./drift-sweep.js";
 
 /**
  * `npm run bench [-- <figure>...]`: every figure is a ratio against a baseline measured in this run;
@@ -45,6 +46,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "event-loop-delay": measureEventLoopDelay,
   "stream-under-load": measureStreamUnderLoad,
   rollout: measureRollout,
+  "drift-sweep": measureDriftSweep,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
