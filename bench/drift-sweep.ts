@@ -165,7 +165,11 @@ export async function measureDriftSweep(): Promise<Figure> {
         ...(complete ? [] : [`MISS: ${swept.queued} queued, ${succeeded} of ${STACKS} checks succeeded; user operations not succeeded: ${[...quiet, ...busy].filter((t) => t.status !== "succeeded").length}`]),
         `people's queue wait during the sweep ÷ without it: ${round(waitRatio, 3)} (median created → started of ${USER_OPS} previews each, one every ${USER_SPACING_MS} ms; target ≤ ${TARGET_WAIT})`,
         `MAX_CONCURRENT_OPERATIONS=${WIDTH + 1}, DRIFT_CHECK_MAX_RUNNING=${WIDTH}: the sweep gets ${WIDTH} workers, one slot stays for people`,
-        `the p95 during the sweep (${percentile(wait(busy), 95)} ms) is a preview that arrived while its own provider's check was running: it waits for that one check (up to one check's time), since nothing overlaps an operation of the same stack; a person's operation never waits for the sweep as such`,
+        ...(percentile(wait(busy), 95) > oneCheckMs / 2
+          ? [
+              `the p95 during the sweep (${percentile(wait(busy), 95)} ms) is a preview that arrived while its own provider's check was running: it waits for that one check (up to one check's time), since nothing overlaps an operation of the same stack; a person's operation never waits for the sweep as such`,
+            ]
+          : []),
         `one check = a person's drift check alone (started → finished), median of ${BASELINE_CHECKS}; each check reads the simulated cloud for one ${STEP_MS} ms step`,
         `${STACKS} providers (${USERS} of them previewed by people during the sweep) onboarded with SIMULATED_STEP_MS=0 in ${onboardSeconds.toFixed(1)} s, then the service composed again on the same PGlite directory with ${STEP_MS} ms`,
         `load average (1 min) at the sweep's start ${load0.toFixed(2)}, at its end ${(loadavg()[0] ?? 0).toFixed(2)}`,
