@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { prepareEngine } from "../../src/engine/factory.js";
+import { createLogger } from "../../src/logger.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCESS_RULES, reopensAccess } from "../../src/onboarding/access-drift.js";
-import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
+import { specNamed, startTestService, testConfig, waitForStatus, type TestService } from "../helpers/service.js";
 import { changeInCloud, deleteInCloud, stackResources } from "../support/simulated-drift.js";
 
 /**
@@ -173,4 +178,27 @@ describe("which drift of a revoked provider re-opens access (the table)", () => 
   ] as const)("%o → %s", (d, reopens) => {
     expect(reopensAccess({ urn: "urn:x", ...d }) !== undefined).toBe(reopens);
   });
+});
+
+describe("the simulated engine in a child process", () => {
+  it("reads the drift records through the parent, and the keys come back in the result", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "saas-bridge-drift-child-"));
+    const config = { ...testConfig, DATA_DIR: dataDir, ENGINE_PROCESS: "child" as const };
+    const factory = await prepareEngine(config, createLogger("silent"));
+    const child = await startTestService({ config, engine: (db, log) => factory(db, log) });
+    try {
+      const created = await child.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("drift-child") });
+      await waitForStatus(child, (created.json() as Json).operation.id, ["succeeded"], 60_000);
+      const sg = (await stackResources(child.db, "drift-child")).find((r) => r.type === SG)!;
+      await changeInCloud(child.db, "drift-child", sg.urn, { ingress: [] , tags: { Name: "x" } });
+      const res = await child.app.inject({ method: "POST", url: "/v1/providers/drift-child/drift-checks" });
+      const check = await waitForStatus(child, (res.json() as Json).operation.id, ["succeeded", "failed"], 60_000);
+      expect(check.status, JSON.stringify(check.error)).toBe("succeeded");
+      const shown = ((await child.app.inject({ method: "GET", url: "/v1/providers/drift-child" })).json() as Json).drift;
+      expect(shown).toMatchObject({ status: "drifted", resources: [{ urn: sg.urn, change: "update", keys: ["ingress", "tags"] }] });
+    } finally {
+      await child.close(5_000);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
