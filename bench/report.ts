@@ -26,6 +26,7 @@ export interface Figure {
     | "event-loop-delay"
     | "stream-under-load"
     | "rollout"
+    | "webhook-delivery"
     | "drift-sweep";
   readonly title: string;
   readonly ratio: number;

@@ -18,6 +18,7 @@ import { measureRouteFuzz } from "./route-fuzz.js";
 import { measureRollout } from "./rollout.js";
 import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
+import { measureWebhookDelivery } from "./webhook-delivery.js";
 import { measureDriftSweep } from "./drift-sweep.js";
 
 /**
@@ -46,6 +47,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "event-loop-delay": measureEventLoopDelay,
   "stream-under-load": measureStreamUnderLoad,
   rollout: measureRollout,
+  "webhook-delivery": measureWebhookDelivery,
   "drift-sweep": measureDriftSweep,
 };
 

@@ -50,6 +50,8 @@ export interface Claimed {
   /** This attempt's number (1 = the first). */
   readonly attempt: number;
   readonly url: string;
+  /** The secrets that sign now, sealed: the current one first, then those of a rotation overlap. */
+  readonly secrets: readonly { readonly id: string; readonly sealed: string }[];
 }
 
 /**
@@ -71,7 +73,10 @@ export async function claimDeliveries(db: Db, owner: string, leaseSeconds: numbe
         SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2), attempts = d.attempts + 1
        FROM candidates c, webhook_subscriptions s
       WHERE d.id = c.id AND s.id = d.subscription_id
-     RETURNING d.id, d.webhook_id, d.subscription_id, d.seq, d.payload, d.attempts, s.url`,
+     RETURNING d.id, d.webhook_id, d.subscription_id, d.seq, d.payload, d.attempts, s.url,
+       (SELECT coalesce(json_agg(json_build_object('id', x.id::text, 'sealed', x.sealed) ORDER BY x.created_at DESC, x.id), '[]')
+          FROM webhook_secrets x
+         WHERE x.subscription_id = d.subscription_id AND (x.expires_at IS NULL OR x.expires_at > now())) AS secrets`,
     [owner, leaseSeconds, limit],
   );
   return rows.map((r) => ({
@@ -82,6 +87,7 @@ export async function claimDeliveries(db: Db, owner: string, leaseSeconds: numbe
     payload: String(r["payload"]),
     attempt: Number(r["attempts"]),
     url: String(r["url"]),
+    secrets: (typeof r["secrets"] === "string" ? JSON.parse(r["secrets"]) : r["secrets"]) as { id: string; sealed: string }[],
   }));
 }
 
@@ -96,41 +102,44 @@ export async function renewLease(db: Db, id: string, owner: string, leaseSeconds
 }
 
 /**
- * Records an attempt and its effect in one transaction. A success is recorded even if the lease was lost
+ * Records an attempt and its effect together. A success is recorded even if the lease was lost
  * meanwhile (the receiver has it); a failure changes the delivery only under this attempt's lease, and then
  * schedules the next attempt `retryInMs` from now, never past `give_up_at`, or ends it as dead once that has
  * passed. Returns the delivery's status afterwards (undefined: it no longer exists).
  */
 export async function recordAttempt(db: Db, claimed: Claimed, owner: string, outcome: SendOutcome, retryInMs: number): Promise<DeliveryStatus | undefined> {
-  return db.transaction(async (tx) => {
-    const updated = outcome.ok
-      ? await tx.query<{ status: DeliveryStatus }>(
-          `UPDATE webhook_deliveries
-              SET status = 'delivered', delivered_at = now(), last_error = NULL,
-                  lease_owner = CASE WHEN lease_owner = $2 THEN NULL ELSE lease_owner END,
-                  lease_expires_at = CASE WHEN lease_owner = $2 THEN NULL ELSE lease_expires_at END
-            WHERE id = $1 AND status = 'pending' RETURNING status`,
-          [claimed.id, owner],
-        )
-      : await tx.query<{ status: DeliveryStatus }>(
-          `UPDATE webhook_deliveries
-              SET status = CASE WHEN now() >= give_up_at THEN 'dead' ELSE 'pending' END,
-                  dead_at = CASE WHEN now() >= give_up_at THEN now() END,
-                  next_attempt_at = least(now() + make_interval(secs => $4), give_up_at),
-                  last_error = $5, lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND status = 'pending' RETURNING status`,
-          [claimed.id, owner, claimed.attempt, retryInMs / 1000, outcome.error ?? "failed"],
-        );
-    await tx.query(
-      `INSERT INTO webhook_attempts (delivery_id, number, status_code, error, duration_ms, response_excerpt)
-       SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)
-       ON CONFLICT DO NOTHING`,
-      [claimed.id, claimed.attempt, outcome.statusCode ?? null, outcome.ok ? null : (outcome.error ?? "failed"), outcome.durationMs, outcome.excerpt ?? null],
-    );
-    if (updated[0] !== undefined) return updated[0].status;
-    const now = await tx.query<{ status: DeliveryStatus }>("SELECT status FROM webhook_deliveries WHERE id = $1", [claimed.id]);
-    return now[0]?.status;
-  });
+  // One statement (atomic, one round trip): the delivery's change and the attempt's record.
+  const change = outcome.ok
+    ? `UPDATE webhook_deliveries
+          SET status = 'delivered', delivered_at = now(), last_error = NULL,
+              lease_owner = CASE WHEN lease_owner = $2 THEN NULL ELSE lease_owner END,
+              lease_expires_at = CASE WHEN lease_owner = $2 THEN NULL ELSE lease_expires_at END
+        WHERE id = $1 AND status = 'pending' RETURNING status`
+    : `UPDATE webhook_deliveries
+          SET status = CASE WHEN now() >= give_up_at THEN 'dead' ELSE 'pending' END,
+              dead_at = CASE WHEN now() >= give_up_at THEN now() END,
+              next_attempt_at = least(now() + make_interval(secs => $8), give_up_at),
+              last_error = $5, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND status = 'pending' RETURNING status`;
+  const rows = await db.query<{ status: DeliveryStatus | null }>(
+    `WITH changed AS (${change}),
+     noted AS (
+       INSERT INTO webhook_attempts (delivery_id, number, status_code, error, duration_ms, response_excerpt)
+       SELECT $1, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)
+       ON CONFLICT DO NOTHING)
+     SELECT coalesce((SELECT status FROM changed), (SELECT status FROM webhook_deliveries WHERE id = $1)) AS status`,
+    [
+      claimed.id,
+      owner,
+      claimed.attempt,
+      outcome.statusCode ?? null,
+      outcome.ok ? null : (outcome.error ?? "failed"),
+      outcome.durationMs,
+      outcome.excerpt ?? null,
+      ...(outcome.ok ? [] : [retryInMs / 1000]),
+    ],
+  );
+  return rows[0]?.status ?? undefined;
 }
 
 /**

@@ -8,7 +8,6 @@ import { claimDeliveries, recordAttempt, releaseLeases, renewLease, sweepExpired
 import type { Send, SendOutcome } from "./http-sender.js";
 import { DELIVERY_CHANNEL } from "./outbox.js";
 import { secretContext, secretKey, signedHeaders } from "./signing.js";
-import { signingSecrets } from "./subscriptions-repo.js";
 
 export interface Backoff {
   /** The first retry waits up to this long (WEBHOOK_BACKOFF_SECONDS); each further one up to twice as long. */
@@ -73,10 +72,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     nap.wake();
   };
 
-  /** The keys that sign now (opened once per secret; a rotated-out one drops out of the query). */
-  async function signingKeys(subscriptionId: string): Promise<Buffer[]> {
-    const secrets = await signingSecrets(db, subscriptionId);
-    return secrets.map(({ id, sealed }) => {
+  /** The keys that sign now (opened once per secret; a rotated-out one is no longer claimed with the delivery). */
+  function signingKeys(claimed: Claimed): Buffer[] {
+    return claimed.secrets.map(({ id, sealed }) => {
+      const subscriptionId = claimed.subscriptionId;
       let key = keys.get(id);
       if (key === undefined) {
         key = secretKey(sealer.open(secretContext(subscriptionId, id), sealed));
@@ -88,7 +87,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   async function attempt(claimed: Claimed, signal: AbortSignal): Promise<void> {
     // A secret that does not open here (replicas with different audit HMAC keys) fails the attempt, named.
-    const keysNow = await signingKeys(claimed.subscriptionId).catch(() => undefined);
+    let keysNow: Buffer[] | undefined;
+    try {
+      keysNow = signingKeys(claimed);
+    } catch {
+      keysNow = undefined;
+    }
     const outcome: SendOutcome =
       keysNow === undefined || keysNow.length === 0
         ? { ok: false, error: keysNow ? "the subscription has no signing secret" : "the signing secret does not open on this replica (every replica needs the same audit HMAC key)", durationMs: 0 }

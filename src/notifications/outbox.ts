@@ -41,7 +41,8 @@ export function cloudEvent(notice: Notice, source: string, id: string = randomUU
 export function createNotifier(options: NotifierOptions): Notify {
   return async (tx: Queryable, notice: Notice) => {
     const payload = cloudEvent(notice, options.source);
-    const rows = await tx.query<{ n: number }>(
+    // One statement: the deliveries and, when there are any, the NOTIFY that wakes the workers at commit.
+    await tx.query(
       `WITH matched AS (
          SELECT id FROM webhook_subscriptions
           WHERE (team IS NULL OR team = $1) AND $2 = ANY(event_types)
@@ -57,9 +58,9 @@ export function createNotifier(options: NotifierOptions): Notify {
                 now() + make_interval(secs => $4)
            FROM numbered n
          RETURNING 1)
-       SELECT count(*)::int AS n FROM inserted`,
-      [notice.team, notice.type, payload, options.maxAgeMs / 1000],
+       SELECT (SELECT count(*) FROM inserted)::int AS n,
+              (SELECT pg_notify($5, '') WHERE EXISTS (SELECT 1 FROM inserted)) AS notified`,
+      [notice.team, notice.type, payload, options.maxAgeMs / 1000, DELIVERY_CHANNEL],
     );
-    if ((rows[0]?.n ?? 0) > 0) await tx.query("SELECT pg_notify($1, '')", [DELIVERY_CHANNEL]);
   };
 }

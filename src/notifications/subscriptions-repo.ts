@@ -62,16 +62,6 @@ export async function deleteSubscription(tx: Queryable, id: string): Promise<voi
   await tx.query("DELETE FROM webhook_subscriptions WHERE id = $1", [id]);
 }
 
-/** The secrets that sign now: the current one, and during a rotation overlap the previous one(s). */
-export async function signingSecrets(q: Queryable, subscriptionId: string): Promise<{ id: string; sealed: string }[]> {
-  return q.query<{ id: string; sealed: string }>(
-    `SELECT id::text AS id, sealed FROM webhook_secrets
-      WHERE subscription_id = $1 AND (expires_at IS NULL OR expires_at > now())
-      ORDER BY created_at DESC, id`,
-    [subscriptionId],
-  );
-}
-
 /**
  * Rotation: the secrets signing now keep signing for `overlapSeconds` more at most (0: not at all), those
  * already expired are dropped, and the caller inserts the new current one.
