@@ -26,8 +26,8 @@ const SPECIAL_V4 = [
   "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
   "224.0.0.0/4", "240.0.0.0/4",
 ];
-// `::/96` holds the unspecified and loopback addresses and the old IPv4-compatible form; `::ffff:0:0/96`
-// IPv4-mapped, `64:ff9b::/96` and `64:ff9b:1::/48` NAT64, `2002::/16` 6to4 and `2001::/23` Teredo and
+// `::/96` holds the unspecified and loopback addresses and the old IPv4-compatible form (an IPv4-mapped
+// `::ffff:a.b.c.d` is judged as its IPv4 address; the range stays listed for any other spelling), `64:ff9b::/96` and `64:ff9b:1::/48` NAT64, `2002::/16` 6to4 and `2001::/23` Teredo and
 // other IETF assignments: each may lead to an IPv4 address of the list above.
 const SPECIAL_V6 = [
   "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16",
@@ -88,7 +88,9 @@ export function createAddressCheck(allowedCidrs: readonly string[]): AddressChec
     refusal(address) {
       if (isIP(address.replace(/%.*$/, "")) === 0) return `${address} is not an IP address`;
       if (isAllowListed(address)) return undefined;
-      if (inList(SPECIAL, address)) return `${address} is a loopback, link-local, private or other special-purpose address (not in WEBHOOK_ALLOWED_CIDRS)`;
+      // An IPv4-mapped address is judged as the IPv4 address it stands for.
+      const v4 = mappedV4(address);
+      if (v4 !== undefined ? inList(SPECIAL, v4) : inList(SPECIAL, address)) return `${address} is a loopback, link-local, private or other special-purpose address (not in WEBHOOK_ALLOWED_CIDRS)`;
       return undefined;
     },
   };
