@@ -965,6 +965,20 @@ export interface components {
                 }[];
                 reason?: string;
             };
+            /** @description with expiresAt only: the warnings sent before it and, once it passed, the service's revoke (nothing is destroyed by expiry) */
+            expiry?: {
+                expiresAt: string;
+                /** @description expiry.approaching notices sent, farthest first */
+                warnings: {
+                    /** Format: int64 */
+                    daysBefore: number;
+                    sentAt: string;
+                }[];
+                /** @description when the service found access expired */
+                expiredAt?: string;
+                /** @description the revoke the service queued then (absent: nothing was left to revoke) */
+                revokeOperationId?: string;
+            };
             createdAt: string;
             updatedAt: string;
             links: {

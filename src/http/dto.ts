@@ -4,6 +4,7 @@ import { APPROVAL_STATUSES, type Approval } from "../approvals/approvals-repo.js
 import { KEY_DISPOSITIONS } from "../../programs/types.js";
 import { Lifecycle } from "../onboarding/lifecycle.js";
 import { DriftState, driftOf } from "../onboarding/drift.js";
+import type { ExpiryView } from "../onboarding/expiry-steps-repo.js";
 import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
 import { Intent, OperationKind, OperationStatus, AccessStateSchema, decommissionOf, type Operation } from "../operations/operation.js";
@@ -118,12 +119,21 @@ export const ProviderDto = z.object({
     "what the last drift check found: in_sync, drifted (resources changed or deleted outside the engine, key names only, never values), " +
       "or unknown (never checked, the last check failed, or an operation changed the stack since; `reason` says which)",
   ),
+  expiry: z
+    .object({
+      expiresAt: z.string(),
+      warnings: z.array(z.object({ daysBefore: z.number().int(), sentAt: z.string() })).describe("expiry.approaching notices sent, farthest first"),
+      expiredAt: z.string().optional().describe("when the service found access expired"),
+      revokeOperationId: z.string().optional().describe("the revoke the service queued then (absent: nothing was left to revoke)"),
+    })
+    .optional()
+    .describe("with expiresAt only: the warnings sent before it and, once it passed, the service's revoke (nothing is destroyed by expiry)"),
   createdAt: z.string(),
   updatedAt: z.string(),
   links,
 }).meta({ id: "Provider", description: "An onboarded SaaS provider: its spec, lifecycle, stack outputs and operations in flight" });
 
-export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true, keyStore: true }).meta({
+export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true, keyStore: true, expiry: true }).meta({
   id: "ProviderSummary",
   description: "A provider as listed (no spec, outputs or operations)",
 });
@@ -217,12 +227,13 @@ export function toProviderSummaryDto(p: ProviderRecord): z.input<typeof Provider
   };
 }
 
-export function toProviderDto(p: ProviderRecord, active: readonly Operation[], keyStore?: KeyStoreView): z.input<typeof ProviderDto> {
+export function toProviderDto(p: ProviderRecord, active: readonly Operation[], keyStore?: KeyStoreView, expiry?: ExpiryView): z.input<typeof ProviderDto> {
   return {
     ...toProviderSummaryDto(p),
     spec: p.spec,
     outputs: p.outputs,
     activeOperations: active.map((o) => ({ id: o.id, intent: o.intent, status: o.status, links: { self: `/v1/operations/${o.id}` } })),
     ...(keyStore ? { keyStore: { ...keyStore, steps: [...keyStore.steps] } } : {}),
+    ...(expiry ? { expiry: { ...expiry, warnings: [...expiry.warnings] } } : {}),
   };
 }

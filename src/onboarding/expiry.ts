@@ -9,6 +9,7 @@ import { accept, type AcceptDeps } from "./accept.js";
 import { admit } from "./lifecycle.js";
 import { providerLink } from "./providers-service.js";
 import * as providers from "./providers-repo.js";
+import { takeSteps } from "./expiry-steps-repo.js";
 
 /**
  * Access that expires (issue 16). At a provider's `expiresAt` the service revokes it by itself — the
@@ -62,17 +63,6 @@ async function candidates(q: Queryable, now: Date, horizonDays: number, after: C
     [now.toISOString(), horizonDays, after?.expiresAt ?? null, after?.name ?? null],
   );
   return rows.map((r) => ({ name: r.name, expiresAt: r.expires_at }));
-}
-
-/** Records steps not taken yet; returns those this call recorded (a racing replica's are not returned). */
-async function takeSteps(tx: Queryable, provider: string, expiresAt: string, steps: readonly string[], operationId?: string): Promise<string[]> {
-  const rows = await tx.query<{ step: string }>(
-    `INSERT INTO expiry_steps (provider, expires_at, step, operation_id)
-     SELECT $1, $2::timestamptz, s, $4 FROM unnest($3::text[]) AS s
-     ON CONFLICT DO NOTHING RETURNING step`,
-    [provider, expiresAt, [...steps], operationId ?? null],
-  );
-  return rows.map((r) => r.step);
 }
 
 function links(name: string) {

@@ -18,6 +18,7 @@ import { getKeyStore } from "./key-stores-repo.js";
 import { providersHoldingRuleGroups, requestHubUpdate } from "./network-hub.js";
 import type { GuardrailCheck } from "./guardrail-check.js";
 import * as providers from "./providers-repo.js";
+import { expiryView, type ExpiryView } from "./expiry-steps-repo.js";
 import { canonicalJson, specHash, type ProviderSpec } from "./spec.js";
 import { provisionalSubnets, toProviderStackArgs } from "./stack-args.js";
 
@@ -328,6 +329,8 @@ export interface ProviderView {
   readonly activeOperations: Operation[];
   /** With keyStore "cloudhsm": each step to the HSM-backed key, and which are done. */
   readonly keyStore?: KeyStoreView;
+  /** With `expiresAt`: the warnings sent and, once it passed, the service's revoke (issue 16). */
+  readonly expiry?: ExpiryView;
 }
 
 export async function getProvider(deps: Pick<ProvidersDeps, "db">, principal: Principal, name: string): Promise<ProviderView> {
@@ -335,7 +338,8 @@ export async function getProvider(deps: Pick<ProvidersDeps, "db">, principal: Pr
   if (!provider) throw notFound(name);
   if (!visible(principal, provider)) throw hiddenProvider(name, "auth.denied");
   const keyStore = keyStoreView(provider, await getKeyStore(deps.db, name, provider.generation));
-  return { provider, activeOperations: await ops.activeOperations(deps.db, name), ...(keyStore ? { keyStore } : {}) };
+  const expiry = await expiryView(deps.db, name, provider.spec["expiresAt"]);
+  return { provider, activeOperations: await ops.activeOperations(deps.db, name), ...(keyStore ? { keyStore } : {}), ...(expiry ? { expiry } : {}) };
 }
 
 export async function listProviders(

@@ -48,6 +48,8 @@ describe("expiry: warnings, then a revoke by the service", () => {
     const at = Date.parse(expiresAt);
     await onboard(svc, "exp-offsets", expiresAt);
 
+    const fresh = (await svc.app.inject({ method: "GET", url: "/v1/providers/exp-offsets" })).json() as Json;
+    expect(fresh.expiry).toEqual({ expiresAt, warnings: [] });
     expect((await svc.sweepExpiry(new Date(at - 14 * DAY - 60_000))).warned).toEqual([]);
     expect((await svc.sweepExpiry(new Date(at - 14 * DAY + 60_000))).warned).toEqual(["exp-offsets"]);
     expect((await svc.sweepExpiry(new Date(at - 14 * DAY + 120_000))).warned).toEqual([]);
@@ -68,6 +70,16 @@ describe("expiry: warnings, then a revoke by the service", () => {
     const provider = (await svc.app.inject({ method: "GET", url: "/v1/providers/exp-offsets" })).json() as Json;
     expect(provider.lifecycle).toBe("revoked");
     expect(await steps(svc, "exp-offsets")).toEqual(["expired", "warn-14d", "warn-3d"]);
+    // The provider shows it: the warnings sent, then the service's revoke.
+    expect(provider.expiry).toEqual({
+      expiresAt,
+      warnings: [
+        { daysBefore: 14, sentAt: expect.any(String) },
+        { daysBefore: 3, sentAt: expect.any(String) },
+      ],
+      expiredAt: expect.any(String),
+      revokeOperationId: operationId,
+    });
 
     const records = await audited(svc, "exp-offsets");
     expect(records).toHaveLength(1);

@@ -114,7 +114,7 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     { config: read, schema: { operationId: "getProvider", summary: "Get a provider", tags: ["providers"], params: Name, response: { 200: ProviderDto, ...readProblems } } },
     async (request) => {
       const view = await service.getProvider(deps, requestActor(request).principal, request.params.name);
-      return toProviderDto(view.provider, view.activeOperations, view.keyStore);
+      return toProviderDto(view.provider, view.activeOperations, view.keyStore, view.expiry);
     },
   );
 
