@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
+import { ConfigError, loadConfig } from "../../src/config.js";
 import { checkAddresses, createAddressCheck, urlProblem } from "../../src/notifications/destination.js";
 import { retryDelayMs } from "../../src/notifications/delivery-worker.js";
 import { guardedLookup } from "../../src/notifications/http-sender.js";
@@ -55,6 +56,19 @@ describe("webhook destinations", () => {
     expect(all).toEqual([null, [{ address: "93.184.215.14", family: 4 }]]);
     const refused = await new Promise<unknown[]>((resolve) => lookup("bad.test", {}, (...args: unknown[]) => resolve(args)));
     expect(String(refused[0])).toMatch(/destination refused: bad\.test 10\.0\.0\.1/);
+  });
+});
+
+describe("webhook configuration", () => {
+  const base = { LANDING_ZONE_FILE: "examples/landing-zone.json" };
+
+  it("has the documented defaults, and refuses what is not an address or CIDR, or out of bounds", () => {
+    const c = loadConfig(base);
+    expect([c.WEBHOOK_ALLOWED_CIDRS, c.WEBHOOK_TIMEOUT_SECONDS, c.WEBHOOK_MAX_AGE_HOURS, c.WEBHOOK_BACKOFF_SECONDS, c.WEBHOOK_BACKOFF_MAX_SECONDS, c.WEBHOOK_SOURCE]).toEqual([[], 10, 24, 5, 3600, "/saas-bridge"]);
+    expect(loadConfig({ ...base, WEBHOOK_ALLOWED_CIDRS: "127.0.0.1/32, ::1/128,10.20.0.0/16" }).WEBHOOK_ALLOWED_CIDRS).toEqual(["127.0.0.1/32", "::1/128", "10.20.0.0/16"]);
+    for (const [name, value] of [["WEBHOOK_ALLOWED_CIDRS", "localhost"], ["WEBHOOK_ALLOWED_CIDRS", "10.0.0.0/33"], ["WEBHOOK_MAX_AGE_HOURS", "0"], ["WEBHOOK_TIMEOUT_SECONDS", "600"], ["WEBHOOK_SOURCE", "has space"]] as const) {
+      expect(() => loadConfig({ ...base, [name]: value }), `${name}=${value}`).toThrow(ConfigError);
+    }
   });
 });
 
