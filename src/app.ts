@@ -23,6 +23,7 @@ import type { OperationsDeps } from "./operations/operations-service.js";
 import type { ApprovalsDeps } from "./approvals/approvals-service.js";
 import type { FleetDeps } from "./fleet/fleet-service.js";
 import fleetRoutes from "./http/routes/fleet.js";
+import networkHubRoutes from "./http/routes/network-hubs.js";
 import webhookRoutes from "./http/routes/webhooks.js";
 import type { WebhooksDeps } from "./notifications/webhooks-service.js";
 import type { DiskSpace } from "./store/disk-space.js";
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ticketKey: deps.ticketKey,
   });
   await app.register(fleetRoutes, { deps: deps.fleet, stream: deps.stream });
+  await app.register(networkHubRoutes, { deps: deps.providers, stream: deps.stream });
   await app.register(webhookRoutes, { deps: deps.webhooks });
   await app.register(apiKeyRoutes, deps.apiKeys);
   await app.register(auditRoutes, deps.audit);

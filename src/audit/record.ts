@@ -18,6 +18,10 @@ export const AuditAction = z.enum([
   "provider.key-store",
   /** The service revoked a provider at its `expiresAt` (issue 16). */
   "provider.expire",
+  /** A drift check of a network hub, asked for by an admin or queued by the schedule (issue 16). */
+  "network-hub.drift-check",
+  /** A hub's drift check found the central firewall policy changed or gone (security-relevant; the system). */
+  "network-hub.policy-drifted",
   "operation.cancel",
   "rollout.create",
   "rollout.approve",
@@ -54,7 +58,7 @@ export const PrincipalKind = z.enum(["apikey", "oidc", "anonymous", "system"]);
 export type PrincipalKind = z.output<typeof PrincipalKind>;
 
 /** `route`: a request denied before its resource is known (`{kind: "route", id: "POST /v1/providers"}`). */
-export const ResourceKind = z.enum(["provider", "operation", "rollout", "approval", "apikey", "stream-ticket", "audit", "webhook", "route"]);
+export const ResourceKind = z.enum(["provider", "operation", "rollout", "approval", "apikey", "stream-ticket", "audit", "webhook", "network-hub", "route"]);
 export type ResourceKind = z.output<typeof ResourceKind>;
 
 const Text = z.string().min(1).max(1024);

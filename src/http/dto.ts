@@ -7,7 +7,7 @@ import { DriftState, driftOf } from "../onboarding/drift.js";
 import type { ExpiryView } from "../onboarding/expiry-steps-repo.js";
 import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
-import { Intent, OperationKind, OperationStatus, AccessStateSchema, decommissionOf, type Operation } from "../operations/operation.js";
+import { Intent, OperationKind, OperationStatus, AccessStateSchema, decommissionOf, isHubStack, regionOfHubStack, type Operation } from "../operations/operation.js";
 
 /**
  * Response bodies. Fastify serializes through these schemas, so a field not listed here never leaks. The
@@ -160,11 +160,12 @@ export const ProblemDto = z.object({
   violations: z.array(z.object({ code: z.string(), message: z.string(), resource: z.string() })).optional(),
 }).meta({ id: "Problem", description: "RFC 9457 problem details: `code` is stable, `errors[].path` a JSON Pointer into the request" });
 
-export const opLinks = (id: string, provider: string) => ({
+/** An operation's links; `stack`: a provider's name, or a network hub's stack (`network-hub.<region>`). */
+export const opLinks = (id: string, stack: string) => ({
   self: `/v1/operations/${id}`,
   events: `/v1/operations/${id}/events`,
   cancel: `/v1/operations/${id}/cancel`,
-  provider: `/v1/providers/${encodeURIComponent(provider)}`,
+  ...(isHubStack(stack) ? { networkHub: `/v1/network-hubs/${encodeURIComponent(regionOfHubStack(stack))}` } : { provider: `/v1/providers/${encodeURIComponent(stack)}` }),
 });
 
 export function toOperationDto(op: Operation, queuePosition?: number, approval?: Approval): z.input<typeof OperationDto> {
@@ -195,12 +196,10 @@ export function toOperationDto(op: Operation, queuePosition?: number, approval?:
   };
 }
 
-/** Hub updates act on a region's network-hub stack, not on a provider; a blocked operation links its blocker. */
+/** Hub updates and hub drift checks act on a region's network-hub stack, not on a provider; a blocked operation links its blocker. */
 function operationLinks(op: Operation): Record<string, string> {
-  const { provider, ...own } = opLinks(op.id, op.provider);
   return {
-    ...own,
-    ...(op.intent === "hub-update" ? {} : { provider }),
+    ...opLinks(op.id, op.provider),
     ...(op.blocked_by ? { blockedBy: `/v1/operations/${op.blocked_by}` } : {}),
     ...(op.status === "awaiting_approval" ? { approve: `/v1/operations/${op.id}/approve`, reject: `/v1/operations/${op.id}/reject` } : {}),
   };

@@ -85,6 +85,7 @@ export const DOCUMENT_TAGS = [
   { name: "providers", description: "Onboard, change, preview, revoke, reinstate, drift-check and decommission SaaS providers: one Pulumi stack each." },
   { name: "operations", description: "Every change runs as an operation: its state, its events (JSON pages or live streams), cancel." },
   { name: "fleet", description: "Which program version each provider's stack last ran, and rollouts of a new one: previews, approval, canary and waves, pause, resume, cancel, a live stream (admins)." },
+  { name: "network-hubs", description: "Each region's network hub (the stack owning the central firewall policy that lists every provider's rule group): its drift and drift checks (admins)." },
   { name: "approvals", description: "A second person's approval for the operations that need one (APPROVAL_RULES)." },
   { name: "api-keys", description: "API keys, managed by admins; the secret is shown once." },
   { name: "webhooks", description: "Signed notifications: CloudEvents to subscribed endpoints (Standard Webhooks signatures, at-least-once, in order per subscription), their deliveries and attempts (operators of the team; admins for all)." },

@@ -72,6 +72,7 @@ export function createTextFormatter(header: string): (event: OperationEvent) => 
       case "guardrail.violation":
         return `guardrail ${clean(e.code)}: ${clean(e.message)}\n`;
       case "security.access-reopened":
+      case "security.hub-policy-drifted":
         return `CRITICAL: ${clean(e.message)}\n`;
       case "operation.succeeded": {
         const parts = Object.entries(e.summary)

@@ -1,4 +1,4 @@
-import type { Operation, OperationStatus } from "../operations/operation.js";
+import { isHubStack, type Operation, type OperationStatus } from "../operations/operation.js";
 import type { Notice } from "./notice.js";
 
 /**
@@ -13,13 +13,13 @@ export function teamOf(op: Pick<Operation, "spec">): string | null {
 }
 
 function subjectOf(op: Pick<Operation, "intent" | "provider" | "spec">): string {
-  return op.intent === "hub-update" ? `network-hubs/${String(op.spec["region"])}` : `providers/${op.provider}`;
+  return isHubStack(op.provider) ? `network-hubs/${String(op.spec["region"])}` : `providers/${op.provider}`;
 }
 
 function operationRef(op: Operation) {
   return {
     operationId: op.id,
-    provider: op.intent === "hub-update" ? null : op.provider,
+    provider: isHubStack(op.provider) ? null : op.provider,
     intent: op.intent,
     kind: op.kind,
     specHash: op.spec_hash,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { insertApproval } from "../approvals/approvals-repo.js";
 import type { ApprovalRule, ApprovalRules } from "../approvals/policy.js";
 import type { AuditWriter } from "../audit/append.js";
-import type { AuditAction } from "../audit/record.js";
+import type { AuditAction, AuditResource } from "../audit/record.js";
 import { principalRef, recordAllowed, type Actor } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import type { EventHub } from "../operations/event-hub.js";
@@ -49,6 +49,8 @@ export interface AcceptRequest {
   readonly idempotency?: Idempotency | undefined;
   /** More for the audit record (never a secret). */
   readonly details?: Readonly<Record<string, unknown>>;
+  /** What the audit record names (default: the operation's provider). */
+  readonly resource?: AuditResource;
 }
 
 export type Enqueue = (tx: Queryable, newOperation: (input: OperationInput) => Promise<ops.Enqueued>) => Promise<ops.Enqueued>;
@@ -173,7 +175,7 @@ async function acceptIn(
   // A create or update records the spec itself, so the trail — not only the mutable tables — says what was
   // asked for; the contact address (personal data) only as a keyed hash, which an admin can match.
   const withSpec = operation.intent === "create" || operation.intent === "update" ? { ...details, spec: operation.spec } : details;
-  await recordAllowed(deps.audit, tx, actor, request.action, { kind: "provider", id: operation.provider }, withSpec, SPEC_SENSITIVE_PATHS);
+  await recordAllowed(deps.audit, tx, actor, request.action, request.resource ?? { kind: "provider", id: operation.provider }, withSpec, SPEC_SENSITIVE_PATHS);
   if (rule !== undefined) {
     await recordAllowed(deps.audit, tx, actor, "approval.request", { kind: "operation", id: operation.id }, { ...details, rule, expiresAt: approvalExpiresAt ?? null });
   }

@@ -38,15 +38,44 @@ export const ACCESS_RULES: readonly Rule[] = [
   { type: "aws:iam/rolePolicy:RolePolicy", update: ["policy"], onDelete: false, reason: "a role's permissions changed" },
 ];
 
-const BY_TYPE = new Map(ACCESS_RULES.map((r) => [r.type, r]));
+/**
+ * Which drift of a **network hub** is security-relevant (issue 16): the central firewall policy lists every
+ * provider's rule group and drops what no rule passes (programs/network-hub.ts); a changed policy document or a
+ * deleted policy may stop enforcing a provider's rules, revoked ones included. Its tags or description are not.
+ */
+export const HUB_POLICY_RULES: readonly Rule[] = [
+  {
+    type: "aws:networkfirewall/firewallPolicy:FirewallPolicy",
+    update: ["firewallPolicy", "encryptionConfiguration", "name"],
+    onDelete: true,
+    reason: "the central firewall policy changed or is gone: providers' rule groups may no longer be enforced",
+  },
+];
+
+/** A classifier over a rule table: why a drifted resource matches, or undefined. */
+function classifier(rules: readonly Rule[]): (d: DriftedResource) => string | undefined {
+  const byType = new Map(rules.map((r) => [r.type, r]));
+  return (d) => {
+    const rule = byType.get(d.type);
+    if (rule === undefined) return undefined;
+    if (d.change === "delete") return rule.onDelete ? rule.reason : undefined;
+    if (rule.update === undefined) return undefined;
+    if (rule.update === "any") return rule.reason;
+    const hit = d.keys.filter((k) => rule.update!.includes(k));
+    return hit.length > 0 ? `${rule.reason} (changed: ${hit.join(", ")})` : undefined;
+  };
+}
 
 /** Why this drift of a revoked provider re-opens access, or undefined when it does not. */
-export function reopensAccess(d: DriftedResource): string | undefined {
-  const rule = BY_TYPE.get(d.type);
-  if (rule === undefined) return undefined;
-  if (d.change === "delete") return rule.onDelete ? rule.reason : undefined;
-  if (rule.update === undefined) return undefined;
-  if (rule.update === "any") return rule.reason;
-  const hit = d.keys.filter((k) => rule.update!.includes(k));
-  return hit.length > 0 ? `${rule.reason} (changed: ${hit.join(", ")})` : undefined;
+export const reopensAccess = classifier(ACCESS_RULES);
+
+/** Why this drift of a network hub is security-relevant, or undefined when it is not. */
+export const weakensHubPolicy = classifier(HUB_POLICY_RULES);
+
+/** The resources a classifier flags, each with its reason. */
+export function flagged<T extends DriftedResource>(resources: readonly T[], classify: (d: DriftedResource) => string | undefined): (T & { reason: string })[] {
+  return resources.flatMap((r) => {
+    const reason = classify(r);
+    return reason === undefined ? [] : [{ ...r, reason }];
+  });
 }

@@ -6,7 +6,7 @@ import type { EventData } from "../operations/events.js";
 import type { Operation, OperationStatus } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";
-import { reopensAccess } from "./access-drift.js";
+import { flagged, reopensAccess } from "./access-drift.js";
 import type { ProviderRecord } from "./providers-repo.js";
 
 /**
@@ -72,39 +72,39 @@ export function driftedResources(op: Pick<Operation, "result">): DriftResource[]
 }
 
 /**
+ * What a finished operation makes of a stack's last drift result (`raw`: the stored one, null if never
+ * checked), or undefined when it leaves it as it is. Shared by providers and network hubs (hub-drift.ts).
+ */
+export function nextDrift(raw: unknown, op: Operation, status: OperationStatus): DriftState | undefined {
+  // Never started (cancelled in the queue, rejected): the stack is as the last check saw it.
+  if (op.started_at === null || op.kind === "preview") return undefined;
+  const last = driftOf(raw);
+  if (op.intent !== "drift-check") {
+    // Never checked stays "never checked"; a create (or a re-onboarding) starts there too.
+    if (last.operationId === null || op.intent === "create") return raw === null || raw === undefined ? undefined : NEVER;
+    const reason = `the stack may have changed since the last check (operation ${op.id}, ${op.intent}, ${status})`;
+    return { ...last, status: "unknown", resources: [], reason };
+  }
+  const checkedAt = op.finished_at ?? new Date().toISOString();
+  if (status !== "succeeded") return { status: "unknown", checkedAt, operationId: op.id, resources: [], reason: `the last drift check ${status}` };
+  const resources = driftedResources(op);
+  return { status: resources.length > 0 ? "drifted" : "in_sync", checkedAt, operationId: op.id, resources };
+}
+
+/**
  * In the transaction that ends the operation (RunnerHooks.onFinish): a drift check records what it found (and a
  * revoked provider's re-opened access is a security event, audited as the system); any other operation that
  * ran an up or destroy makes the drift `unknown`.
  */
 export async function onOperationFinished(tx: Queryable, deps: DriftDeps, op: Operation, status: OperationStatus, p: ProviderRecord): Promise<void> {
-  // Never started (cancelled in the queue, rejected): the stack is as the last check saw it.
-  if (op.started_at === null || op.kind === "preview") return;
-  const last = driftOf(p.drift);
-  if (op.intent !== "drift-check") {
-    // Never checked stays "never checked"; a create (or a re-onboarding) starts there too.
-    if (last.operationId === null || op.intent === "create") {
-      if (p.drift !== null) await setDrift(tx, p.name, NEVER);
-      return;
-    }
-    const reason = `the stack may have changed since the last check (operation ${op.id}, ${op.intent}, ${status})`;
-    await setDrift(tx, p.name, { ...last, status: "unknown", resources: [], reason });
-    return;
-  }
-  const checkedAt = op.finished_at ?? new Date().toISOString();
-  if (status !== "succeeded") {
-    await setDrift(tx, p.name, { status: "unknown", checkedAt, operationId: op.id, resources: [], reason: `the last drift check ${status}` });
-    return;
-  }
-  const resources = driftedResources(op);
-  await setDrift(tx, p.name, { status: resources.length > 0 ? "drifted" : "in_sync", checkedAt, operationId: op.id, resources });
-  if (resources.length === 0) return;
-  const reopened =
-    op.access_state === "revoked" && p.lifecycle === "revoked"
-      ? resources.flatMap((r) => {
-          const reason = reopensAccess(r);
-          return reason === undefined ? [] : [{ ...r, reason }];
-        })
-      : [];
+  const next = nextDrift(p.drift, op, status);
+  if (next === undefined) return;
+  await setDrift(tx, p.name, next);
+  // Only a drift check that found something is `drifted` (anything else leaves `unknown` or `in_sync`).
+  if (next.status !== "drifted") return;
+  const { resources } = next;
+  const checkedAt = next.checkedAt;
+  const reopened = op.access_state === "revoked" && p.lifecycle === "revoked" ? flagged(resources, reopensAccess) : [];
   if (reopened.length > 0) {
     const message =
       `revoked provider ${p.name}: ${reopened.length} change(s) made outside the engine may re-open its access; ` +

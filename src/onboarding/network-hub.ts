@@ -37,20 +37,21 @@ export async function providersHoldingRuleGroups(q: Queryable, region: string): 
   return rows[0]?.n ?? 0;
 }
 
-/** Queues a hub update of `region`, or joins the one already queued. */
-export async function requestHubUpdate(q: Queryable, engine: string, region: string): Promise<Operation> {
+/** What every operation of a region's hub stack runs with: the stack, its spec (the region) and the hub program. */
+export function hubStackOperation(region: string) {
   const spec = { region };
-  const { operation } = await ops.enqueueCoalesced(q, {
-    id: randomUUID(),
+  return {
     provider: hubStackName(region),
-    intent: "hub-update",
-    kind: "up",
     accessState: "active",
-    engine,
     spec,
     specHash: createHash("sha256").update(JSON.stringify(spec)).digest("hex"),
     programVersion: HUB_PROGRAM_VERSION,
-  });
+  } as const;
+}
+
+/** Queues a hub update of `region`, or joins the one already queued. */
+export async function requestHubUpdate(q: Queryable, engine: string, region: string): Promise<Operation> {
+  const { operation } = await ops.enqueueCoalesced(q, { id: randomUUID(), ...hubStackOperation(region), intent: "hub-update", kind: "up", engine });
   return operation;
 }
 

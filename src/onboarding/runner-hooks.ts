@@ -1,13 +1,14 @@
 import type { ProviderStackArgs, StackProgram } from "../../programs/types.js";
 import type { CredentialSealer } from "../auth/credential-seal.js";
 import { EngineFailure, type EngineEvent } from "../engine/engine.js";
-import { keyOf, type Operation } from "../operations/operation.js";
+import { isHubStack, keyOf, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Prepared, RunnerHooks } from "../operations/runner.js";
 import type { Db } from "../store/db.js";
 import type { AuditWriter } from "../audit/append.js";
 import type { Notify } from "../notifications/notice.js";
 import { onOperationFinished as driftAfter } from "./drift.js";
+import { onHubOperationFinished as hubDriftAfter } from "./hub-drift.js";
 import type { LandingZone } from "./landing-zone.js";
 import { onFinish, onStart } from "./lifecycle.js";
 import { hubBlockerProblem, hubRuleGroups, requestHubUpdate } from "./network-hub.js";
@@ -31,9 +32,9 @@ export interface RunnerHooksDeps {
   readonly guardrails: GuardrailCheck;
   /** CloudHSM phase 2: opens the sealed kmsuser password, connects the store. Without it, phase 2 fails with a message. */
   readonly keyStores?: KeyStoreDeps;
-  /** Drift found (issue 16): a `drift.found` notice in the finishing transaction. */
+  /** Drift found (issue 16), of a provider or a network hub: a `drift.found` notice in the finishing transaction. */
   readonly notify?: Notify;
-  /** A revoked provider's re-opened access is audited as the system. */
+  /** A revoked provider's re-opened access, a hub's drifted firewall policy: audited as the system. */
   readonly audit?: AuditWriter;
 }
 
@@ -98,10 +99,12 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
     );
   }
 
+  /** A hub update, or a hub's drift check (a refresh: it compares the stack with the cloud, and lists nothing). */
   async function prepareHub(op: Operation): Promise<Prepared> {
     const region = String(op.spec["region"]);
     const groups = await hubRuleGroups(db, region);
     const program: StackProgram = { program: "network-hub", args: toNetworkHubArgs(region, landingZone, groups) };
+    if (op.intent !== "hub-update") return { program, findings: [] };
     const listed = groups.map((g) => g.provider).join(", ") || "none";
     return { program, findings: [{ type: "diagnostic", severity: "info", message: `rule groups listed: ${listed}` }] };
   }
@@ -225,16 +228,16 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
   }
 
   return {
-    prepare: (op) => (op.intent === "hub-update" ? prepareHub(op) : prepareProvider(op)),
+    prepare: (op) => (isHubStack(op.provider) ? prepareHub(op) : prepareProvider(op)),
     async onStart(tx, op) {
-      if (op.intent === "hub-update") return;
+      if (isHubStack(op.provider)) return;
       const p = await providers.getProvider(tx, op.provider, true);
       if (!p) return;
       const next = onStart(op.intent, p.lifecycle);
       if (next !== p.lifecycle) await providers.setLifecycle(tx, op.provider, next);
     },
     async onFinish(tx, op, status, outputs) {
-      if (op.intent === "hub-update") return;
+      if (isHubStack(op.provider)) return hubDriftAfter(tx, { notify, audit }, op, status);
       const p = await providers.getProvider(tx, op.provider, true);
       if (!p) return;
       const next = onFinish(op.intent, status, op.access_state, p.lifecycle);

@@ -23,6 +23,9 @@ export type ChangeSummary = z.infer<typeof ChangeSummary>;
 export const OperationError = z.object({ code: z.string(), message: z.string() });
 export type OperationError = z.infer<typeof OperationError>;
 
+/** A drifted resource a security rule flagged, with why (key names only, never values). */
+const FlaggedResource = z.object({ urn: z.string(), type: z.string(), change: z.enum(["update", "delete"]), keys: z.array(z.string()), reason: z.string() });
+
 export const EventData = z.discriminatedUnion("type", [
   z.object({ type: z.literal("operation.queued"), position: z.number().int().nonnegative() }),
   /** A second person must approve before it runs (it waits in `awaiting_approval`). */
@@ -78,9 +81,17 @@ export const EventData = z.discriminatedUnion("type", [
     type: z.literal("security.access-reopened"),
     severity: z.literal("critical"),
     message: z.string(),
-    resources: z.array(
-      z.object({ urn: z.string(), type: z.string(), change: z.enum(["update", "delete"]), keys: z.array(z.string()), reason: z.string() }),
-    ),
+    resources: z.array(FlaggedResource),
+  }),
+  /**
+   * A drift check of a network hub found the central firewall policy changed or gone outside the engine: the
+   * providers' rule groups may no longer be enforced (issue 16), audited.
+   */
+  z.object({
+    type: z.literal("security.hub-policy-drifted"),
+    severity: z.literal("critical"),
+    message: z.string(),
+    resources: z.array(FlaggedResource),
   }),
 ]);
 export type EventData = z.infer<typeof EventData>;

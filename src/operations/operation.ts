@@ -7,9 +7,19 @@ export const OPERATION_STATUSES = ["awaiting_approval", "queued", "running", "su
 export const OperationStatus = z.enum(OPERATION_STATUSES);
 export type OperationStatus = z.infer<typeof OperationStatus>;
 
-/** `hub-update` runs the region's network-hub stack; the others act on one provider's stack. */
+/** `hub-update` runs the region's network-hub stack, as may `drift-check`; the others act on one provider's stack. */
 export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview", "drift-check", "hub-update", "key-store"] as const;
 export const Intent = z.enum(INTENTS);
+
+/** A network hub's stack (`network-hub.<region>`; no provider name has a dot): hub updates and drift checks. */
+export function isHubStack(stack: string): boolean {
+  return stack.startsWith("network-hub.");
+}
+
+/** The region of a hub stack (`network-hub.<region>`). */
+export function regionOfHubStack(stack: string): string {
+  return stack.slice("network-hub.".length);
+}
 export type Intent = z.infer<typeof Intent>;
 
 export const OperationKind = z.enum(["up", "preview", "refresh", "destroy"]);

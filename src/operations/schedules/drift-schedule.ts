@@ -16,12 +16,12 @@ import type { OperationEvent } from "../events.js";
  * a fleet's checks spread over the interval instead of starting at once, on every replica alike.
  */
 export interface DriftSchedulePort {
-  /** The stacks that get drift checks (active or revoked providers). */
+  /** The stacks that get drift checks (active or revoked providers, and the network hubs that exist). */
   stacks(q: Queryable): Promise<string[]>;
   /**
    * Queues a drift check of `stack` as the system in `tx` (audited), or says why not now: `busy` (another
    * operation of the stack is queued, running or awaits approval: tried again after the retry delay) or `gone`
-   * (no longer a provider to check: its row is dropped).
+   * (no longer a stack to check: its row is dropped).
    */
   enqueue(tx: Queryable, stack: string): Promise<ScheduledEnqueue>;
 }
