@@ -59,6 +59,9 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "POST /v1/rollouts/:id/cancel": { need: "admin", owned: false },
   "POST /v1/rollouts/:id/approve": { need: "admin", owned: false },
   "POST /v1/rollouts/:id/reject": { need: "admin", owned: false },
+  "GET /v1/network-hubs": { need: "admin", owned: false },
+  "GET /v1/network-hubs/:region": { need: "admin", owned: false },
+  "POST /v1/network-hubs/:region/drift-checks": { need: "admin", owned: false },
   "POST /v1/api-keys": { need: "admin", owned: false },
   "GET /v1/api-keys": { need: "admin", owned: false },
   "POST /v1/webhooks": { need: "operator", owned: "body" },
@@ -103,6 +106,8 @@ let deliveryId = "";
 /** A subscription of OWNER's per DELETE cell: a deleted one is gone for the next caller. */
 const webhooksToDelete: string[] = [];
 const WEBHOOK = { team: OWNER, url: "https://93.184.215.14/hook", types: ["operation.finished"] };
+/** A region with a network hub stack (nothing runs here, so its row is written as a succeeded hub update would). */
+const HUB_REGION = "eu-west-1";
 
 beforeAll(async () => {
   idp = await createTestIdp();
@@ -135,6 +140,8 @@ beforeAll(async () => {
       stacks: [{ provider, fromVersion: "provider-stack@1", accessState: "active" }],
     })
   ).id;
+
+  await svc.db.query(`INSERT INTO network_hubs (region, stack) VALUES ($1, $2)`, [HUB_REGION, `network-hub.${HUB_REGION}`]);
 
   // A subscription of the owning team with one (pending: nothing runs) delivery.
   const hook = async () => ((await svc.app.inject({ method: "POST", url: "/v1/webhooks", payload: WEBHOOK })).json() as { webhook: { id: string } }).webhook.id;
@@ -189,6 +196,7 @@ function concreteUrl(url: string, method = "GET"): string {
     return url.replace(":id", id).replace(":deliveryId", deliveryId);
   }
   return url
+    .replace(":region", HUB_REGION)
     .replace(":name", provider)
     .replace(":type", "not-found")
     .replace(":id", url.startsWith("/v1/api-keys") ? targetKeyId : url.startsWith("/v1/rollouts") ? rolloutId : operationId)
