@@ -541,6 +541,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/network-hubs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the regions' network hubs and their drift
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found.
+         */
+        get: operations["listNetworkHubs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/network-hubs/{region}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a region's network hub
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found.
+         */
+        get: operations["getNetworkHub"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/network-hubs/{region}/drift-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Detect drift of the hub stack now: compare the central firewall policy with the cloud (refresh preview); changed resources and keys, never values, are reported on the hub's `drift`; nothing is changed
+         * @description Needs the `admin` role (held by `admin`); objects of other teams are not found. Audited as `network-hub.drift-check`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["checkNetworkHubDrift"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -1208,6 +1268,23 @@ export interface components {
             /** Format: int64 */
             seq: number;
             at: string;
+        } | {
+            /** @constant */
+            type: "security.hub-policy-drifted";
+            /** @constant */
+            severity: "critical";
+            message: string;
+            resources: {
+                urn: string;
+                type: string;
+                /** @enum {string} */
+                change: "update" | "delete";
+                keys: string[];
+                reason: string;
+            }[];
+            /** Format: int64 */
+            seq: number;
+            at: string;
         };
         /** @description A page of an operation's events; `links.next` continues after the last one */
         EventList: {
@@ -1651,6 +1728,45 @@ export interface components {
         /** @description A page of a rollout's events; `links.next` continues after the last one */
         RolloutEventList: {
             items: components["schemas"]["RolloutEvent"][];
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description A region's network hub: the stack that owns the central firewall policy, and its drift */
+        NetworkHub: {
+            region: string;
+            /** @description the hub's stack: `network-hub.<region>` */
+            stack: string;
+            /** @description when the hub stack was first updated successfully */
+            createdAt: string;
+            /** @description what the last drift check of the hub stack found: in_sync, drifted (resources changed or deleted outside the engine, key names only, never values), or unknown (never checked, the last check failed, or a hub update ran since; `reason` says which) */
+            drift: {
+                /** @enum {string} */
+                status: "in_sync" | "drifted" | "unknown";
+                checkedAt: string | null;
+                operationId: string | null;
+                resources: {
+                    urn: string;
+                    type: string;
+                    /** @enum {string} */
+                    change: "update" | "delete";
+                    keys: string[];
+                }[];
+                reason?: string;
+            };
+            /** @description the outputs of the latest successful hub update: the central policy's ARN and the providers whose rule groups it lists */
+            policy: {
+                [key: string]: unknown;
+            } | null;
+            /** @description the hub stack's latest operation (a hub update or a drift check) */
+            lastOperation: components["schemas"]["Operation"] | null;
+            links: {
+                [key: string]: string;
+            };
+        };
+        /** @description Every region with a network hub stack */
+        NetworkHubList: {
+            items: components["schemas"]["NetworkHub"][];
             links: {
                 [key: string]: string;
             };
@@ -3312,6 +3428,120 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listNetworkHubs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every region with a network hub stack */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkHubList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getNetworkHub: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the AWS region of the network hub */
+                region: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A region's network hub: the stack that owns the central firewall policy, and its drift */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkHub"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    checkNetworkHubDrift: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the AWS region of the network hub */
+                region: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
     listWebhooks: {
         parameters: {
             query?: never;
@@ -3772,10 +4002,10 @@ export interface operations {
                 after?: string;
                 limit?: number;
                 order?: "asc" | "desc";
-                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.access-reopened" | "provider.key-store" | "provider.expire" | "operation.cancel" | "rollout.create" | "rollout.approve" | "rollout.reject" | "rollout.pause" | "rollout.resume" | "rollout.cancel" | "rollout.halt" | "rollout.finish" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "webhook.create" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
+                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.access-reopened" | "provider.key-store" | "provider.expire" | "network-hub.drift-check" | "network-hub.policy-drifted" | "operation.cancel" | "rollout.create" | "rollout.approve" | "rollout.reject" | "rollout.pause" | "rollout.resume" | "rollout.cancel" | "rollout.halt" | "rollout.finish" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "webhook.create" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
                 outcome?: "allowed" | "denied" | "failed";
                 principalId?: string;
-                resourceKind?: "provider" | "operation" | "rollout" | "approval" | "apikey" | "stream-ticket" | "audit" | "webhook" | "route";
+                resourceKind?: "provider" | "operation" | "rollout" | "approval" | "apikey" | "stream-ticket" | "audit" | "webhook" | "network-hub" | "route";
                 resourceId?: string;
                 since?: string;
                 until?: string;
