@@ -7,8 +7,7 @@ import type { AuditInput } from "./audit/record.js";
 import { auditPrincipal } from "./auth/actor.js";
 import { createAuthenticator, type Authenticator } from "./auth/authenticator.js";
 import { createFailureLimiter } from "./auth/failure-limiter.js";
-import { createOidcVerifier, type OidcVerifier } from "./auth/oidc.js";
-import type { Role } from "./auth/roles.js";
+import { oidcFromConfig } from "./auth/oidc.js";
 import type { SecurityKeys } from "./auth/security-keys.js";
 import { createCredentialSealer, deriveCredentialKey } from "./auth/credential-seal.js";
 import { createAwsKeyStoreConnector } from "./cloud/aws-key-store-connector.js";
@@ -32,6 +31,7 @@ import { createRunnerHooks } from "./onboarding/runner-hooks.js";
 import { createProviderDriftSchedule } from "./onboarding/drift-schedule-port.js";
 import type { SweepResult } from "./operations/schedules/drift-schedule.js";
 import { sweepExpiry, type ExpiryDeps, type ExpirySweep } from "./onboarding/expiry.js";
+import { periodic } from "./operations/schedules/periodic.js";
 import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
@@ -154,24 +154,6 @@ export interface Service {
 
 const APPROVAL_SWEEP_MS = 30_000;
 
-function oidcVerifier(config: ServiceConfig, keys: JWTVerifyGetKey | undefined): OidcVerifier | undefined {
-  if (config.OIDC_ISSUER === undefined || config.OIDC_AUDIENCE === undefined) return undefined;
-  const roleMap = Object.fromEntries(config.OIDC_ROLE_MAP.map((entry) => entry.split("=") as [string, string]));
-  return createOidcVerifier(
-    {
-      issuer: config.OIDC_ISSUER,
-      audience: config.OIDC_AUDIENCE,
-      ...(config.OIDC_JWKS_URI === undefined ? {} : { jwksUri: config.OIDC_JWKS_URI }),
-      algorithms: config.OIDC_ALGORITHMS,
-      rolesClaim: config.OIDC_ROLES_CLAIM,
-      teamsClaim: config.OIDC_TEAMS_CLAIM,
-      nameClaim: config.OIDC_NAME_CLAIM,
-      roleMap: roleMap as Record<string, Role>,
-    },
-    keys,
-  );
-}
-
 /** Wires config → store → engine → runner → app. The only place that knows every concrete part. */
 export async function composeService(options: ServiceOptions): Promise<Service> {
   const { config, db, logger, landingZone } = options;
@@ -261,7 +243,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   };
   const authenticator =
     options.securityOverride?.authenticator ??
-    createAuthenticator({ db, oidc: oidcVerifier(config, options.oidcKeys), ticketKey: keys.ticketKey });
+    createAuthenticator({ db, oidc: oidcFromConfig(config, options.oidcKeys), ticketKey: keys.ticketKey });
   const auditAlone = (input: AuditInput) => db.transaction(async (tx) => void (await audit.append(tx, input)));
   // Scheduled drift checks (issue 16): every replica sweeps; each due check is queued by one (SKIP LOCKED).
   const driftSchedule = createProviderDriftSchedule({ db, hub, log: logger, audit, engine: engine.name, programVersion: PROGRAM_VERSION }, config.DRIFT_CHECK_INTERVAL, runner.kick);
@@ -347,18 +329,17 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   });
 
   let signer: HeadSigner | undefined;
-  let expiry: NodeJS.Timeout | undefined;
-  let accessExpiry: NodeJS.Timeout | undefined;
-  let sweeping: Promise<unknown> | undefined;
-  const expirySweep = () => {
-    // One sweep at a time on this replica; a slow one is not stacked on.
-    sweeping ??= sweepExpiry(expiryDeps)
-      .then((done) => {
-        if (done.expired.length > 0) logger.warn({ expired: done.expired }, "access expired: providers revoked at their expiresAt");
-      })
-      .catch((err: unknown) => logger.error({ err }, "expiry: sweep failed"))
-      .finally(() => (sweeping = undefined));
-  };
+  // Every replica sweeps (each effect is claimed in the database): approval requests past their expiry end
+  // their operations; providers past their expiresAt are revoked, once.
+  const approvalSweep = periodic(() => expireApprovals(approvals), APPROVAL_SWEEP_MS, (err) => logger.error({ err }, "approvals: expiry sweep failed"));
+  const accessExpiry = periodic(
+    async () => {
+      const done = await sweepExpiry(expiryDeps);
+      if (done.expired.length > 0) logger.warn({ expired: done.expired }, "access expired: providers revoked at their expiresAt");
+    },
+    config.EXPIRY_CHECK_SECONDS * 1000,
+    (err) => logger.error({ err }, "expiry: sweep failed"),
+  );
   return {
     app,
     runner,
@@ -372,14 +353,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     sweepDrift: () => driftSchedule.sweep(),
     async start() {
       signer = startHeadSigner({ db, key: keys.auditSigning, intervalMs: config.AUDIT_SIGN_INTERVAL_SECONDS * 1000, log: logger });
-      // Approval requests past their expiry end their operations; every replica sweeps (SKIP LOCKED).
-      expiry = setInterval(() => {
-        expireApprovals(approvals).catch((err: unknown) => logger.error({ err }, "approvals: expiry sweep failed"));
-      }, APPROVAL_SWEEP_MS);
-      expiry.unref();
-      expirySweep();
-      accessExpiry = setInterval(expirySweep, config.EXPIRY_CHECK_SECONDS * 1000);
-      accessExpiry.unref();
+      approvalSweep.start();
+      accessExpiry.start();
       await deliveries.start();
       if (config.SIMULATED_PAUSED) return;
       await runner.start();
@@ -388,9 +363,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       started = true;
     },
     async close(graceMs) {
-      clearInterval(expiry);
-      clearInterval(accessExpiry);
-      await sweeping;
+      await approvalSweep.stop();
+      await accessExpiry.stop();
       await driftSchedule.stop();
       await rollouts.stop();
       await runner.drain(graceMs);

@@ -98,3 +98,35 @@ function strings(value: unknown): string[] {
   if (typeof value === "string") return value.split(/[\s,]+/).filter((s) => s !== "");
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string" && v !== "") : [];
 }
+
+/** The OIDC settings as the environment gives them (config.ts); OIDC is off unless issuer and audience are set. */
+export interface OidcConfig {
+  readonly OIDC_ISSUER?: string | undefined;
+  readonly OIDC_AUDIENCE?: string | undefined;
+  readonly OIDC_JWKS_URI?: string | undefined;
+  readonly OIDC_ALGORITHMS: OidcSettings["algorithms"];
+  readonly OIDC_ROLES_CLAIM: string;
+  readonly OIDC_TEAMS_CLAIM: string;
+  readonly OIDC_NAME_CLAIM: string;
+  /** `<group>=<role>` entries (validated by config.ts). */
+  readonly OIDC_ROLE_MAP: readonly string[];
+}
+
+/** The verifier the configuration asks for, or undefined when OIDC is off; `keys` replaces the remote JWKS in tests. */
+export function oidcFromConfig(config: OidcConfig, keys?: JWTVerifyGetKey): OidcVerifier | undefined {
+  if (config.OIDC_ISSUER === undefined || config.OIDC_AUDIENCE === undefined) return undefined;
+  const roleMap = Object.fromEntries(config.OIDC_ROLE_MAP.map((entry) => entry.split("=") as [string, string]));
+  return createOidcVerifier(
+    {
+      issuer: config.OIDC_ISSUER,
+      audience: config.OIDC_AUDIENCE,
+      ...(config.OIDC_JWKS_URI === undefined ? {} : { jwksUri: config.OIDC_JWKS_URI }),
+      algorithms: config.OIDC_ALGORITHMS,
+      rolesClaim: config.OIDC_ROLES_CLAIM,
+      teamsClaim: config.OIDC_TEAMS_CLAIM,
+      nameClaim: config.OIDC_NAME_CLAIM,
+      roleMap: roleMap as Record<string, Role>,
+    },
+    keys,
+  );
+}

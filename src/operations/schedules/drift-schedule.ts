@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { Db, Queryable } from "../../store/db.js";
 import type { EventHub } from "../event-hub.js";
+import { periodic } from "./periodic.js";
 import type { OperationEvent } from "../events.js";
 
 /**
@@ -82,8 +83,6 @@ export function createDriftSchedule(options: DriftScheduleOptions): DriftSchedul
   const now = options.now ?? Date.now;
   const batch = options.batch ?? 50;
   const retryMs = options.retryMs ?? (intervalMs === null ? 60_000 : Math.min(3_600_000, Math.max(60_000, intervalMs / 10)));
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
 
   async function register(interval: number): Promise<number> {
     const stacks = await port.stacks(db);
@@ -150,24 +149,12 @@ export function createDriftSchedule(options: DriftScheduleOptions): DriftSchedul
     return { queued, deferred, removed };
   }
 
-  function tick(): void {
-    running ??= sweep()
-      .catch((err: unknown) => log.warn({ err }, "drift schedule: sweep failed; retrying at the next one"))
-      .finally(() => (running = undefined));
-  }
-
+  const every = periodic(sweep, options.pollMs ?? 30_000, (err) => log.warn({ err }, "drift schedule: sweep failed; retrying at the next one"));
   return {
     sweep,
     start() {
-      if (intervalMs === null || timer !== undefined) return;
-      tick();
-      timer = setInterval(tick, options.pollMs ?? 30_000);
-      timer.unref();
+      if (intervalMs !== null) every.start();
     },
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await running;
-    },
+    stop: () => every.stop(),
   };
 }
