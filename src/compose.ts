@@ -35,14 +35,13 @@ import { periodic } from "./operations/schedules/periodic.js";
 import type { ProvidersDeps } from "./onboarding/providers-service.js";
 import { buildProviderSpecSchema } from "./onboarding/spec.js";
 import { createEventHub, type EventHub } from "./operations/event-hub.js";
-import { createRunner, type Runner, type RunnerHooks } from "./operations/runner.js";
+import { createRunner, type Runner } from "./operations/runner.js";
 import type { Notify } from "./notifications/notice.js";
 import { createDeliveryWorker } from "./notifications/delivery-worker.js";
 import type { Resolve } from "./notifications/destination.js";
 import { createHttpSender } from "./notifications/http-sender.js";
 import { createNotifier } from "./notifications/outbox.js";
 import type { WebhooksDeps } from "./notifications/webhooks-service.js";
-import { operationFinished } from "./notifications/notices.js";
 import type { Db, Queryable } from "./store/db.js";
 import { createDiskSpace, lowSpaceText, MIB, spaceSummary, watchedDirs } from "./store/disk-space.js";
 
@@ -204,15 +203,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
-  const providerHooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails, notify, audit });
   // Every end of an operation goes through onFinish (the runner, interruption, cancels, rejections): its notice too.
-  const hooks: RunnerHooks = {
-    ...providerHooks,
-    onFinish: async (...args) => {
-      await providerHooks.onFinish(...args);
-      await notify(args[0], operationFinished(args[1], args[2]));
-    },
-  };
+  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails, notify, audit });
   // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
   const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });
   const runner = createRunner({

@@ -91,6 +91,8 @@ export async function approveOperation(deps: ApprovalsDeps, actor: Actor, id: st
     if (queued === undefined) throw new AppError("INVALID_STATE", `Operation ${id} changed while it was being approved; try again.`);
     const data = { type: "approval.approved" as const, approvedBy: actor.principal.name };
     const { seq, at } = await ops.appendEvent(tx, id, null, data);
+    // Notices before the audit append, which holds the chain head to commit (the other order can deadlock).
+    await deps.notify?.(tx, approvalDecided(operation, { decision: "approved", by: actor.principal.name, comment: request.comment }));
     await audit(deps, tx, actor, action, id, {
       provider: operation.provider,
       intent: operation.intent,
@@ -101,9 +103,7 @@ export async function approveOperation(deps: ApprovalsDeps, actor: Actor, id: st
       ...decommissionOf(operation),
     });
     // last_seq moved with the event: the row as it is now, not as the UPDATE returned it.
-    const now = (await ops.getOperation(tx, id))!;
-    await deps.notify?.(tx, approvalDecided(now, { decision: "approved", by: actor.principal.name, comment: request.comment }));
-    return { operation: now, events: [{ ...data, seq, at } as OperationEvent] };
+    return { operation: (await ops.getOperation(tx, id))!, events: [{ ...data, seq, at } as OperationEvent] };
   });
   for (const e of events) await deps.hub.publish(id, e);
   deps.kick();
@@ -117,6 +117,7 @@ export async function rejectOperation(deps: ApprovalsDeps, actor: Actor, id: str
     const { approval } = await pendingFor(tx, actor, id, action);
     await decide(tx, id, { status: "rejected", by: principalRef(actor.principal), byName: actor.principal.name, comment });
     const ended = await endAwaiting(deps, tx, id, `rejected by ${actor.principal.name}${comment ? `: ${comment}` : ""}`);
+    await deps.notify?.(tx, approvalDecided(ended.operation, { decision: "rejected", by: actor.principal.name, comment }));
     await audit(deps, tx, actor, action, id, {
       provider: ended.operation.provider,
       intent: ended.operation.intent,
@@ -125,7 +126,6 @@ export async function rejectOperation(deps: ApprovalsDeps, actor: Actor, id: str
       comment: comment ?? null,
       ...decommissionOf(ended.operation),
     });
-    await deps.notify?.(tx, approvalDecided(ended.operation, { decision: "rejected", by: actor.principal.name, comment }));
     return ended;
   });
   await deps.hub.publish(id, event);
@@ -139,12 +139,12 @@ export async function expireApprovals(deps: ApprovalsDeps): Promise<number> {
     const out: { id: string; event: OperationEvent; operation: Operation }[] = [];
     for (const a of due) {
       const { operation, event } = await endAwaiting(deps, tx, a.operationId, `the approval request expired at ${a.expiresAt}`);
+      await deps.notify?.(tx, approvalDecided(operation, { decision: "expired", by: null }));
       out.push({ id: operation.id, event, operation });
     }
     for (const [i, a] of due.entries()) {
       const details = { rule: a.rule, specHash: a.specHash, requestedBy: a.requestedBy, expiresAt: a.expiresAt, ...decommissionOf(out[i]!.operation) };
       await audit(deps, tx, SYSTEM_ACTOR, "approval.expire", a.operationId, details);
-      await deps.notify?.(tx, approvalDecided(out[i]!.operation, { decision: "expired", by: null }));
     }
     return out;
   });

@@ -107,7 +107,12 @@ async function warn(deps: ExpiryDeps, c: Candidate, now: Date): Promise<boolean>
  * A change awaiting approval when access expires is withdrawn by the service: it was asked for with the
  * access the provider had, and approved later it could run with that access again.
  */
-async function withdrawAwaiting(deps: ExpiryDeps, tx: Queryable, name: string, expiresAt: string): Promise<{ id: string; event: OperationEvent } | undefined> {
+async function withdrawAwaiting(
+  deps: ExpiryDeps,
+  tx: Queryable,
+  name: string,
+  expiresAt: string,
+): Promise<{ id: string; event: OperationEvent; audit: () => Promise<unknown> } | undefined> {
   const awaiting = (await ops.activeOperations(tx, name)).find((o) => o.status === "awaiting_approval");
   if (!awaiting) return undefined;
   const cancelled = await ops.cancelQueued(tx, awaiting.id);
@@ -116,14 +121,16 @@ async function withdrawAwaiting(deps: ExpiryDeps, tx: Queryable, name: string, e
   await decide(tx, awaiting.id, { status: "withdrawn", by: "system:saas-bridge", byName: "saas-bridge" });
   const data = { type: "operation.cancelled" as const, reason: `withdrawn by the service: the provider's access expired at ${expiresAt}` };
   const { seq, at } = await ops.appendEvent(tx, awaiting.id, null, data);
-  await recordAllowed(deps.audit, tx, SYSTEM_ACTOR, "operation.cancel", { kind: "operation", id: awaiting.id }, {
-    provider: name,
-    intent: awaiting.intent,
-    was: "awaiting_approval",
-    ended: true,
-    reason: "access expired",
-  });
-  return { id: awaiting.id, event: { ...data, seq, at } as OperationEvent };
+  // Audited by the caller after its notices: the audit append comes last in a transaction.
+  const audit = () =>
+    recordAllowed(deps.audit, tx, SYSTEM_ACTOR, "operation.cancel", { kind: "operation", id: awaiting.id }, {
+      provider: name,
+      intent: awaiting.intent,
+      was: "awaiting_approval",
+      ended: true,
+      reason: "access expired",
+    });
+  return { id: awaiting.id, event: { ...data, seq, at } as OperationEvent, audit };
 }
 
 /**
@@ -142,7 +149,7 @@ async function expire(deps: ExpiryDeps, c: Candidate): Promise<{ operationId: st
   });
   if (nothingToRevoke === true) return { operationId: undefined };
   if (nothingToRevoke === false) return undefined;
-  let withdrawn: { id: string; event: OperationEvent } | undefined;
+  let withdrawn: Awaited<ReturnType<typeof withdrawAwaiting>>;
   try {
     const accepted = await accept(deps, { actor: SYSTEM_ACTOR, action: "provider.expire", details: { expiresAt: c.expiresAt } }, async (tx, newOperation) => {
       const p = await providers.getProvider(tx, c.name, true);
@@ -162,6 +169,7 @@ async function expire(deps: ExpiryDeps, c: Candidate): Promise<{ operationId: st
       });
       if ((await takeSteps(tx, c.name, c.expiresAt, ["expired"], enqueued.operation.id)).length === 0) throw new StepTaken();
       await deps.notify?.(tx, expiredNotice(p.team, c.name, c.expiresAt, enqueued.operation.id, p.lifecycle));
+      await withdrawn?.audit();
       return enqueued;
     });
     if (withdrawn) await deps.hub.publish(withdrawn.id, withdrawn.event);

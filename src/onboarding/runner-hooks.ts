@@ -21,6 +21,7 @@ import { parseArn } from "./aws-ids.js";
 import * as providers from "./providers-repo.js";
 import { buildProviderSpecSchema, type ProviderSpec } from "./spec.js";
 import { toNetworkHubArgs, toProviderStackArgs } from "./stack-args.js";
+import { operationFinished } from "../notifications/notices.js";
 import { allocateSubnets, releaseSubnets, SubnetAllocationConflictError, SubnetPoolExhaustedError } from "./subnet-allocator.js";
 
 export interface RunnerHooksDeps {
@@ -237,8 +238,14 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
       if (next !== p.lifecycle) await providers.setLifecycle(tx, op.provider, next);
     },
     async onFinish(tx, op, status, outputs) {
-      if (isHubStack(op.provider)) return hubDriftAfter(tx, { notify, audit }, op, status);
+      // Its notice first: every notice of a transaction comes before its audit append (the chain head's lock
+      // is held to commit, so the other order could deadlock with a request that notifies, then audits).
+      if (isHubStack(op.provider)) {
+        await notify?.(tx, operationFinished(op, status));
+        return hubDriftAfter(tx, { notify, audit }, op, status);
+      }
       const p = await providers.getProvider(tx, op.provider, true);
+      await notify?.(tx, operationFinished(op, status));
       if (!p) return;
       const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
       const nextOutputs = next === "decommissioned" ? decommissionedOutputs(op, p.outputs) : status === "succeeded" && outputs ? outputs : undefined;
