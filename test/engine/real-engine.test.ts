@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSimulatedEngine } from "../../src/engine/simulated/simulated-engine.js";
@@ -11,6 +11,8 @@ import { prepareRealEngine, realEngineMissing, toolchainPath, type RealEngine } 
 import { waitForEvent } from "./contract.js";
 import { alive } from "../helpers/processes.js";
 import { createFakeKms } from "../support/fake-kms.js";
+import { until } from "../helpers/until.js";
+import { accepted, events, filesUnder, latestCheckpoint, policyRuleGroups, REAL_ENGINE_TIMEOUT as TIMEOUT, run, stackRuleGroups, stepsOf } from "./real-engine-api.js";
 
 /**
  * What only the real Pulumi engine can show (issue #11): the CLI built from Go modules, through HTTP →
@@ -19,30 +21,8 @@ import { createFakeKms } from "../support/fake-kms.js";
  */
 const missing = realEngineMissing();
 if (missing) console.log(`real engine suite: SKIPPED — ${missing}`);
-
 type Json = Record<string, any>;
-const TIMEOUT = 240_000;
 const KMS_KEY = "aws:kms/key:Key";
-
-async function accepted(s: TestService, req: { method: "POST" | "PUT" | "DELETE"; url: string; payload?: unknown }): Promise<string> {
-  const res = await s.app.inject(req as never);
-  expect(res.statusCode, res.body).toBe(202);
-  return (res.json() as Json).operation.id as string;
-}
-
-async function run(s: TestService, req: { method: "POST" | "PUT" | "DELETE"; url: string; payload?: unknown }): Promise<Json> {
-  return waitForStatus(s, await accepted(s, req), ["succeeded", "failed", "cancelled", "interrupted"], TIMEOUT);
-}
-
-async function events(s: TestService, id: string): Promise<Json[]> {
-  return ((await s.app.inject({ method: "GET", url: `/v1/operations/${id}/events?limit=1000` })).json() as Json).items as Json[];
-}
-
-/** The steps an operation reported, as `op type name`, sorted (engines may order independent steps differently). */
-async function stepsOf(s: TestService, op: Json): Promise<string[]> {
-  const kind = op.kind === "preview" ? "resource.planned" : "resource.completed";
-  return (await events(s, op.id)).filter((e) => e.type === kind).map((e) => `${e.op} ${e.resourceType} ${e.name}`).sort();
-}
 
 describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
   let real: RealEngine;
@@ -345,7 +325,7 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
       // The hung create never settles: the graceful cancel cannot finish, and the grace ends in a kill.
       expect(q.logs.some((l) => l.includes('"forced":true') && l.includes("operation cancelled"))).toBe(true);
       // Nothing of the operation runs any more: not the CLI, not the plugin that hung (in a group of its own).
-      await until(() => tree.every((p) => !alive(p)), 10_000);
+      await until("the engine process tree gone", async () => (tree.every((p) => !alive(p)) ? true : undefined), 10_000);
 
       const retry = await run(q, { method: "PUT", url: "/v1/providers/real-hang", payload: specNamed("real-hang") });
       expect(retry.status, JSON.stringify(retry.error)).toBe("succeeded");
@@ -366,7 +346,7 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
       await waitForEvent(s, id, "resource.started", TIMEOUT, (e) => e.resourceType === KMS_KEY);
       // The CLI writes the pending create to the checkpoint before it calls the plugin: kill once a KMS key's is there.
       const pendingNow = () => ((latestCheckpoint(real.dataDir, "real-kill").checkpoint.latest.pending_operations ?? []) as Json[]).map((p) => `${p.type} ${p.resource.urn}`);
-      await until(() => pendingNow().some((p) => p.startsWith("creating ") && p.includes(`${KMS_KEY}::real-kill-`)));
+      await until("the key create pending in the checkpoint", async () => (pendingNow().some((p) => p.startsWith("creating ") && p.includes(`${KMS_KEY}::real-kill-`)) ? true : undefined), 60_000);
       // Pending operations stay in the checkpoint until a recovery clears them: all of these must be reported.
       const pendingAtKill = pendingNow();
       const pid = (s.engine as unknown as { running(): Map<string, number> }).running().get(id)!;
@@ -395,20 +375,10 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
     for (const n of names) expect((await run(s, { method: "POST", url: "/v1/providers", payload: specNamed(n) })).status).toBe("succeeded");
     // One policy per region: these providers are in eu-west-1 (others, e.g. globex's eu-central-1, have their own).
     const region = "eu-west-1";
-    const listedByPolicy = () => {
-      const policy = real.cloud
-        .list()
-        .find((r) => r.type === "aws:networkfirewall/firewallPolicy:FirewallPolicy" && String(r.outputs["arn"]).includes(`:${region}:`));
-      return [...JSON.stringify(policy?.inputs ?? {}).matchAll(/arn:aws:network-firewall:[^"]+:stateful-rulegroup\/[^"]+/g)].map((m) => m[0]).sort();
-    };
-    const producedByStacks = async () => {
-      const list = ((await s.app.inject({ method: "GET", url: "/v1/providers?limit=100" })).json() as Json).items as Json[];
-      const live = list.filter((p) => p.lifecycle === "active" || p.lifecycle === "revoked");
-      const views = await Promise.all(live.map(async (p) => (await s.app.inject({ method: "GET", url: `/v1/providers/${p.name}` })).json() as Json));
-      return views.filter((v) => v.spec.region === region).map((v) => String(v.outputs.ruleGroupArn)).sort();
-    };
+    const listedByPolicy = () => policyRuleGroups(real, region);
+    const producedByStacks = () => stackRuleGroups(s, region);
     // Hub updates run after the provider operations that asked for them.
-    await until(async () => JSON.stringify(listedByPolicy()) === JSON.stringify(await producedByStacks()), TIMEOUT).catch(async (err: unknown) => {
+    await until("the policy lists the stacks' rule groups", async () => (JSON.stringify(listedByPolicy()) === JSON.stringify(await producedByStacks()) ? true : undefined), TIMEOUT).catch(async (err: unknown) => {
       const hubOps = await s.db.query(`SELECT status, error FROM operations WHERE intent = 'hub-update' ORDER BY created_at`);
       throw new Error(`${String(err)}: policy ${JSON.stringify(listedByPolicy())}, stacks ${JSON.stringify(await producedByStacks())}, hub updates ${JSON.stringify(hubOps)}`);
     });
@@ -428,29 +398,3 @@ describe.skipIf(missing !== undefined)("the real Pulumi engine", () => {
     expect((await events(s, drifted.id)).filter((e) => e.type === "security.hub-policy-drifted")).toHaveLength(1);
   }, 3 * TIMEOUT);
 });
-
-/** The stack's checkpoint in the file backend (state is written as JSON, optionally gzipped: the default is plain). */
-function latestCheckpoint(dataDir: string, stack: string): Json {
-  const dir = join(dataDir, "pulumi-state", ".pulumi", "stacks", "saas-bridge");
-  const file = readdirSync(dir).find((f) => f === `${stack}.json`);
-  if (!file) throw new Error(`no checkpoint for ${stack} in ${dir}`);
-  return JSON.parse(readFileSync(join(dir, file), "utf8")) as Json;
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st) return [];
-    return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
-  });
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
