@@ -5,7 +5,7 @@ import { AppError } from "../errors.js";
 import { admitWith } from "../onboarding/providers-service.js";
 import type { EventHub } from "../operations/event-hub.js";
 import { ChangeSummary, type OperationError, type OperationEvent } from "../operations/events.js";
-import { TERMINAL_STATUSES, type Operation, type OperationStatus } from "../operations/operation.js";
+import { queuedDetails, TERMINAL_STATUSES, type Operation, type OperationStatus } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import type { Queryable } from "../store/db.js";
 import * as repo from "./fleet-repo.js";
@@ -178,13 +178,8 @@ class Step {
     this.fx.queued++;
     await this.set(s, phase === "preview" ? { status: "previewing", preview_operation_id: operation.id } : { status: "applying", operation_id: operation.id });
     await recordAllowed(this.deps.audit, this.tx, SYSTEM_ACTOR, phase === "preview" ? "provider.preview" : "provider.update", { kind: "provider", id: s.provider }, {
-      operationId: operation.id,
-      intent,
-      kind: operation.kind,
+      ...queuedDetails(operation),
       accessState: operation.access_state,
-      specHash: operation.spec_hash,
-      programVersion: operation.program_version,
-      status: operation.status,
       rolloutId: this.r.id,
       requestedBy: this.r.requested_by_name,
     });

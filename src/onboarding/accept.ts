@@ -7,7 +7,7 @@ import { principalRef, recordAllowed, type Actor } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import type { EventHub } from "../operations/event-hub.js";
 import type { OperationEvent } from "../operations/events.js";
-import { decommissionOf, type Intent, type Operation } from "../operations/operation.js";
+import { decommissionOf, queuedDetails, type Intent, type Operation } from "../operations/operation.js";
 import * as ops from "../operations/operations-repo.js";
 import { isUniqueViolation, type Db, type Queryable } from "../store/db.js";
 import type { Notify } from "../notifications/notice.js";
@@ -138,12 +138,7 @@ async function acceptIn(
     ]);
   }
   const details = {
-    operationId: operation.id,
-    intent: operation.intent,
-    kind: operation.kind,
-    specHash: operation.spec_hash,
-    programVersion: operation.program_version,
-    status: operation.status,
+    ...queuedDetails(operation),
     // What a decommission does to the data-bearing key is part of what is asked for and approved.
     ...decommissionOf(operation),
     ...request.details,

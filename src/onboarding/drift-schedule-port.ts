@@ -7,7 +7,7 @@ import type { EventHub } from "../operations/event-hub.js";
 import { createDriftSchedule, type DriftSchedule, type DriftSchedulePort } from "../operations/schedules/drift-schedule.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { AuditAction, AuditResource } from "../audit/record.js";
-import { isHubStack, regionOfHubStack } from "../operations/operation.js";
+import { isHubStack, queuedDetails, regionOfHubStack } from "../operations/operation.js";
 import { admit } from "./lifecycle.js";
 import { hubStackOperation } from "./network-hub.js";
 import { getHub, hubStacks } from "./network-hubs-repo.js";
@@ -58,15 +58,7 @@ export function createDriftSchedulePort(deps: DriftSchedulePortDeps): DriftSched
       const first = active[0];
       if (first !== undefined) return { outcome: "busy", reason: `operation ${first.id} (${first.intent}) is ${first.status}` };
       const { operation, event } = await ops.enqueueOperation(tx, { id: randomUUID(), engine: deps.engine, background: true, ...target.op });
-      await recordAllowed(deps.audit, tx, SYSTEM_ACTOR, target.action, target.resource, {
-        operationId: operation.id,
-        intent: operation.intent,
-        kind: operation.kind,
-        specHash: operation.spec_hash,
-        programVersion: operation.program_version,
-        status: operation.status,
-        scheduled: true,
-      });
+      await recordAllowed(deps.audit, tx, SYSTEM_ACTOR, target.action, target.resource, { ...queuedDetails(operation), scheduled: true });
       return { outcome: "queued", operationId: operation.id, event };
     },
   };

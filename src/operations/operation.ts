@@ -77,6 +77,11 @@ export function decommissionOf(op: Pick<Operation, "intent" | "key_disposition">
   return op.intent === "decommission" ? { decommission: { key: keyOf(op) } } : {};
 }
 
+/** What the audit record of a queued operation says about it (a person's request, a schedule's, a rollout's). */
+export function queuedDetails(op: Operation) {
+  return { operationId: op.id, intent: op.intent, kind: op.kind, specHash: op.spec_hash, programVersion: op.program_version, status: op.status };
+}
+
 export const TERMINAL_STATUSES: ReadonlySet<OperationStatus> = new Set([
   "succeeded",
   "failed",

@@ -245,11 +245,14 @@ describe("network hubs on the drift schedule", () => {
     expect((await svc.db.query<{ stack: string }>(`SELECT stack FROM drift_schedule ORDER BY stack`)).map((r) => r.stack)).toEqual([HUB_STACK, "sched-hub"]);
 
     // A hub update is queued (a provider of the region changed) when the hub's check falls due.
+    // Held back until the sweep has seen it queued (the runner would otherwise race the sweep to finish it).
     const update = await svc.db.transaction((tx) => requestHubUpdate(tx, svc.engine.name, "eu-west-1"));
+    await svc.db.query(`UPDATE operations SET resume_after = now() + interval '1 hour' WHERE id = $1`, [update.id]);
     clock.t += HOUR + 1;
     // The provider's check is queued; the hub's waits.
     expect(await schedule.sweep()).toMatchObject({ queued: 1, deferred: 1 });
     expect((await hubOps(svc)).filter((o) => o.intent === "drift-check")).toEqual([]);
+    await svc.db.query(`UPDATE operations SET resume_after = NULL WHERE id = $1`, [update.id]);
     svc.runner.kick();
     await waitForStatus(svc, update.id, ["succeeded"], 30_000);
     await settled(svc);
