@@ -14,6 +14,7 @@ import auditRoutes, { type AuditRoutesOptions } from "./http/routes/audit.js";
 import healthRoutes, { type ReadinessCheck } from "./http/routes/health.js";
 import operationRoutes from "./http/routes/operations.js";
 import problemRoutes from "./http/routes/problems.js";
+import receiptRoutes, { type ReceiptRoutesOptions } from "./http/routes/receipts.js";
 import providerRoutes from "./http/routes/providers.js";
 import type { StreamDeps } from "./http/streaming.js";
 import { validatorCompiler } from "./http/validation.js";
@@ -43,6 +44,8 @@ export interface AppDeps {
   readonly approvals: ApprovalsDeps;
   readonly apiKeys: ApiKeyRoutesOptions;
   readonly audit: AuditRoutesOptions;
+  /** Receipts, the public keys (GET /v1/keys) and evidence packs (issue 17). */
+  readonly receipts: ReceiptRoutesOptions;
   /** OIDC_ISSUER when OIDC is on: the OpenAPI document names it as a second security scheme. */
   readonly oidcIssuer?: string | undefined;
   /** Stream-ticket HMAC key. */
@@ -114,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(webhookRoutes, { deps: deps.webhooks });
   await app.register(apiKeyRoutes, deps.apiKeys);
   await app.register(auditRoutes, deps.audit);
+  await app.register(receiptRoutes, deps.receipts);
   await app.register(problemRoutes);
   await app.ready();
   return app;

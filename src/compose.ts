@@ -290,6 +290,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     approvals,
     apiKeys: { db, audit, maxExpiresInDays: config.API_KEY_MAX_EXPIRES_DAYS },
     audit: { db, audit, verifyKeys: keys.auditVerify },
+    receipts: { db, audit, signingKey: keys.auditSigning, verifyKeys: keys.auditVerify },
     ticketKey: keys.ticketKey,
     oidcIssuer: config.OIDC_ISSUER,
     instrument: options.instrument,

@@ -18,6 +18,8 @@ export type RouteAuth =
   | { readonly public: true }
   | {
       readonly role: Role;
+      /** A second role that also may (`auditor` beside `viewer`: the auditor holds no other role, roles.ts). */
+      readonly alsoRole?: Role;
       /** Audited as this action when refused (a viewer's `provider.create` is `provider.create`, denied). */
       readonly action?: AuditAction;
       /** Also accepts `?ticket=` for the operation in the path (SSE clients that cannot set headers). */
@@ -138,8 +140,9 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     }
     request.principal = check.principal;
     if (typeof ticket === "string") request.ticketOperation = operationId;
-    if (!hasRole(check.principal.role, auth.role)) {
-      throw new DeniedError("FORBIDDEN", `This needs the ${auth.role} role; the caller has ${check.principal.role}.`, {
+    if (!hasRole(check.principal.role, auth.role) && !(auth.alsoRole !== undefined && hasRole(check.principal.role, auth.alsoRole))) {
+      const needs = auth.alsoRole === undefined ? `the ${auth.role} role` : `the ${auth.role} or the ${auth.alsoRole} role`;
+      throw new DeniedError("FORBIDDEN", `This needs ${needs}; the caller has ${check.principal.role}.`, {
         action: auth.action ?? "auth.denied",
         resource: routeResource(request),
         reason: `role ${check.principal.role} < ${auth.role}`,

@@ -107,8 +107,9 @@ function accessText(auth: RouteAuth, streams: boolean): string {
   const parts: string[] = [];
   if ("public" in auth) parts.push("Public: no credential.");
   else {
-    const holders = ROLES.filter((r) => hasRole(r, auth.role));
-    parts.push(`Needs the \`${auth.role}\` role (held by ${holders.map((r) => `\`${r}\``).join(", ")}); objects of other teams are not found.`);
+    const holders = ROLES.filter((r) => hasRole(r, auth.role) || (auth.alsoRole !== undefined && hasRole(r, auth.alsoRole)));
+    const needs = auth.alsoRole === undefined ? `the \`${auth.role}\` role` : `the \`${auth.role}\` or the \`${auth.alsoRole}\` role`;
+    parts.push(`Needs ${needs} (held by ${holders.map((r) => `\`${r}\``).join(", ")}); objects of other teams are not found.`);
     if (auth.action) parts.push(`Audited as \`${auth.action}\`.`);
     if (auth.streamTicket) parts.push("Also takes `?ticket=` (POST /v1/operations/{id}/stream-tickets) instead of the authorization header, for EventSource.");
   }

@@ -20,7 +20,11 @@ type Need = Role | "public";
  * owned: true = the path names a team's object (another team's → 404, as if it did not exist);
  * "body" = the body names the team (creating for a team one is not in → 403).
  */
-const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
+/**
+ * also: a second role that may too (RouteAuth.alsoRole); it reads across teams (the auditor reads the whole
+ * trail, which names every operation), so another team's object is not hidden from it.
+ */
+const EXPECTED: Record<string, { need: Need; owned: boolean | "body"; also?: Role }> = {
   "GET /healthz": { need: "public", owned: false },
   "GET /readyz": { need: "public", owned: false },
   "GET /problems/:type": { need: "public", owned: false },
@@ -77,6 +81,9 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body" }> = {
   "GET /v1/audit": { need: "auditor", owned: false },
   "GET /v1/audit/verify": { need: "auditor", owned: false },
   "POST /v1/audit/hash": { need: "auditor", owned: false },
+  "GET /v1/keys": { need: "public", owned: false },
+  "GET /v1/operations/:id/receipt": { need: "viewer", owned: true, also: "auditor" },
+  "GET /v1/providers/:name/evidence": { need: "auditor", owned: false },
 };
 
 type Decision = "allowed" | "unauthenticated" | "forbidden" | "hidden";
@@ -214,11 +221,12 @@ function bodyFor(method: string, url: string): unknown {
   return undefined;
 }
 
-function expected(route: { need: Need; owned: boolean | "body" }, caller: Caller): Decision {
+function expected(route: { need: Need; owned: boolean | "body"; also?: Role }, caller: Caller): Decision {
   if (route.need === "public") return "allowed";
   if (caller.role === undefined) return "unauthenticated";
-  if (!hasRole(caller.role, route.need)) return "forbidden";
-  if (route.owned !== false && !caller.ownTeam && caller.role !== "admin") return route.owned === "body" ? "forbidden" : "hidden";
+  const also = route.also !== undefined && hasRole(caller.role, route.also);
+  if (!hasRole(caller.role, route.need) && !also) return "forbidden";
+  if (route.owned !== false && !caller.ownTeam && caller.role !== "admin" && !also) return route.owned === "body" ? "forbidden" : "hidden";
   return "allowed";
 }
 

@@ -26,6 +26,8 @@ const WHAT_TO_DO: Readonly<Record<ErrorCode, string>> = {
   OPERATION_FINISHED: "The operation has finished already: there is nothing to cancel, approve or reject.",
   ROLLOUT_CONFLICT: "A rollout is open already (one at a time: `links.rollout` points at it; pause, cancel or let it finish), no stack is behind this service's program version, or the rollout's state does not allow the request (for example resuming one that is not paused, or approving one that is not awaiting approval). The detail names the state.",
   DELIVERY_PENDING: "The webhook delivery is still being sent or retried (it is `pending`): only a `delivered` or `dead` one can be redelivered. Its attempts are listed at its URL.",
+  RECEIPT_NOT_READY: "A receipt is signed when its operation ends (succeeded, failed, cancelled or interrupted). Ask again once GET /v1/operations/{id} shows a final status; the operation's event stream says when.",
+  EVIDENCE_TOO_LARGE: "The provider's evidence (its operations, or the audit records needed to check them against the signed chain heads) is past the pack's bound; the detail names the number and the bound. Use GET /v1/audit with the provider's filters and GET /v1/operations/{id}/receipt for each operation instead.",
   IDEMPOTENCY_KEY_REUSED: "This Idempotency-Key was used before with a different request. Use a new key for a new request.",
   GUARDRAIL_VIOLATION: "What the request would build breaks a guardrail of the landing zone. `violations[]` names each rule and the resource.",
   UNSUPPORTED_FEATURE: "The provider program of this version cannot build part of the spec yet; the detail says which.",
