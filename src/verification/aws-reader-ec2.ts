@@ -33,7 +33,7 @@ export function createEc2Reads(session: AwsSession): Ec2Reads {
   return {
     securityGroupRules(at, groupId, signal) {
       return read("ec2:DescribeSecurityGroupRules", signal, async (calls) => {
-        const rules = await pages(calls, (NextToken, abortSignal) =>
+        const rules = await pages(calls, "ec2:DescribeSecurityGroupRules", (NextToken, abortSignal) =>
           ec2(at)
             .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: "group-id", Values: [groupId] }], MaxResults: PAGE, NextToken }), { abortSignal })
             .then((out) => ({ items: out.SecurityGroupRules ?? [], next: out.NextToken })),
@@ -47,24 +47,26 @@ export function createEc2Reads(session: AwsSession): Ec2Reads {
 
     subnetNacls(at, subnetIds, signal) {
       return read("ec2:DescribeNetworkAcls", signal, async (calls) => {
+        const naclsOf = (ids: readonly string[]) =>
+          pages(calls, "ec2:DescribeNetworkAcls", (NextToken, abortSignal) =>
+            ec2(at)
+              .send(new DescribeNetworkAclsCommand({ Filters: [{ Name: "association.subnet-id", Values: [...ids] }], MaxResults: SMALL_PAGE, NextToken }), { abortSignal })
+              .then((out) => ({ items: out.NetworkAcls ?? [], next: out.NextToken })),
+          );
         if (subnetIds.length === 0) return [];
-        const acls = await pages(calls, (NextToken, abortSignal) =>
-          ec2(at)
-            .send(new DescribeNetworkAclsCommand({ Filters: [{ Name: "association.subnet-id", Values: [...subnetIds] }], MaxResults: SMALL_PAGE, NextToken }), { abortSignal })
-            .then((out) => ({ items: out.NetworkAcls ?? [], next: out.NextToken })),
-        );
-        const wanted = new Set(subnetIds);
-        return acls.flatMap((acl) =>
-          (acl.Associations ?? [])
-            .filter((association) => association.SubnetId !== undefined && wanted.has(association.SubnetId))
-            .map((association): SubnetNaclFacts => ({ subnetId: association.SubnetId ?? "", ...naclFacts(acl) })),
-        );
+        const found = associations(await naclsOf(subnetIds), subnetIds);
+        // A subnet absent from the answer is a strong claim (gone: a failure for a revoke), so it is asked for
+        // alone before it is believed; moto 5.2.6 matches a multi-valued filter on a list as if every value
+        // had to be there, and drops subnets that still exist.
+        const unseen = subnetIds.filter((id) => !found.some((f) => f.subnetId === id));
+        for (const id of unseen) found.push(...associations(await naclsOf([id]), [id]));
+        return subnetIds.flatMap((id) => found.filter((f) => f.subnetId === id).slice(0, 1));
       });
     },
 
     endpointService(at, serviceName, signal) {
       return read("ec2:DescribeVpcEndpointServiceConfigurations", signal, async (calls) => {
-        const services = await pages(calls, (NextToken, abortSignal) =>
+        const services = await pages(calls, "ec2:DescribeVpcEndpointServiceConfigurations", (NextToken, abortSignal) =>
           ec2(at)
             .send(new DescribeVpcEndpointServiceConfigurationsCommand({ Filters: [{ Name: "service-name", Values: [serviceName] }], MaxResults: SMALL_PAGE, NextToken }), { abortSignal })
             .then((out) => ({ items: out.ServiceConfigurations ?? [], next: out.NextToken })),
@@ -73,7 +75,7 @@ export function createEc2Reads(session: AwsSession): Ec2Reads {
         const service = services.find((s) => s.ServiceName === serviceName);
         if (!service?.ServiceId) return null;
         const serviceId = service.ServiceId;
-        const connections = await pages(calls, (NextToken, abortSignal) =>
+        const connections = await pages(calls, "ec2:DescribeVpcEndpointConnections", (NextToken, abortSignal) =>
           ec2(at)
             .send(new DescribeVpcEndpointConnectionsCommand({ Filters: [{ Name: "service-id", Values: [serviceId] }], MaxResults: SMALL_PAGE, NextToken }), { abortSignal })
             .then((out) => ({ items: out.VpcEndpointConnections ?? [], next: out.NextToken })),
@@ -98,7 +100,7 @@ export function createEc2Reads(session: AwsSession): Ec2Reads {
 
 async function groupExists(calls: Calls, client: EC2Client, groupId: string): Promise<boolean> {
   try {
-    const out = await calls.send((abortSignal) => client.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }), { abortSignal }));
+    const out = await calls.send("ec2:DescribeSecurityGroups", (abortSignal) => client.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }), { abortSignal }));
     return (out.SecurityGroups ?? []).some((g) => g.GroupId === groupId);
   } catch (err) {
     if (serviceErrorName(err) === "InvalidGroup.NotFound") return false;
@@ -108,12 +110,22 @@ async function groupExists(calls: Calls, client: EC2Client, groupId: string): Pr
 
 /** Who may request a connection (not in the service's configuration): part of the evidence of a revoke. */
 async function allowedPrincipals(calls: Calls, client: EC2Client, serviceId: string): Promise<string[]> {
-  const principals = await pages(calls, (NextToken, abortSignal) =>
+  const principals = await pages(calls, "ec2:DescribeVpcEndpointServicePermissions", (NextToken, abortSignal) =>
     client
       .send(new DescribeVpcEndpointServicePermissionsCommand({ ServiceId: serviceId, MaxResults: SMALL_PAGE, NextToken }), { abortSignal })
       .then((out) => ({ items: out.AllowedPrincipals ?? [], next: out.NextToken })),
   );
   return principals.flatMap((p) => (p.Principal ? [p.Principal] : []));
+}
+
+/** The subnets' associations among the NACLs answered, one fact per associated subnet asked for. */
+function associations(acls: readonly NetworkAcl[], subnetIds: readonly string[]): SubnetNaclFacts[] {
+  const wanted = new Set(subnetIds);
+  return acls.flatMap((acl) =>
+    (acl.Associations ?? [])
+      .filter((association) => association.SubnetId !== undefined && wanted.has(association.SubnetId))
+      .map((association): SubnetNaclFacts => ({ subnetId: association.SubnetId ?? "", ...naclFacts(acl) })),
+  );
 }
 
 function ruleFacts(rule: SecurityGroupRule): SecurityGroupRuleFacts {

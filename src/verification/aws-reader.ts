@@ -34,7 +34,7 @@ export function createAwsAccessReader(options: AwsAccessReaderOptions = {}): Acc
       return read("kms:DescribeKey", signal, async (calls) => {
         let metadata;
         try {
-          metadata = (await calls.send((abortSignal) => kms(at).send(new DescribeKeyCommand({ KeyId: keyArn }), { abortSignal }))).KeyMetadata;
+          metadata = (await calls.send("kms:DescribeKey", (abortSignal) => kms(at).send(new DescribeKeyCommand({ KeyId: keyArn }), { abortSignal }))).KeyMetadata;
         } catch (err) {
           if (serviceErrorName(err) === "NotFoundException") return null;
           throw err;
@@ -42,7 +42,7 @@ export function createAwsAccessReader(options: AwsAccessReaderOptions = {}): Acc
         if (!metadata?.KeyId) return null;
         let policy = "";
         try {
-          const out = await calls.send((abortSignal) => kms(at).send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: "default" }), { abortSignal }));
+          const out = await calls.send("kms:GetKeyPolicy", (abortSignal) => kms(at).send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: "default" }), { abortSignal }));
           policy = out.Policy ?? "";
         } catch (err) {
           // A key pending deletion or import may refuse its policy: the key's state is then the evidence.
@@ -55,7 +55,7 @@ export function createAwsAccessReader(options: AwsAccessReaderOptions = {}): Acc
     kmsGrants(at, keyArn, signal) {
       return read("kms:ListGrants", signal, async (calls) => {
         try {
-          const grants = await pages(calls, (Marker, abortSignal) =>
+          const grants = await pages(calls, "kms:ListGrants", (Marker, abortSignal) =>
             kms(at)
               .send(new ListGrantsCommand({ KeyId: keyArn, Limit: GRANTS_PAGE, Marker }), { abortSignal })
               .then((out) => ({ items: out.Grants ?? [], next: out.Truncated ? out.NextMarker : undefined })),
@@ -80,7 +80,7 @@ export function createAwsAccessReader(options: AwsAccessReaderOptions = {}): Acc
     ruleGroup(at, arn, signal) {
       return read("network-firewall:DescribeRuleGroup", signal, async (calls) => {
         try {
-          const out = await calls.send((abortSignal) => firewall(at).send(new DescribeRuleGroupCommand({ RuleGroupArn: arn }), { abortSignal }));
+          const out = await calls.send("network-firewall:DescribeRuleGroup", (abortSignal) => firewall(at).send(new DescribeRuleGroupCommand({ RuleGroupArn: arn }), { abortSignal }));
           // The program writes Suricata rules as a string; a group written as structured rules has none, and
           // the check then sees no rule at all (never a pass for active, and no drop for revoked).
           return { arn: out.RuleGroupResponse?.RuleGroupArn ?? arn, rulesString: out.RuleGroup?.RulesSource?.RulesString ?? "" };
@@ -95,7 +95,7 @@ export function createAwsAccessReader(options: AwsAccessReaderOptions = {}): Acc
       return read("organizations:ListPoliciesForTarget", signal, async (calls) => {
         let summaries;
         try {
-          summaries = await pages(calls, (NextToken, abortSignal) =>
+          summaries = await pages(calls, "organizations:ListPoliciesForTarget", (NextToken, abortSignal) =>
             organizations(at)
               .send(new ListPoliciesForTargetCommand({ TargetId: targetAccountId, Filter: type, MaxResults: POLICIES_PAGE, NextToken }), { abortSignal })
               .then((out) => ({ items: out.Policies ?? [], next: out.NextToken })),
@@ -110,7 +110,7 @@ export function createAwsAccessReader(options: AwsAccessReaderOptions = {}): Acc
         return Promise.all(
           summaries.map(async (summary): Promise<OrgPolicyFacts> => {
             const policyId = summary.Id ?? "";
-            const out = await calls.send((abortSignal) => organizations(at).send(new DescribePolicyCommand({ PolicyId: policyId }), { abortSignal }));
+            const out = await calls.send("organizations:DescribePolicy", (abortSignal) => organizations(at).send(new DescribePolicyCommand({ PolicyId: policyId }), { abortSignal }));
             return { policyId, name: out.Policy?.PolicySummary?.Name ?? summary.Name ?? "", content: out.Policy?.Content ?? "" };
           }),
         );

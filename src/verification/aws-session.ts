@@ -103,22 +103,28 @@ function shared(assume: CredentialsProvider): CredentialsProvider {
   };
 }
 
-/** What a read's body uses to send: each call counted, each under the caller's signal. */
+/** What a read's body uses to send: each call counted, named (a failure names the API that failed), under the caller's signal. */
 export interface Calls {
-  send<T>(send: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
+  send<T>(api: string, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
 /**
- * Runs `body` and answers its value with the number of calls it sent, or why AWS could not be read (the
- * service's error name and status, a timeout, an unreachable endpoint, missing credentials). An abort
+ * Runs `body` and answers its value with the number of calls it sent, or why AWS could not be read (the API
+ * that failed, and the service's error name and status, a timeout, an unreachable endpoint, missing credentials). An abort
  * rejects: a cancelled verification has no result.
  */
 export async function read<T>(api: string, signal: AbortSignal, body: (calls: Calls) => Promise<T>): Promise<Reading<T>> {
   let count = 0;
+  let failed = api;
   const calls: Calls = {
-    send(send) {
+    async send(name, send) {
       count += 1;
-      return raceAbort(signal, `the verification read ${api}`, send);
+      try {
+        return await raceAbort(signal, `the verification read ${name}`, send);
+      } catch (err) {
+        failed = name;
+        throw err;
+      }
     },
   };
   try {
@@ -126,7 +132,7 @@ export async function read<T>(api: string, signal: AbortSignal, body: (calls: Ca
     return { ok: true, value, calls: count };
   } catch (err) {
     if (signal.aborted) throw isAbort(err) ? err : abortError(signal, `the verification read ${api}`);
-    return { ok: false, reason: `${api}: ${reasonOf(err)}`, calls: count };
+    return { ok: false, reason: `${failed}: ${reasonOf(err)}`, calls: count };
   }
 }
 
@@ -151,12 +157,12 @@ function reasonOf(err: unknown): string {
 }
 
 /** Every page of a paginated read, each page one counted call. */
-export async function pages<T>(calls: Calls, page: (next: string | undefined, abortSignal: AbortSignal) => Promise<{ items: readonly T[]; next?: string | undefined }>): Promise<T[]> {
+export async function pages<T>(calls: Calls, api: string, page: (next: string | undefined, abortSignal: AbortSignal) => Promise<{ items: readonly T[]; next?: string | undefined }>): Promise<T[]> {
   const items: T[] = [];
   let next: string | undefined;
   do {
     const token = next;
-    const out = await calls.send((abortSignal) => page(token, abortSignal));
+    const out = await calls.send(api, (abortSignal) => page(token, abortSignal));
     items.push(...out.items);
     next = out.next || undefined;
   } while (next !== undefined);

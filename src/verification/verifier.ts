@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import {
   absent,
   checkEndpointConnections,
@@ -34,7 +35,10 @@ function judge<T>(code: CheckCode, reading: Reading<T> | undefined, verdict: Jud
  */
 export async function verifyAccess(reader: AccessReader, target: VerificationTarget, options: VerifyAccessOptions): Promise<VerificationResult> {
   const now = options.now ?? Date.now;
-  const { signal } = options;
+  // A signal of its own for the reads: every read in flight listens to it (and the SDK per request), more
+  // than the default warning threshold of 10; it follows the caller's.
+  const signal = AbortSignal.any([options.signal]);
+  setMaxListeners(0, signal);
   const started = now();
   const { bridge, network, keyArn, securityGroupId, ruleGroupArn } = target;
   const serviceName = target.inbound?.serviceName;
