@@ -837,6 +837,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys that verify receipts and evidence packs (JWKS; no credentials)
+         * @description Public: no credential.
+         */
+        get: operations["listPublicKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operations/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed receipt of a finished operation
+         * @description Needs the `viewer` or the `auditor` role (held by `viewer`, `operator`, `approver`, `admin`, `auditor`); objects of other teams are not found.
+         */
+        get: operations["getOperationReceipt"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/providers/{name}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An evidence pack (ZIP): spec history, approvals, receipts, audit records with their chain and signed heads, the latest verification, a signed manifest
+         * @description Needs the `auditor` role (held by `admin`, `auditor`); objects of other teams are not found.
+         */
+        get: operations["getProviderEvidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/problems/{type}": {
         parameters: {
             query?: never;
@@ -1456,6 +1516,82 @@ export interface components {
                 events: string;
             };
         };
+        /** @description The audit trail's public keys (JWKS, Ed25519): they verify receipts, evidence packs and signed chain heads */
+        KeySet: {
+            readonly keys: {
+                /** @constant */
+                kty: "OKP";
+                /** @constant */
+                crv: "Ed25519";
+                /** @description the raw public key, base64url */
+                x: string;
+                /** @description the key id receipts, manifests and signed heads name */
+                kid: string;
+                /** @constant */
+                use: "sig";
+                /** @constant */
+                alg: "EdDSA";
+                /**
+                 * @description `current` signs now; `previous` keys verify what they signed before a rotation
+                 * @enum {string}
+                 */
+                status: "current" | "previous";
+            }[];
+        };
+        /** @description What a finished operation did, signed with Ed25519 over `saas-bridge receipt v1\n` + the canonical JSON (RFC 8785) of `receipt`; verify with GET /v1/keys */
+        SignedReceipt: {
+            receipt: {
+                /** @constant */
+                version: "saas-bridge.receipt/v1";
+                operation: {
+                    id: string;
+                    intent: string;
+                    kind: string;
+                    status: string;
+                } & {
+                    [key: string]: unknown;
+                };
+                provider: string;
+                specHash: string;
+                programVersion: string;
+                engine: string;
+                summary: unknown;
+                readonly resources: ({
+                    urn: string;
+                    type: string;
+                    id: string;
+                } & {
+                    [key: string]: unknown;
+                })[];
+                verification: unknown;
+                readonly approvals: {
+                    [key: string]: unknown;
+                }[];
+                audit: {
+                    /** Format: int64 */
+                    seq: number;
+                    hash: string;
+                } & {
+                    [key: string]: unknown;
+                };
+                issuedAt: string;
+            } & {
+                [key: string]: unknown;
+            };
+            signature: {
+                /** @constant */
+                alg: "EdDSA";
+                /** @constant */
+                crv: "Ed25519";
+                keyId: string;
+                /** @description Ed25519 signature, base64url */
+                value: string;
+            } & {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /** @description A rollout of the service's program version to every stack that last ran an older one */
         Rollout: {
             /** Format: uuid */
@@ -1990,7 +2126,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `APPROVAL_INVALID` (The approval does not apply), `PROVIDER_EXISTS` (A provider with this name already exists), `INVALID_STATE` (The provider is not in a state that allows this), `OPERATION_FINISHED` (The operation has already finished), `ROLLOUT_CONFLICT` (The rollout is not in a state that allows this), `DELIVERY_PENDING` (The webhook delivery is still pending). */
+        /** @description `APPROVAL_INVALID` (The approval does not apply), `PROVIDER_EXISTS` (A provider with this name already exists), `INVALID_STATE` (The provider is not in a state that allows this), `OPERATION_FINISHED` (The operation has already finished), `ROLLOUT_CONFLICT` (The rollout is not in a state that allows this), `DELIVERY_PENDING` (The webhook delivery is still pending), `RECEIPT_NOT_READY` (The operation has not finished: it has no receipt yet). */
         Conflict: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -2029,7 +2165,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `IDEMPOTENCY_KEY_REUSED` (The Idempotency-Key was used with a different request), `GUARDRAIL_VIOLATION` (The request violates a guardrail), `UNSUPPORTED_FEATURE` (This version cannot build part of the request yet). */
+        /** @description `EVIDENCE_TOO_LARGE` (The evidence pack would be too large), `IDEMPOTENCY_KEY_REUSED` (The Idempotency-Key was used with a different request), `GUARDRAIL_VIOLATION` (The request violates a guardrail), `UNSUPPORTED_FEATURE` (This version cannot build part of the request yet). */
         UnprocessableContent: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -4110,13 +4246,111 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listPublicKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The audit trail's public keys (JWKS, Ed25519): they verify receipts, evidence packs and signed chain heads */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeySet"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getOperationReceipt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What a finished operation did, signed with Ed25519 over `saas-bridge receipt v1\n` + the canonical JSON (RFC 8785) of `receipt`; verify with GET /v1/keys */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedReceipt"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getProviderEvidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description application/zip: the evidence pack (verify with `npm run verify-receipt -- pack.zip --keys keys.json`) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     describeProblemType: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 /** @description the last segment of a problem's `type` */
-                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "rollout-conflict" | "delivery-pending" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
+                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "rollout-conflict" | "delivery-pending" | "receipt-not-ready" | "evidence-too-large" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
             };
             cookie?: never;
         };

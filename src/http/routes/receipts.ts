@@ -42,7 +42,7 @@ const SignedReceiptDto = z
     description: "What a finished operation did, signed with Ed25519 over `saas-bridge receipt v1\\n` + the canonical JSON (RFC 8785) of `receipt`; verify with GET /v1/keys",
   });
 
-const OperationId = z.object({ id: z.uuid() });
+const OperationId = z.object({ id: z.uuid().max(36) });
 const ProviderName = z.object({ name: z.string().min(1).max(64) });
 const denied = { 401: ProblemDto, 403: ProblemDto, 429: ProblemDto };
 const readers: { auth: RouteAuth } = { auth: { role: "viewer", alsoRole: "auditor" } };
