@@ -28,6 +28,7 @@ import type { LandingZone } from "./onboarding/landing-zone.js";
 import { createEvaluationPool, createInProcessEvaluator, defaultEvaluationWorkers, type ProgramEvaluator, type ProviderProgram } from "./engine/evaluation-pool.js";
 import { createGuardrailCheck } from "./onboarding/guardrail-check.js";
 import { createRunnerHooks } from "./onboarding/runner-hooks.js";
+import { createVerificationDeps } from "./compose-verification.js";
 import { createProviderDriftSchedule } from "./onboarding/drift-schedule-port.js";
 import type { SweepResult } from "./operations/schedules/drift-schedule.js";
 import { sweepExpiry, type ExpiryDeps, type ExpirySweep } from "./onboarding/expiry.js";
@@ -84,6 +85,7 @@ export type ServiceConfig = EngineConfig & Pick<
   | "DISK_MIN_FREE_MB"
   | "DRIFT_CHECK_INTERVAL"
   | "DRIFT_CHECK_MAX_RUNNING"
+  | "VERIFY_ACCESS"
   | "EXPIRY_WARNING_DAYS"
   | "EXPIRY_CHECK_SECONDS"
   | "MODE"
@@ -204,7 +206,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   });
   const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
   // Every end of an operation goes through onFinish (the runner, interruption, cancels, rejections): its notice too.
-  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails, notify, audit });
+  const verification = createVerificationDeps(config, db);
+  const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails, notify, audit, verification, receiptKey: keys.auditSigning });
   // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
   const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });
   const runner = createRunner({

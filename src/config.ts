@@ -223,6 +223,12 @@ const ConfigSchema = z
       .default(86_400_000),
     /** Scheduled (background) operations running at once on a replica; default MAX_CONCURRENT_OPERATIONS − 1 (at least 1), so people find a slot. */
     DRIFT_CHECK_MAX_RUNNING: intFrom(1, 256).optional(),
+    /**
+     * Access verification (issue 17): `after-offboarding` reads AWS after every revoke and decommission, in the
+     * same operation, and records what it found; `off` only when asked (POST /v1/providers/{name}/verifications).
+     * With ENGINE=pulumi the reads use the AWS SDK's own configuration (credentials chain, AWS_ENDPOINT_URL_*).
+     */
+    VERIFY_ACCESS: z.enum(["after-offboarding", "off"]).default("after-offboarding"),
     // Signed notifications (webhooks, issue 16).
     /**
      * Addresses or CIDRs webhook destinations may resolve to although they are loopback, link-local, private

@@ -14,6 +14,8 @@ export const AuditAction = z.enum([
   "provider.decommission",
   "provider.preview",
   "provider.drift-check",
+  /** An access verification asked for (issue 17); those after a revoke or decommission are part of it. */
+  "provider.verify",
   "provider.access-reopened",
   "provider.key-store",
   /** The service revoked a provider at its `expiresAt` (issue 16). */
@@ -23,6 +25,10 @@ export const AuditAction = z.enum([
   /** A hub's drift check found the central firewall policy changed or gone (security-relevant; the system). */
   "network-hub.policy-drifted",
   "operation.cancel",
+  /** An operation ended (the system): its receipt (issue 17) names this record's seq and hash. */
+  "operation.finish",
+  /** An access verification of a provider (issue 17) found access that should be gone, or missing (the system). */
+  "provider.verification-failed",
   "rollout.create",
   "rollout.approve",
   "rollout.reject",

@@ -58,6 +58,9 @@ export function assertPrepareFits(request: EngineRequest): void {
   }
 }
 
+/** No step at all (a verification runs no engine). */
+export const NO_CHANGES: ChangeSummary = Object.freeze({ create: 0, update: 0, delete: 0, replace: 0, same: 0 });
+
 /** The two phases' step counts added (a step of each phase is its own cloud call). */
 export function addSummaries(a: ChangeSummary, b: ChangeSummary): ChangeSummary {
   return { create: a.create + b.create, update: a.update + b.update, delete: a.delete + b.delete, replace: a.replace + b.replace, same: a.same + b.same };
@@ -99,6 +102,22 @@ export interface EngineResult {
   readonly steps?: readonly PlannedStep[];
   /** The process the operation ran in, when it had its own (memory is reported per child). */
   readonly process?: EngineProcessReport;
+  /** `up` and `destroy`: the stack's resources after the run, with their cloud ids (a receipt names them, issue 17). */
+  readonly resources?: readonly StackResource[];
+}
+
+/** A resource in the stack's state: its URN, type and the id the cloud gave it (absent for components). */
+export interface StackResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly id?: string;
+}
+
+/** A state entry as a StackResource: the stack itself is bookkeeping and left out; an empty id is none. */
+export function stackResources(entries: readonly { urn: string; type: string; id?: unknown }[]): StackResource[] {
+  return entries.flatMap((e) =>
+    e.type === "pulumi:pulumi:Stack" ? [] : [typeof e.id === "string" && e.id !== "" ? { urn: e.urn, type: e.type, id: e.id } : { urn: e.urn, type: e.type }],
+  );
 }
 
 export interface EngineProcessReport {

@@ -4,6 +4,7 @@ import { APPROVAL_STATUSES, type Approval } from "../approvals/approvals-repo.js
 import { KEY_DISPOSITIONS } from "../../programs/types.js";
 import { Lifecycle } from "../onboarding/lifecycle.js";
 import { DriftState, driftOf } from "../onboarding/drift.js";
+import { VerificationResultSchema, VerificationState, verificationOf } from "../onboarding/verification.js";
 import type { ExpiryView } from "../onboarding/expiry-steps-repo.js";
 import type { ProviderRecord } from "../onboarding/providers-repo.js";
 import { ChangeSummary, OperationError, OperationEvent, ResourceOp } from "../operations/events.js";
@@ -77,6 +78,13 @@ export const OperationDto = z
           .object({ pid: z.number().int(), peakRssBytes: z.number().int().nonnegative() })
           .optional()
           .describe("the child process the operation ran in, and its peak resident memory"),
+        resources: z
+          .array(z.object({ urn: z.string(), type: z.string(), id: z.string().optional() }))
+          .optional()
+          .describe("up and destroy: the stack's resources after the run and the ids the cloud gave them (none after a destroy)"),
+        verification: VerificationResultSchema.optional().describe(
+          "revoke, decommission and verify: what the access verification read from AWS (issue 17); a failed check is also a security event",
+        ),
       })
       .nullable(),
     error: OperationError.nullable(),
@@ -119,6 +127,11 @@ export const ProviderDto = z.object({
     "what the last drift check found: in_sync, drifted (resources changed or deleted outside the engine, key names only, never values), " +
       "or unknown (never checked, the last check failed, or an operation changed the stack since; `reason` says which)",
   ),
+  verification: VerificationState.nullable().describe(
+    "the last access verification read from AWS (issue 17): after every revoke and decommission, and on request; one check per capability " +
+      "(KMS_GRANTS, KMS_KEY_POLICY, SG_INGRESS, NACL_DENY, ENDPOINT_CONNECTIONS, FIREWALL_RULES, QUARANTINE_POLICY) with pass, fail, not-verifiable or not-applicable " +
+      "and the AWS ids it saw; null: never verified",
+  ),
   expiry: z
     .object({
       expiresAt: z.string(),
@@ -133,7 +146,7 @@ export const ProviderDto = z.object({
   links,
 }).meta({ id: "Provider", description: "An onboarded SaaS provider: its spec, lifecycle, stack outputs and operations in flight" });
 
-export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true, keyStore: true, expiry: true }).meta({
+export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperations: true, outputs: true, keyStore: true, expiry: true, verification: true }).meta({
   id: "ProviderSummary",
   description: "A provider as listed (no spec, outputs or operations)",
 });
@@ -232,6 +245,7 @@ export function toProviderDto(p: ProviderRecord, active: readonly Operation[], k
     spec: p.spec,
     outputs: p.outputs,
     activeOperations: active.map((o) => ({ id: o.id, intent: o.intent, status: o.status, links: { self: `/v1/operations/${o.id}` } })),
+    verification: verificationOf(p.verification),
     ...(keyStore ? { keyStore: { ...keyStore, steps: [...keyStore.steps] } } : {}),
     ...(expiry ? { expiry: { ...expiry, warnings: [...expiry.warnings] } } : {}),
   };

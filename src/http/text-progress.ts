@@ -27,6 +27,7 @@ function shortType(token: string): string {
   return parts.length === 3 && parts[0] === "aws" ? `${parts[0]}:${parts[1]}` : token;
 }
 
+const VERDICT = { pass: "ok  ", fail: "FAIL", "not-verifiable": "??  ", "not-applicable": "n/a " } as const;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 export function createTextFormatter(header: string): (event: OperationEvent) => string {
@@ -73,7 +74,14 @@ export function createTextFormatter(header: string): (event: OperationEvent) => 
         return `guardrail ${clean(e.code)}: ${clean(e.message)}\n`;
       case "security.access-reopened":
       case "security.hub-policy-drifted":
+      case "security.access-verification-failed":
         return `CRITICAL: ${clean(e.message)}\n`;
+      case "verification.started":
+        return `verifying in the cloud that access is ${e.expectation === "active" ? "as the spec says" : "gone"}: ${e.checks} check(s), reader ${clean(e.reader)}\n`;
+      case "verification.checked":
+        return `  ${VERDICT[e.status]} ${e.code}: ${clean(e.message)}\n`;
+      case "verification.finished":
+        return `verification ${e.status} (${e.calls} read call(s), ${seconds(e.durationMs)})\n`;
       case "operation.succeeded": {
         const parts = Object.entries(e.summary)
           .filter(([, n]) => n > 0)

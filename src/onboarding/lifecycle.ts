@@ -45,6 +45,7 @@ export function project(lifecycle: Lifecycle, pending: readonly Intent[]): Proje
       case "preview":
       case "drift-check":
       case "hub-update":
+      case "verify":
         return state;
     }
   }, settled(lifecycle));
@@ -74,6 +75,10 @@ export function admit(intent: Exclude<Intent, "create" | "hub-update">, lifecycl
       return state === "active" ? { ok: true, accessState: "revoked" } : refuse(`cannot revoke: the provider will be ${state}`);
     case "reinstate":
       return state === "revoked" ? { ok: true, accessState: "active" } : refuse(`cannot reinstate: the provider will be ${state}`);
+    case "verify":
+      // Read-only: after a decommission too (proof that access stays gone), never of a stack that never got there.
+      if (state === "active" || state === "revoked") return { ok: true, accessState: state };
+      return state === "gone" ? { ok: true, accessState: "revoked" } : refuse(`nothing to verify yet: the provider will be ${state}`);
     case "decommission":
       // A failed or cancelled destroy leaves `decommissioning`; asking again retries it.
       if (state !== "gone" || (lifecycle === "decommissioning" && pending.length === 0)) return { ok: true, accessState: variant };
@@ -90,7 +95,7 @@ export function onStart(intent: Intent, current: Lifecycle): Lifecycle {
 
 /** Lifecycle when an operation ends. */
 export function onFinish(intent: Intent, status: OperationStatus, accessState: AccessState, current: Lifecycle): Lifecycle {
-  if (intent === "preview" || intent === "drift-check") return current;
+  if (intent === "preview" || intent === "drift-check" || intent === "verify") return current;
   if (intent === "decommission") return status === "succeeded" ? "decommissioned" : current;
   if (status === "succeeded") return accessState;
   return current === "provisioning" || current === "failed" ? "failed" : current;

@@ -16,6 +16,8 @@ export const ProviderRow = z.object({
   generation: z.number().int().positive().default(1),
   /** The last drift check's result (onboarding/drift.ts DriftState); null: never checked. */
   drift: z.unknown().default(null),
+  /** The last access verification's result (issue 17: onboarding/verification.ts); null: never verified. */
+  verification: z.unknown().default(null),
   created_at: timestamp,
   updated_at: timestamp,
 });

@@ -207,9 +207,9 @@ export async function updateProvider(deps: ProvidersDeps, actor: Actor, name: st
   });
 }
 
-const KIND_OF = { revoke: "up", reinstate: "up", decommission: "destroy", preview: "preview", "drift-check": "refresh" } as const;
+const KIND_OF = { revoke: "up", reinstate: "up", decommission: "destroy", preview: "preview", "drift-check": "refresh", verify: "verify" } as const;
 
-/** revoke / reinstate / preview / drift-check of the provider's current spec (or a proposed one for preview). */
+/** revoke / reinstate / preview / drift-check / verify of the provider's current spec (or a proposed one for preview). */
 export async function requestAction(
   deps: ProvidersDeps,
   actor: Actor,

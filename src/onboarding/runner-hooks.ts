@@ -1,4 +1,10 @@
+import type { KeyObject } from "node:crypto";
 import type { ProviderStackArgs, StackProgram } from "../../programs/types.js";
+import { issueReceipt } from "../audit/receipts/issue.js";
+import { recordAllowed, SYSTEM_ACTOR } from "../auth/actor.js";
+import type { OperationStatus } from "../operations/operation.js";
+import type { Queryable } from "../store/db.js";
+import { FORMER_ID_KEYS, onVerificationFinished, verifyStep, type VerificationDeps } from "./verification.js";
 import type { CredentialSealer } from "../auth/credential-seal.js";
 import { EngineFailure, type EngineEvent } from "../engine/engine.js";
 import { isHubStack, keyOf, type Operation } from "../operations/operation.js";
@@ -37,6 +43,10 @@ export interface RunnerHooksDeps {
   readonly notify?: Notify;
   /** A revoked provider's re-opened access, a hub's drifted firewall policy: audited as the system. */
   readonly audit?: AuditWriter;
+  /** Access verification after revoke and decommission, and `verify` operations (issue 17). */
+  readonly verification?: VerificationDeps;
+  /** Signs every finished operation's receipt (issue 17): the audit signing key. Needs `audit` (the final record). */
+  readonly receiptKey?: KeyObject;
 }
 
 export interface KeyStoreDeps {
@@ -58,10 +68,14 @@ export function keyStoreSealContext(provider: string, generation: number): strin
 function decommissionedOutputs(op: Operation, before: Record<string, unknown>): Record<string, unknown> {
   const keyArn = before["keyArn"];
   const key = keyOf(op);
-  const byokKey =
-    typeof keyArn !== "string"
+  // The ids the stack had, so a later verification can prove they stay gone (issue 17).
+  const formerIds = Object.fromEntries(FORMER_ID_KEYS.filter((k) => before[k] !== undefined).map((k) => [k, before[k]]));
+  const byokKey = {
+    ...(typeof keyArn !== "string"
       ? {}
-      : { byokKey: key === "retain" ? { arn: keyArn, disposition: "retained", state: "disabled" } : { arn: keyArn, disposition: "shredded", state: "pending-deletion" } };
+      : { byokKey: key === "retain" ? { arn: keyArn, disposition: "retained", state: "disabled" } : { arn: keyArn, disposition: "shredded", state: "pending-deletion" } }),
+    ...(Object.keys(formerIds).length > 0 ? { formerIds } : {}),
+  };
   const hsm = before["cloudHsm"] as { clusterId?: unknown; customKeyStoreId?: unknown } | undefined;
   if (typeof hsm?.clusterId !== "string") return byokKey;
   // The cluster, its VPC and the store are retained (they hold the key material and its backups): their
@@ -86,7 +100,7 @@ function withConnectedStore(args: ProviderStackArgs): ProviderStackArgs {
 }
 
 /** How the runner learns what to run and how an operation moves its provider's lifecycle. */
-export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStores, notify, audit }: RunnerHooksDeps): RunnerHooks {
+export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStores, notify, audit, verification, receiptKey }: RunnerHooksDeps): RunnerHooks {
   const schema = buildProviderSpecSchema(landingZone);
 
   function specOf(op: Operation): ProviderSpec {
@@ -112,6 +126,7 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
 
   async function prepareProvider(op: Operation): Promise<Prepared> {
     const spec = specOf(op);
+    if (op.intent === "verify") return prepareVerify(op, spec);
     if (op.intent === "decommission" && op.blocked_by !== null) {
       const problem = hubBlockerProblem(await ops.getOperation(db, op.blocked_by));
       if (problem) throw new EngineFailure("HUB_UPDATE_FAILED", problem);
@@ -135,6 +150,8 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
       throw err;
     }
     const current = await providers.getProvider(db, op.provider);
+    // A revoke's and a decommission's proof, read from the cloud after the run (what the stack had, before it).
+    const verify = verifyStep(verification, op, toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted: false }), current?.outputs ?? {}, current?.lifecycle ?? "active");
     const connectionAccepted = current?.outputs["endpointState"] === "available";
     const generation = current?.generation ?? 1;
     const hsm = await keyStoreOf(op, spec, generation);
@@ -152,7 +169,7 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
       const existingOnly = op.attempt > 1 || (await ops.earlierDecommission(db, op.provider, op.id)) !== undefined;
       const prepare = { program: { program: "provider", args: { ...args, decommissioning: { key } } } satisfies StackProgram, existingOnly };
       const fate = key === "retain" ? "disabled and retained (data encrypted with it stays recoverable)" : "disabled and scheduled for deletion (crypto-shredding)";
-      return { program, prepare, ...secretConfig, findings: [{ type: "diagnostic", severity: "info", message: `decommission: the BYOK key is ${fate}` }] };
+      return { program, prepare, ...secretConfig, ...(verify ? { verify } : {}), findings: [{ type: "diagnostic", severity: "info", message: `decommission: the BYOK key is ${fate}` }] };
     }
 
     // A key-store operation's second up (the key, in the connected store) is checked now too, before anything runs.
@@ -169,9 +186,18 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
       const failure = new EngineFailure("GUARDRAIL_VIOLATION", `${checked.violations.length} guardrail violation(s); nothing was changed`);
       return { program, findings, failure, ...secretConfig };
     }
-    if (!connectedArgs || !hsm) return { program, findings, ...secretConfig };
+    if (!connectedArgs || !hsm) return { program, findings, ...secretConfig, ...(verify ? { verify } : {}) };
     findings.push({ type: "diagnostic", severity: "info", message: "phase 1 of 3: the second HSM and the KMS custom key store (an up)" });
     return { program, findings, ...secretConfig, afterRun: (outputs, context) => connectThenKey(op, spec.region, outputs, connectedArgs, context) };
+  }
+
+  /** A verification only reads the cloud: the spec's arguments for the ids and expectations, no allocation, no guardrails. */
+  async function prepareVerify(op: Operation, spec: ProviderSpec): Promise<Prepared> {
+    const current = await providers.getProvider(db, op.provider);
+    const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets: [], connectionAccepted: false, generation: current?.generation ?? 1 });
+    const verify = verifyStep(verification, op, args, current?.outputs ?? {}, current?.lifecycle ?? "active");
+    if (!verify) throw new EngineFailure("VERIFICATION_NOT_CONFIGURED", "this service was composed without access verification");
+    return { program: { program: "provider", args }, findings: [], verify };
   }
 
   /**
@@ -238,29 +264,50 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
       if (next !== p.lifecycle) await providers.setLifecycle(tx, op.provider, next);
     },
     async onFinish(tx, op, status, outputs) {
-      // Its notice first: every notice of a transaction comes before its audit append (the chain head's lock
-      // is held to commit, so the other order could deadlock with a request that notifies, then audits).
       if (isHubStack(op.provider)) {
         await notify?.(tx, operationFinished(op, status));
-        return hubDriftAfter(tx, { notify, audit }, op, status);
+        await hubDriftAfter(tx, { notify, audit }, op, status);
+      } else {
+        await finishProvider(tx, op, status, outputs);
       }
-      const p = await providers.getProvider(tx, op.provider, true);
-      await notify?.(tx, operationFinished(op, status));
-      if (!p) return;
-      const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
-      const nextOutputs = next === "decommissioned" ? decommissionedOutputs(op, p.outputs) : status === "succeeded" && outputs ? outputs : undefined;
-      if (next !== p.lifecycle || nextOutputs !== undefined) await providers.setLifecycle(tx, op.provider, next, nextOutputs);
-      await driftAfter(tx, { notify, audit }, op, status, p);
-      if (next === "decommissioned") {
-        await releaseSubnets(tx, op.provider);
-        await deleteKeyStore(tx, op.provider);
-      }
-      // A new rule group (first successful up, or a replacement) must be listed by the central policy.
-      const before = p.outputs["ruleGroupArn"];
-      const after = nextOutputs?.["ruleGroupArn"];
-      if (status === "succeeded" && typeof after === "string" && after !== before) {
-        await requestHubUpdate(tx, engine, String(p.spec["region"]));
-      }
+      // Last: the operation's final audit record, and its receipt naming that record (issue 17).
+      if (audit && receiptKey) await signReceipt(tx, audit, receiptKey, op, status);
     },
   };
+
+  async function finishProvider(tx: Queryable, op: Operation, status: OperationStatus, outputs: Record<string, unknown> | undefined): Promise<void> {
+    // Its notice first: every notice of a transaction comes before its audit append (the chain head's lock
+    // is held to commit, so the other order could deadlock with a request that notifies, then audits).
+    const p = await providers.getProvider(tx, op.provider, true);
+    await notify?.(tx, operationFinished(op, status));
+    if (!p) return;
+    const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
+    const nextOutputs = next === "decommissioned" ? decommissionedOutputs(op, p.outputs) : status === "succeeded" && outputs ? outputs : undefined;
+    if (next !== p.lifecycle || nextOutputs !== undefined) await providers.setLifecycle(tx, op.provider, next, nextOutputs);
+    await driftAfter(tx, { notify, audit }, op, status, p);
+    await onVerificationFinished(tx, audit, op, status);
+    if (next === "decommissioned") {
+      await releaseSubnets(tx, op.provider);
+      await deleteKeyStore(tx, op.provider);
+    }
+    // A new rule group (first successful up, or a replacement) must be listed by the central policy.
+    const before = p.outputs["ruleGroupArn"];
+    const after = nextOutputs?.["ruleGroupArn"];
+    if (status === "succeeded" && typeof after === "string" && after !== before) {
+      await requestHubUpdate(tx, engine, String(p.spec["region"]));
+    }
+  }
+}
+
+/** The system's `operation.finish` record, then the signed receipt that names its seq and hash. */
+async function signReceipt(tx: Queryable, audit: AuditWriter, key: KeyObject, op: Operation, status: OperationStatus): Promise<void> {
+  const verification = op.result?.["verification"] as { status?: unknown } | undefined;
+  const record = await recordAllowed(audit, tx, SYSTEM_ACTOR, "operation.finish", { kind: "operation", id: op.id }, {
+    provider: op.provider,
+    intent: op.intent,
+    status,
+    ...(op.error ? { error: { code: op.error.code } } : {}),
+    ...(typeof verification?.status === "string" ? { verification: verification.status } : {}),
+  });
+  await issueReceipt(tx, op, { seq: record.seq, hash: record.hash }, key);
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { KEY_DISPOSITIONS } from "../../programs/types.js";
+import { CHECK_CODES, CHECK_STATUSES, EXPECTATIONS, VERIFICATION_STATUSES } from "../verification/types.js";
 
 /**
  * OperationEvent: our own discriminated union (DESIGN §5), never raw engine text. Each persisted event
@@ -25,6 +26,14 @@ export type OperationError = z.infer<typeof OperationError>;
 
 /** A drifted resource a security rule flagged, with why (key names only, never values). */
 const FlaggedResource = z.object({ urn: z.string(), type: z.string(), change: z.enum(["update", "delete"]), keys: z.array(z.string()), reason: z.string() });
+
+/** One access check's verdict (issue 17): a stable code, pass/fail/not-verifiable/not-applicable, the AWS ids it saw. */
+const VerificationCheck = z.object({
+  code: z.enum(CHECK_CODES),
+  status: z.enum(CHECK_STATUSES),
+  message: z.string(),
+  evidence: z.record(z.string(), z.unknown()),
+});
 
 export const EventData = z.discriminatedUnion("type", [
   z.object({ type: z.literal("operation.queued"), position: z.number().int().nonnegative() }),
@@ -82,6 +91,31 @@ export const EventData = z.discriminatedUnion("type", [
     severity: z.literal("critical"),
     message: z.string(),
     resources: z.array(FlaggedResource),
+  }),
+  /** Access verification (issue 17): the verifier started reading the cloud for this expectation. */
+  z.object({ type: z.literal("verification.started"), expectation: z.enum(EXPECTATIONS), reader: z.string(), checks: z.number().int().nonnegative() }),
+  /** One check's verdict, as it is known. */
+  z.object({ type: z.literal("verification.checked"), ...VerificationCheck.shape }),
+  /** All checks done: `failed` when one failed, `incomplete` when one could not be verified, else `passed`. */
+  z.object({
+    type: z.literal("verification.finished"),
+    status: z.enum(VERIFICATION_STATUSES),
+    expectation: z.enum(EXPECTATIONS),
+    calls: z.number().int().nonnegative(),
+    durationMs: z.number(),
+    failed: z.array(z.enum(CHECK_CODES)),
+    notVerifiable: z.array(z.enum(CHECK_CODES)),
+  }),
+  /**
+   * Verification found the provider's access not as it must be: still there after a revoke or decommission,
+   * or different from the spec while active (a grant made by hand). A security event, audited.
+   */
+  z.object({
+    type: z.literal("security.access-verification-failed"),
+    severity: z.literal("critical"),
+    message: z.string(),
+    expectation: z.enum(EXPECTATIONS),
+    failed: z.array(z.enum(CHECK_CODES)),
   }),
   /**
    * A drift check of a network hub found the central firewall policy changed or gone outside the engine: the

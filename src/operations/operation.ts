@@ -8,7 +8,7 @@ export const OperationStatus = z.enum(OPERATION_STATUSES);
 export type OperationStatus = z.infer<typeof OperationStatus>;
 
 /** `hub-update` runs the region's network-hub stack, as may `drift-check`; the others act on one provider's stack. */
-export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview", "drift-check", "hub-update", "key-store"] as const;
+export const INTENTS = ["create", "update", "revoke", "reinstate", "decommission", "preview", "drift-check", "hub-update", "key-store", "verify"] as const;
 export const Intent = z.enum(INTENTS);
 
 /** A network hub's stack (`network-hub.<region>`; no provider name has a dot): hub updates and drift checks. */
@@ -22,7 +22,8 @@ export function regionOfHubStack(stack: string): string {
 }
 export type Intent = z.infer<typeof Intent>;
 
-export const OperationKind = z.enum(["up", "preview", "refresh", "destroy"]);
+/** `verify`: an access verification (issue 17), read from the cloud; no engine run. */
+export const OperationKind = z.enum(["up", "preview", "refresh", "destroy", "verify"]);
 export const AccessStateSchema = z.enum(["active", "revoked"]);
 
 const timestamp = z.union([z.date(), z.string()]).transform((v) => new Date(v).toISOString());

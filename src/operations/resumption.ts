@@ -33,6 +33,7 @@ export const RESUMPTION: Readonly<Record<Intent, { readonly resumable: boolean; 
   },
   preview: { resumable: true, why: "a preview changes nothing" },
   "drift-check": { resumable: true, why: "a refresh preview changes nothing" },
+  verify: { resumable: true, why: "a verification only reads the cloud: a repeat reads it again" },
   "hub-update": { resumable: true, why: "an up of the hub stack that reads the rule groups to list when it starts" },
   "key-store": {
     resumable: true,

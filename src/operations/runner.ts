@@ -2,16 +2,16 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setImmediate } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { StackProgram } from "../../programs/types.js";
 import {
   addSummaries,
   EngineCancelledError,
   EngineFailure,
   EngineInterruptedError,
+  NO_CHANGES,
   SHUTDOWN_REASON,
   type Engine,
-  type EngineEvent,
-  type PrepareRequest,
+  type EngineRequest,
+  type EngineResult,
 } from "../engine/engine.js";
 import type { Db, Queryable } from "../store/db.js";
 import type { EventHub } from "./event-hub.js";
@@ -27,34 +27,8 @@ import { createNap } from "./nap.js";
 import { clearRecovery, getRecovery, markForRecovery } from "./recovery-repo.js";
 import type { ResumePolicy } from "./resumption.js";
 
-/** Lifecycle hooks, provided by onboarding (operations does not know about providers). */
-export interface Prepared {
-  readonly program: StackProgram;
-  /** Destroy only: an `up` of this program runs first, in the same operation (EngineRequest.prepare). */
-  readonly prepare?: PrepareRequest;
-  /** Found while preparing (guardrail results, actions a person must take): emitted before the run. */
-  readonly findings: readonly EngineEvent[];
-  /** Set when the findings block the run (a guardrail violation): the operation fails with it. */
-  readonly failure?: EngineFailure;
-  /** Secret stack config for the engine run(s) (EngineRequest.secretConfig). */
-  readonly secretConfig?: Readonly<Record<string, string>>;
-  /**
-   * After the engine run succeeded, in the same operation: a cloud step no resource performs (connecting a
-   * CloudHSM key store), which may ask for one more engine run with another program. Its events are the
-   * operation's; what it throws ends the operation like an engine failure; it stops when `signal` aborts.
-   */
-  readonly afterRun?: (
-    outputs: Readonly<Record<string, unknown>>,
-    context: { readonly emit: (event: EngineEvent) => Promise<void>; readonly signal: AbortSignal },
-  ) => Promise<{ readonly program: StackProgram } | undefined>;
-}
-
-export interface RunnerHooks {
-  /** What to run, or why not (EngineFailure thrown, or `failure` after the findings are emitted). */
-  readonly prepare: (op: Operation) => Promise<Prepared>;
-  readonly onStart: (tx: Queryable, op: Operation) => Promise<void>;
-  readonly onFinish: (tx: Queryable, op: Operation, status: OperationStatus, outputs?: Record<string, unknown>) => Promise<void>;
-}
+export type { Prepared, RunnerHooks } from "./runner-port.js";
+import type { Prepared, RunnerHooks } from "./runner-port.js";
 
 export interface RunnerOptions {
   readonly db: Db;
@@ -192,24 +166,12 @@ export function createRunner(options: RunnerOptions): Runner {
       await setImmediate();
     };
 
-    try {
-      // These three are idempotent (a lifecycle step, reads, an allocation that returns the same subnets):
-      // a connection lost under them is retried while the lease lasts, like the event writes.
-      await durable(() => db.transaction((tx) => hooks.onStart(tx, op)));
-      await publishEmit({ type: "operation.started", attempt: op.attempt, engine: engine.name });
-      opLog.info("operation started");
-      const prepared = await durable(() => hooks.prepare(op));
-      for (const finding of prepared.findings) await publishEmit(finding);
-      if (prepared.failure) throw prepared.failure;
+    /** The engine run(s): the program, then what `afterRun` asks for (a second program, same operation). */
+    const runEngine = async (kind: EngineRequest["kind"], prepared: Prepared): Promise<EngineResult> => {
       const recovery = await durable(() => getRecovery(db, op.provider));
       // A progress event sets the operation's progress in the same write (appendEvent).
       const onEvent = publishEmit;
-      const request = {
-        operationId: op.id,
-        stack: op.provider,
-        kind: op.kind,
-        ...(prepared.secretConfig ? { secretConfig: prepared.secretConfig } : {}),
-      };
+      const request = { operationId: op.id, stack: op.provider, kind, ...(prepared.secretConfig ? { secretConfig: prepared.secretConfig } : {}) };
       let result = await engine.run(
         {
           ...request,
@@ -230,6 +192,21 @@ export function createRunner(options: RunnerOptions): Runner {
         const second = await engine.run({ ...request, program: next.program }, { signal: controller.signal, log: opLog, onEvent, onEvents: publishEmitMany });
         result = { ...second, summary: addSummaries(result.summary, second.summary) };
       }
+      return result;
+    };
+
+    try {
+      // These three are idempotent (a lifecycle step, reads, an allocation that returns the same subnets):
+      // a connection lost under them is retried while the lease lasts, like the event writes.
+      await durable(() => db.transaction((tx) => hooks.onStart(tx, op)));
+      await publishEmit({ type: "operation.started", attempt: op.attempt, engine: engine.name });
+      opLog.info("operation started");
+      const prepared = await durable(() => hooks.prepare(op));
+      for (const finding of prepared.findings) await publishEmit(finding);
+      if (prepared.failure) throw prepared.failure;
+      // A verification reads the cloud only: no engine run (and so no recovery of the stack either).
+      const result: EngineResult = op.kind === "verify" ? { outputs: {}, summary: NO_CHANGES } : await runEngine(op.kind, prepared);
+      const verification = await prepared.verify?.(result.outputs, { emit: publishEmit, signal: controller.signal });
       const durationMs = Date.now() - started;
       await finish(
         op,
@@ -241,11 +218,13 @@ export function createRunner(options: RunnerOptions): Runner {
             summary: result.summary,
             ...(result.steps ? { steps: result.steps } : {}),
             ...(result.process ? { engineProcess: result.process } : {}),
+            ...(result.resources ? { resources: result.resources } : {}),
+            ...(verification ? { verification } : {}),
           },
         },
         { type: "operation.succeeded", summary: result.summary, durationMs },
-        // A preview and a drift check (refresh preview) change nothing: the provider keeps its outputs.
-        op.kind === "preview" || op.kind === "refresh" ? undefined : result.outputs,
+        // A preview, a drift check (refresh preview) and a verification change nothing: the provider keeps its outputs.
+        op.kind === "preview" || op.kind === "refresh" || op.kind === "verify" ? undefined : result.outputs,
         undefined,
         { lease, lastSeq },
       );

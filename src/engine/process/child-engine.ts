@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { StackProgram } from "../../../programs/types.js";
-import { EngineCancelledError, EngineFailure, EngineInterruptedError, SHUTDOWN_REASON } from "../engine.js";
+import { EngineCancelledError, EngineFailure, EngineInterruptedError, SHUTDOWN_REASON, stackResources } from "../engine.js";
 import type { Engine, EngineEvent, EngineName, EngineReadiness, EngineRequest, EngineResult, EngineRunOptions } from "../engine.js";
 import type { SimStateStore } from "../simulated/state-repo.js";
 import { redact, redactWhileRunning, secretValuesOf } from "./child-env.js";
@@ -330,8 +330,8 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
         { kind: "run", request: request as unknown as Extract<ChildTask, { kind: "run" }>["request"] },
         { signal: runOptions.signal, onEvent: (event) => runOptions.onEvent(scrub.value(event)), onRecovered: runOptions.onRecovered, operationId: request.operationId },
       );
-      const { steps, ...result } = EngineResultWire.parse(scrub.value(value));
-      return { ...result, ...(steps ? { steps } : {}), process: { pid, peakRssBytes } };
+      const { steps, resources, ...result } = EngineResultWire.parse(scrub.value(value));
+      return { ...result, ...(steps ? { steps } : {}), ...(resources ? { resources: stackResources(resources) } : {}), process: { pid, peakRssBytes } };
     } catch (err) {
       if (err instanceof EngineCancelledError && err.forced) await clearLock(request.stack, request.program, runOptions.log);
       if (err instanceof EngineFailure) throw new EngineFailure(err.code, scrub.text(err.message));

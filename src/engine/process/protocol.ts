@@ -102,6 +102,7 @@ export const EngineResultWire = z.object({
       }),
     )
     .optional(),
+  resources: z.array(z.object({ urn: z.string(), type: z.string(), id: z.string().optional() })).optional(),
 });
 
 export const FromChild = z.discriminatedUnion("t", [

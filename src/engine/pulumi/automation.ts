@@ -10,6 +10,7 @@ import {
 } from "@pulumi/pulumi/automation/index.js";
 import { inlineProgram, PROJECTS } from "../../../programs/stacks.js";
 import type { StackProgram } from "../../../programs/types.js";
+import { stackResources, type StackResource } from "../engine.js";
 
 /**
  * The Automation API adapter: the only module that imports `@pulumi/pulumi/automation` (DESIGN §6).
@@ -172,13 +173,20 @@ export async function pendingOperations(stack: Stack): Promise<PendingOperation[
 
 /** The URNs of the stack's resources but its root (like pendingOperations, nothing else is read from the export). */
 export async function stackResourceUrns(stack: Stack): Promise<string[]> {
+  return (await stackResourceList(stack)).map((r) => r.urn);
+}
+
+/** The stack's resources from its checkpoint (`pulumi stack export`): URN, type and cloud id. */
+export async function stackResourceList(stack: Stack): Promise<StackResource[]> {
   const exported = (await stack.exportStack()) as { deployment?: { resources?: unknown } };
   const resources = exported.deployment?.resources;
   if (!Array.isArray(resources)) return [];
-  return resources.flatMap((r: unknown) => {
-    const entry = r as { urn?: unknown; type?: unknown };
-    return typeof entry.urn === "string" && entry.type !== "pulumi:pulumi:Stack" ? [entry.urn] : [];
-  });
+  return stackResources(
+    resources.flatMap((r: unknown) => {
+      const entry = r as { urn?: unknown; type?: unknown; id?: unknown };
+      return typeof entry.urn === "string" && typeof entry.type === "string" ? [{ urn: entry.urn, type: entry.type, id: entry.id }] : [];
+    }),
+  );
 }
 
 /** Another update holds the stack's lock (the SDK matches the CLI's message; research §3.1). */

@@ -24,7 +24,7 @@ type PulumiChildSettings = Extract<ChildSettings, { engine: "pulumi" }>;
 /** The adapter functions this engine drives (tests replay recorded engine events through a stand-in). */
 export type AutomationAdapter = Pick<
   typeof automation,
-  "openStack" | "runOperation" | "stackOutputs" | "clearStackLock" | "pendingOperations" | "stackResourceUrns" | "isConcurrentUpdate"
+  "openStack" | "runOperation" | "stackOutputs" | "clearStackLock" | "pendingOperations" | "stackResourceUrns" | "stackResourceList" | "isConcurrentUpdate"
 >;
 
 /**
@@ -37,7 +37,7 @@ export function createPulumiEngine(
   settings: PulumiChildSettings,
   adapter: AutomationAdapter = automation,
 ): Engine & { clearLock(stack: string, program: StackProgram): Promise<void> } {
-  const { openStack, stackOutputs, clearStackLock, pendingOperations, stackResourceUrns } = adapter;
+  const { openStack, stackOutputs, clearStackLock, pendingOperations, stackResourceUrns, stackResourceList } = adapter;
   const workspace: WorkspaceSettings = {
     workRoot: settings.workRoot,
     pulumiHome: settings.pulumiHome,
@@ -88,14 +88,16 @@ export function createPulumiEngine(
       }
       case "up":
       case "destroy": {
-        if (request.kind === "destroy" && request.prepare) {
-          return prepareThenDestroy(request.prepare, (e) => forward.send(e), {
-            existing: () => stackResourceUrns(stack),
-            up: (targets) => apply("up", targets),
-            destroy: () => apply("destroy"),
-          });
-        }
-        return apply(request.kind);
+        const applied =
+          request.kind === "destroy" && request.prepare
+            ? await prepareThenDestroy(request.prepare, (e) => forward.send(e), {
+                existing: () => stackResourceUrns(stack),
+                up: (targets) => apply("up", targets),
+                destroy: () => apply("destroy"),
+              })
+            : await apply(request.kind);
+        // What the stack holds now, with cloud ids (a receipt names them); a destroy leaves none.
+        return { ...applied, resources: await stackResourceList(stack) };
       }
     }
 

@@ -1,6 +1,6 @@
 import type { Db } from "../../store/db.js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { assertPrepareFits, EngineCancelledError, EngineFailure, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions } from "../engine.js";
+import { assertPrepareFits, EngineCancelledError, EngineFailure, type Engine, type EngineEvent, type EngineRequest, type EngineResult, type EngineRunOptions, stackResources } from "../engine.js";
 import { prepareThenDestroy } from "../prepare-then-destroy.js";
 import { createInProcessEvaluator, type ProgramEvaluator } from "../evaluation-pool.js";
 import { evaluateStack } from "./evaluate.js";
@@ -150,7 +150,9 @@ export function createSimulatedEngine(options: SimulatedEngineOptions): Engine {
         await emit({ type: "resource.failed", ...ref(s), durationMs, message });
       },
     });
-    return { outputs: request.kind === "destroy" ? {} : outputs, summary };
+    // What the stack holds now, with cloud ids (a receipt names them); a destroy leaves none.
+    const resources = stackResources((await store.load(request.stack)).map((r) => ({ urn: r.urn, type: r.type, id: r.outputs["id"] })));
+    return { outputs: request.kind === "destroy" ? {} : outputs, summary, resources };
   }
 
   /** A delete AWS would refuse (a retained resource is only dropped from the stack: AWS is not asked). */

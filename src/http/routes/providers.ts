@@ -199,6 +199,28 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     );
   }
 
+  app.post(
+    "/v1/providers/:name/verifications",
+    {
+      // Read-only in the cloud: an auditor may ask for the proof too.
+      config: { auth: { role: "operator", alsoRole: "auditor", action: "provider.verify" }, streams: true },
+      schema: {
+        operationId: "verifyProviderAccess",
+        summary:
+          "Verify in AWS, not from state, that the provider's access is what it must be (gone when revoked or decommissioned, exactly the spec's when active): one check per capability, each with a stable code and the AWS ids it saw, on the operation and the provider's `verification`; nothing is changed",
+        tags: ["providers"],
+        params: Name,
+        headers: MutationHeaders,
+        response: accepted,
+      },
+    },
+    async (request, reply) => {
+      const rep = streamingRepresentationOf(request, stream);
+      const result = await service.requestAction(deps, requestActor(request), request.params.name, "verify", idempotencyOf(request, null));
+      return respondAccepted(request, reply, stream, result, rep);
+    },
+  );
+
   // Generated clients often send `content-type: application/json` on every request, also on a DELETE
   // without a body: here (only here) an empty JSON body means "no options". The options are JSON or
   // nothing: any other content type (text/plain too) is a 415.

@@ -46,6 +46,7 @@ function standIn(script: Script): { adapter: AutomationAdapter; calls: string[];
     },
     pendingOperations: async () => (calls.push("export"), script.pending ?? []),
     stackResourceUrns: async () => (calls.push("urns"), [...(script.urns ?? ["urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme"])]),
+    stackResourceList: async () => (script.urns ?? ["urn:pulumi:acme::saas-bridge::aws:kms/key:Key::acme"]).map((urn) => ({ urn, type: "aws:kms/key:Key", id: "key-1" })),
     isConcurrentUpdate: script.locked ?? (() => false),
   };
   return { adapter, calls, opened };
