@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildEvidencePack } from "../../../src/audit/receipts/evidence-pack.js";
 import { trustedKeysFromJwks, type TrustedKeys } from "../../../src/audit/receipts/jwks.js";
 import { buildManifest, signManifest, MANIFEST_PATH, MANIFEST_SIGNATURE_PATH, type EvidenceManifest } from "../../../src/audit/receipts/manifest.js";
 import { MANIFEST_PARTS, verifyEvidencePack } from "../../../src/audit/receipts/verify-pack.js";
@@ -148,10 +149,14 @@ describe("the evidence pack", () => {
     if (!result.ok) expect(result.problems[0]).toMatchObject({ part: "audit/chain.json", detail: expect.stringContaining(`record ${record.seq} was changed`) });
   });
 
-  it("a viewer, even an admin-less operator, is refused the pack; an unknown provider is a 404", async () => {
+  it("a viewer is refused the pack (403); an unknown provider is a 404; past its bound the pack is refused, not cut", async () => {
     const viewer = `Bearer ${await svc.createKey("viewer", ["alpha"])}`;
     expect((await svc.app.inject({ method: "GET", url: `/v1/providers/${PROVIDER}/evidence`, headers: { authorization: viewer } })).statusCode).toBe(403);
     expect((await svc.app.inject({ method: "GET", url: "/v1/providers/nobody-here/evidence" })).statusCode).toBe(404);
+    const tooMany = buildEvidencePack(svc.db, PROVIDER, { signingKey: svc.keys.auditSigning, verifyKeys: svc.keys.auditVerify, limits: { maxOperations: 1, maxChainRecords: 1_000 } });
+    await expect(tooMany).rejects.toMatchObject({ code: "EVIDENCE_TOO_LARGE", message: expect.stringMatching(/more than 1 operations/) });
+    const tooLong = buildEvidencePack(svc.db, PROVIDER, { signingKey: svc.keys.auditSigning, verifyKeys: svc.keys.auditVerify, limits: { maxOperations: 10, maxChainRecords: 2 } });
+    await expect(tooLong).rejects.toMatchObject({ code: "EVIDENCE_TOO_LARGE" });
   });
 
   it("the command line: 0 for a valid pack, 1 naming the part for a tampered one, 2 without trusted keys", () => {
