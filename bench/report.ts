@@ -27,7 +27,8 @@ export interface Figure {
     | "stream-under-load"
     | "rollout"
     | "webhook-delivery"
-    | "drift-sweep";
+    | "drift-sweep"
+    | "verification";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

@@ -20,6 +20,7 @@ import { measureRss } from "./rss.js";
 import { measureStream } from "./stream.js";
 import { measureWebhookDelivery } from "./webhook-delivery.js";
 import { measureDriftSweep } from "./drift-sweep.js";
+import { measureVerification } from "./verification.js";
 
 /**
  * `npm run bench [-- <figure>...]`: every figure is a ratio against a baseline measured in this run;
@@ -49,6 +50,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   rollout: measureRollout,
   "webhook-delivery": measureWebhookDelivery,
   "drift-sweep": measureDriftSweep,
+  verification: measureVerification,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
