@@ -217,6 +217,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/providers/{name}/verifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify in AWS, not from state, that the provider's access is what it must be (gone when revoked or decommissioned, exactly the spec's when active): one check per capability, each with a stable code and the AWS ids it saw, on the operation and the provider's `verification`; nothing is changed
+         * @description Needs the `operator` or the `auditor` role (held by `operator`, `approver`, `admin`, `auditor`); objects of other teams are not found. Audited as `provider.verify`. With `Accept: text/event-stream`, `application/x-ndjson` or `text/plain` the answer is the operation's live progress until it ends; `application/json` (the default) is a document.
+         */
+        post: operations["verifyProviderAccess"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/operations/{id}": {
         parameters: {
             query?: never;
@@ -948,9 +968,9 @@ export interface components {
             id: string;
             provider: string;
             /** @enum {string} */
-            intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
+            intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store" | "verify";
             /** @enum {string} */
-            kind: "up" | "preview" | "refresh" | "destroy";
+            kind: "up" | "preview" | "refresh" | "destroy" | "verify";
             /** @enum {string} */
             status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
             /** @enum {string} */
@@ -998,6 +1018,34 @@ export interface components {
                     pid: number;
                     /** Format: int64 */
                     peakRssBytes: number;
+                };
+                /** @description up and destroy: the stack's resources after the run and the ids the cloud gave them (none after a destroy) */
+                resources?: {
+                    urn: string;
+                    type: string;
+                    id?: string;
+                }[];
+                /** @description revoke, decommission and verify: what the access verification read from AWS (issue 17); a failed check is also a security event */
+                verification?: {
+                    /** @enum {string} */
+                    status: "passed" | "failed" | "incomplete";
+                    /** @enum {string} */
+                    expectation: "active" | "revoked" | "decommissioned";
+                    reader: string;
+                    checkedAt: string;
+                    durationMs: number;
+                    /** Format: int64 */
+                    calls: number;
+                    checks: {
+                        /** @enum {string} */
+                        code: "KMS_GRANTS" | "KMS_KEY_POLICY" | "SG_INGRESS" | "NACL_DENY" | "ENDPOINT_CONNECTIONS" | "FIREWALL_RULES" | "QUARANTINE_POLICY";
+                        /** @enum {string} */
+                        status: "pass" | "fail" | "not-verifiable" | "not-applicable";
+                        message: string;
+                        evidence: {
+                            [key: string]: unknown;
+                        };
+                    }[];
                 };
             } | null;
             error: {
@@ -1050,7 +1098,7 @@ export interface components {
             activeOperations: {
                 id: string;
                 /** @enum {string} */
-                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store";
+                intent: "create" | "update" | "revoke" | "reinstate" | "decommission" | "preview" | "drift-check" | "hub-update" | "key-store" | "verify";
                 /** @enum {string} */
                 status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
                 links: {
@@ -1085,6 +1133,29 @@ export interface components {
                 }[];
                 reason?: string;
             };
+            /** @description the last access verification read from AWS (issue 17): after every revoke and decommission, and on request; one check per capability (KMS_GRANTS, KMS_KEY_POLICY, SG_INGRESS, NACL_DENY, ENDPOINT_CONNECTIONS, FIREWALL_RULES, QUARANTINE_POLICY) with pass, fail, not-verifiable or not-applicable and the AWS ids it saw; null: never verified */
+            verification: {
+                /** @enum {string} */
+                status: "passed" | "failed" | "incomplete";
+                /** @enum {string} */
+                expectation: "active" | "revoked" | "decommissioned";
+                reader: string;
+                checkedAt: string;
+                durationMs: number;
+                /** Format: int64 */
+                calls: number;
+                checks: {
+                    /** @enum {string} */
+                    code: "KMS_GRANTS" | "KMS_KEY_POLICY" | "SG_INGRESS" | "NACL_DENY" | "ENDPOINT_CONNECTIONS" | "FIREWALL_RULES" | "QUARANTINE_POLICY";
+                    /** @enum {string} */
+                    status: "pass" | "fail" | "not-verifiable" | "not-applicable";
+                    message: string;
+                    evidence: {
+                        [key: string]: unknown;
+                    };
+                }[];
+                operationId: string;
+            } | null;
             /** @description with expiresAt only: the warnings sent before it and, once it passed, the service's revoke (nothing is destroyed by expiry) */
             expiry?: {
                 expiresAt: string;
@@ -1325,6 +1396,58 @@ export interface components {
                 keys: string[];
                 reason: string;
             }[];
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "verification.started";
+            /** @enum {string} */
+            expectation: "active" | "revoked" | "decommissioned";
+            reader: string;
+            /** Format: int64 */
+            checks: number;
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "verification.checked";
+            /** @enum {string} */
+            code: "KMS_GRANTS" | "KMS_KEY_POLICY" | "SG_INGRESS" | "NACL_DENY" | "ENDPOINT_CONNECTIONS" | "FIREWALL_RULES" | "QUARANTINE_POLICY";
+            /** @enum {string} */
+            status: "pass" | "fail" | "not-verifiable" | "not-applicable";
+            message: string;
+            evidence: {
+                [key: string]: unknown;
+            };
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "verification.finished";
+            /** @enum {string} */
+            status: "passed" | "failed" | "incomplete";
+            /** @enum {string} */
+            expectation: "active" | "revoked" | "decommissioned";
+            /** Format: int64 */
+            calls: number;
+            durationMs: number;
+            failed: ("KMS_GRANTS" | "KMS_KEY_POLICY" | "SG_INGRESS" | "NACL_DENY" | "ENDPOINT_CONNECTIONS" | "FIREWALL_RULES" | "QUARANTINE_POLICY")[];
+            notVerifiable: ("KMS_GRANTS" | "KMS_KEY_POLICY" | "SG_INGRESS" | "NACL_DENY" | "ENDPOINT_CONNECTIONS" | "FIREWALL_RULES" | "QUARANTINE_POLICY")[];
+            /** Format: int64 */
+            seq: number;
+            at: string;
+        } | {
+            /** @constant */
+            type: "security.access-verification-failed";
+            /** @constant */
+            severity: "critical";
+            message: string;
+            /** @enum {string} */
+            expectation: "active" | "revoked" | "decommissioned";
+            failed: ("KMS_GRANTS" | "KMS_KEY_POLICY" | "SG_INGRESS" | "NACL_DENY" | "ENDPOINT_CONNECTIONS" | "FIREWALL_RULES" | "QUARANTINE_POLICY")[];
             /** Format: int64 */
             seq: number;
             at: string;
@@ -2845,6 +2968,53 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
+    verifyProviderAccess: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description same key + same request → the same operation; same key + another request → 422 */
+                "idempotency-key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation a change request created (or, replayed, the one an earlier identical request created) With a streaming Accept, the live progress until the operation ends: `text/event-stream` (server-sent events: `id: <seq>`, `event: <type>`, `data: <OperationEvent JSON>`, `: keep-alive` comments; resume with `Last-Event-ID` or `?after=`), `application/x-ndjson` (one OperationEvent per line) or `text/plain` (readable lines for a terminal, `curl -N`). */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Operation-Id": components["headers"]["Operation-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                    "text/event-stream": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/plain": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
     getOperation: {
         parameters: {
             query?: never;
@@ -4138,7 +4308,7 @@ export interface operations {
                 after?: string;
                 limit?: number;
                 order?: "asc" | "desc";
-                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.access-reopened" | "provider.key-store" | "provider.expire" | "network-hub.drift-check" | "network-hub.policy-drifted" | "operation.cancel" | "rollout.create" | "rollout.approve" | "rollout.reject" | "rollout.pause" | "rollout.resume" | "rollout.cancel" | "rollout.halt" | "rollout.finish" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "webhook.create" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
+                action?: "provider.create" | "provider.update" | "provider.revoke" | "provider.reinstate" | "provider.decommission" | "provider.preview" | "provider.drift-check" | "provider.verify" | "provider.access-reopened" | "provider.key-store" | "provider.expire" | "network-hub.drift-check" | "network-hub.policy-drifted" | "operation.cancel" | "operation.finish" | "provider.verification-failed" | "rollout.create" | "rollout.approve" | "rollout.reject" | "rollout.pause" | "rollout.resume" | "rollout.cancel" | "rollout.halt" | "rollout.finish" | "approval.request" | "approval.approve" | "approval.reject" | "approval.expire" | "webhook.create" | "webhook.delete" | "webhook.rotate-secret" | "webhook.redeliver" | "apikey.create" | "apikey.revoke" | "stream-ticket.create" | "auth.denied" | "auth.rate-limited" | "audit.read" | "audit.verify" | "audit.hash";
                 outcome?: "allowed" | "denied" | "failed";
                 principalId?: string;
                 resourceKind?: "provider" | "operation" | "rollout" | "approval" | "apikey" | "stream-ticket" | "audit" | "webhook" | "network-hub" | "route";

@@ -306,7 +306,9 @@ export async function admitWith(tx: Queryable, actor: Actor, name: string, inten
   // FOR UPDATE serializes concurrent requests on one provider so both see each other's queued intent.
   const provider = await providers.getProvider(tx, name, true);
   if (!provider) throw notFound(name);
-  if (!visible(actor.principal, provider)) throw hiddenProvider(name, `provider.${intent}`);
+  // An auditor reads across teams (the whole trail names every provider), and may ask any for a verification.
+  const auditing = intent === "verify" && actor.principal.role === "auditor";
+  if (!auditing && !visible(actor.principal, provider)) throw hiddenProvider(name, `provider.${intent}`);
   const active = await ops.activeOperations(tx, name);
   // Nothing joins the queue behind a change that waits for a second person: it is decided (or cancelled)
   // first, so no later request can act on a spec or state that has not been approved.

@@ -44,6 +44,7 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body"; also?: Rol
   "POST /v1/providers/:name/reinstate": { need: "operator", owned: true },
   "POST /v1/providers/:name/drift-check": { need: "operator", owned: true },
   "POST /v1/providers/:name/drift-checks": { need: "operator", owned: true },
+  "POST /v1/providers/:name/verifications": { need: "operator", owned: true, also: "auditor" },
   "PUT /v1/providers/:name/key-store": { need: "operator", owned: true },
   "DELETE /v1/providers/:name": { need: "operator", owned: true },
   "GET /v1/operations/:id": { need: "viewer", owned: true },
