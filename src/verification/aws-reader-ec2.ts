@@ -23,7 +23,7 @@ import type {
 /** The EC2 half of the AWS reader: security group rules, subnets' NACLs, the inbound endpoint service. */
 export type Ec2Reads = Pick<AccessReader, "securityGroupRules" | "subnetNacls" | "endpointService">;
 
-/** EC2 answers at most this many items a page (DescribeSecurityGroupRules allows 1000, the others fewer). */
+/** Items per page, within each API's documented MaxResults range (5-1000): few pages for one provider. */
 const PAGE = 1000;
 const SMALL_PAGE = 100;
 

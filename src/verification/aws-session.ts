@@ -103,15 +103,15 @@ function shared(assume: CredentialsProvider): CredentialsProvider {
   };
 }
 
-/** What a read's body uses to send: each call counted, named (a failure names the API that failed), under the caller's signal. */
+/** What a read's body sends with: each call counted and named (a failure names its API), under the caller's signal. */
 export interface Calls {
   send<T>(api: string, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
 /**
- * Runs `body` and answers its value with the number of calls it sent, or why AWS could not be read (the API
- * that failed, and the service's error name and status, a timeout, an unreachable endpoint, missing credentials). An abort
- * rejects: a cancelled verification has no result.
+ * Runs `body` and answers its value with the number of calls it sent, or why AWS could not be read: the API
+ * that failed, and the service's error name and status, a timeout, an unreachable endpoint or missing
+ * credentials. An abort rejects: a cancelled verification has no result.
  */
 export async function read<T>(api: string, signal: AbortSignal, body: (calls: Calls) => Promise<T>): Promise<Reading<T>> {
   let count = 0;
