@@ -120,7 +120,7 @@ describe("the evidence pack", () => {
     const entries = files(pack);
     const records = json(entries["audit/records.json"]);
     records[0].details = { ...records[0].details, note: "never happened" };
-    const edited = { ...entries, "audit/records.json": strToU8(JSON.stringify(records, null, 2)) };
+    const edited: Record<string, Uint8Array> = { ...entries, "audit/records.json": strToU8(JSON.stringify(records, null, 2)) };
     const manifest = json(entries[MANIFEST_PATH]) as EvidenceManifest;
     const rest = new Map(Object.entries(edited).filter(([p]) => p !== MANIFEST_PATH && p !== MANIFEST_SIGNATURE_PATH));
     edited[MANIFEST_PATH] = strToU8(JSON.stringify(buildManifest(PROVIDER, manifest.generatedAt, rest)));
@@ -138,7 +138,7 @@ describe("the evidence pack", () => {
     const chain = json(entries["audit/chain.json"]);
     const record = chain.segments[0].records[0];
     record.outcome = "denied";
-    const edited = { ...entries, "audit/chain.json": strToU8(JSON.stringify(chain)) };
+    const edited: Record<string, Uint8Array> = { ...entries, "audit/chain.json": strToU8(JSON.stringify(chain)) };
     // Re-signed with the service's own key: isolates the chain check from the manifest's.
     const rest = new Map(Object.entries(edited).filter(([p]) => p !== MANIFEST_PATH && p !== MANIFEST_SIGNATURE_PATH));
     const manifest = buildManifest(PROVIDER, new Date().toISOString(), rest);
