@@ -27,10 +27,8 @@ export interface ReceiptsDeps {
  * every operation, so its receipts are not hidden by team; everyone else sees their teams' (as the operation).
  */
 export async function receiptFor(deps: Pick<ReceiptsDeps, "db">, principal: Principal, id: string): Promise<SignedReceipt> {
-  const operation =
-    principal.role === "auditor"
-      ? await getOperation(deps.db, id).then((op) => op ?? Promise.reject(new AppError("NOT_FOUND", `No operation with id "${id}".`)))
-      : await visibleOperation(deps.db, { principal }, id, "auth.denied");
+  const operation = principal.role === "auditor" ? await getOperation(deps.db, id) : await visibleOperation(deps.db, { principal }, id, "auth.denied");
+  if (operation === undefined) throw new AppError("NOT_FOUND", `No operation with id "${id}".`);
   if (!TERMINAL_STATUSES.has(operation.status)) {
     throw new AppError("RECEIPT_NOT_READY", `Operation ${id} is ${operation.status}: its receipt is signed when it ends.`, {
       links: { operation: `/v1/operations/${id}` },

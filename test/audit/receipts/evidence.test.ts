@@ -159,7 +159,7 @@ describe("the evidence pack", () => {
     await expect(tooLong).rejects.toMatchObject({ code: "EVIDENCE_TOO_LARGE" });
   });
 
-  it("the command line: 0 for a valid pack, 1 naming the part for a tampered one, 2 without trusted keys", () => {
+  it("the command line: 0 for a valid pack, 1 naming the part for a tampered one, 2 without trusted keys; the pack's keys only with a warning", () => {
     const dir = mkdtempSync(join(tmpdir(), "evidence-"));
     try {
       writeFileSync(join(dir, "keys.json"), jwksText);
@@ -177,6 +177,10 @@ describe("the evidence pack", () => {
       const usage = run(join(dir, "pack.zip"));
       expect(usage.status).toBe(2);
       expect(usage.stderr).toMatch(/no trusted keys/);
+      // The pack's own keys only on request, and with a warning.
+      const own = run(join(dir, "pack.zip"), "--trust-pack-keys");
+      expect(own.status, own.stderr).toBe(0);
+      expect(own.stderr).toMatch(/WARNING: trusting the keys inside the pack/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
