@@ -1,4 +1,5 @@
 import type { Config } from "./config.js";
+import type { EngineName } from "./engine/engine.js";
 import { createDbStateStore } from "./engine/simulated/state-repo.js";
 import type { VerificationDeps } from "./onboarding/verification.js";
 import type { Queryable } from "./store/db.js";
@@ -10,9 +11,10 @@ import { createSimulatedAccessReader, type CloudResource, type SimulatedCloud } 
  * the simulated engine's own cloud behind the simulated engine, which creates nothing in AWS. Never a mix:
  * a simulated stack's ids do not exist in AWS.
  */
-export function createVerificationDeps(config: Pick<Config, "ENGINE" | "VERIFY_ACCESS">, db: Queryable): VerificationDeps {
+export function createVerificationDeps(engine: EngineName, config: Pick<Config, "VERIFY_ACCESS">, db: Queryable): VerificationDeps {
   const afterOffboarding = config.VERIFY_ACCESS === "after-offboarding";
-  if (config.ENGINE === "pulumi") {
+  // By the engine that runs (a composition may be handed one), not by ENGINE: the reader must read its cloud.
+  if (engine === "pulumi") {
     const reader = createAwsAccessReader();
     return { readerFor: () => reader, afterOffboarding };
   }

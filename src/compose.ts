@@ -206,7 +206,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
   });
   const audit = options.securityOverride?.audit ?? createAuditWriter({ hmacKey: keys.auditHmac });
   // Every end of an operation goes through onFinish (the runner, interruption, cancels, rejections): its notice too.
-  const verification = createVerificationDeps(config, db);
+  const verification = createVerificationDeps(engine.name, config, db);
   const hooks = createRunnerHooks({ db, landingZone, engine: engine.name, keyStores, guardrails, notify, audit, verification, receiptKey: keys.auditSigning });
   // Free space where the service writes: changes are refused (507) and /readyz is 503 below the threshold.
   const storage = createDiskSpace({ dirs: watchedDirs(config), minFreeBytes: config.DISK_MIN_FREE_MB * MIB });

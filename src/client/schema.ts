@@ -2037,7 +2037,7 @@ export interface components {
             /** @description null: every team's notices */
             team: string | null;
             url: string;
-            types: ("operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired")[];
+            types: ("operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired" | "access.verification-failed")[];
             description: string;
             createdBy: string;
             createdAt: string;
@@ -2069,7 +2069,7 @@ export interface components {
              */
             seq: number;
             /** @enum {string} */
-            type: "operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired";
+            type: "operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired" | "access.verification-failed";
             /** @enum {string} */
             status: "pending" | "delivered" | "dead";
             /** Format: int64 */
@@ -3896,7 +3896,7 @@ export interface operations {
                     /** @description where notices are POSTed: https:// (http:// only to destinations in WEBHOOK_ALLOWED_CIDRS in production); no credentials */
                     url: string;
                     /** @description the notice types sent to it */
-                    types: ("operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired")[];
+                    types: ("operation.finished" | "approval.requested" | "approval.decided" | "drift.found" | "expiry.approaching" | "access.expired" | "access.verification-failed")[];
                     description?: string;
                 };
             };

@@ -12,6 +12,8 @@ export const NOTICE_TYPES = [
   "drift.found",
   "expiry.approaching",
   "access.expired",
+  /** An access verification (issue 17) found access that must be gone, or access the spec does not give. */
+  "access.verification-failed",
 ] as const;
 export type NoticeType = (typeof NOTICE_TYPES)[number];
 

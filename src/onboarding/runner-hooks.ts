@@ -4,7 +4,7 @@ import { issueReceipt } from "../audit/receipts/issue.js";
 import { recordAllowed, SYSTEM_ACTOR } from "../auth/actor.js";
 import type { OperationStatus } from "../operations/operation.js";
 import type { Queryable } from "../store/db.js";
-import { FORMER_ID_KEYS, onVerificationFinished, verifyStep, type VerificationDeps } from "./verification.js";
+import { FORMER_ID_KEYS, onVerificationFinished, verificationNotice, verifyStep, type VerificationDeps } from "./verification.js";
 import type { CredentialSealer } from "../auth/credential-seal.js";
 import { EngineFailure, type EngineEvent } from "../engine/engine.js";
 import { isHubStack, keyOf, type Operation } from "../operations/operation.js";
@@ -280,6 +280,8 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
     // is held to commit, so the other order could deadlock with a request that notifies, then audits).
     const p = await providers.getProvider(tx, op.provider, true);
     await notify?.(tx, operationFinished(op, status));
+    const failedVerification = verificationNotice(op, status);
+    if (failedVerification) await notify?.(tx, failedVerification);
     if (!p) return;
     const next = onFinish(op.intent, status, op.access_state, p.lifecycle);
     const nextOutputs = next === "decommissioned" ? decommissionedOutputs(op, p.outputs) : status === "succeeded" && outputs ? outputs : undefined;

@@ -4,6 +4,8 @@ import { recordAllowed, SYSTEM_ACTOR } from "../auth/actor.js";
 import type { EngineEvent } from "../engine/engine.js";
 import type { Operation, OperationStatus } from "../operations/operation.js";
 import type { Prepared } from "../operations/runner.js";
+import type { Notice } from "../notifications/notice.js";
+import { teamOf } from "../notifications/notices.js";
 import type { Queryable } from "../store/db.js";
 import { z } from "zod";
 import {
@@ -97,6 +99,27 @@ function withFormerIds(outputs: Readonly<Record<string, unknown>>): Record<strin
 
 /** The ids decommissionedOutputs keeps, so a later verification still knows where to look. */
 export const FORMER_ID_KEYS = ["bridgeAccountId", "subnetIds", "endpointId", "endpointSecurityGroupId", "ruleGroupArn", "inboundServiceName"] as const;
+
+/** The `access.verification-failed` notice of a finishing operation whose verification failed a check, if any. */
+export function verificationNotice(op: Operation, status: OperationStatus): Notice | undefined {
+  const verification = op.result?.["verification"] as VerificationResult | undefined;
+  const failed = verification?.checks.filter((c) => c.status === "fail").map((c) => c.code) ?? [];
+  if (status !== "succeeded" || verification === undefined || failed.length === 0) return undefined;
+  return {
+    type: "access.verification-failed",
+    team: teamOf(op),
+    subject: `providers/${op.provider}`,
+    data: {
+      operationId: op.id,
+      provider: op.provider,
+      intent: op.intent,
+      expectation: verification.expectation,
+      failed,
+      checkedAt: verification.checkedAt,
+      links: { operation: `/v1/operations/${op.id}`, events: `/v1/operations/${op.id}/events`, provider: `/v1/providers/${op.provider}` },
+    },
+  };
+}
 
 /**
  * When an operation with a verification ends: the provider shows it, and a failure is audited as the system

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verificationNotice } from "../../src/onboarding/verification.js";
+import type { Operation } from "../../src/operations/operation.js";
 import { CHECK_CODES } from "../../src/verification/types.js";
 import { specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import { changeInCloud, stackResources } from "../support/simulated-drift.js";
@@ -98,6 +100,15 @@ describe("verification after offboarding and on request", () => {
     expect(failed).toEqual(["KMS_KEY_POLICY"]);
     const security = (await events(verify.id)).find((e) => e.type === "security.access-verification-failed");
     expect(security).toMatchObject({ severity: "critical", expectation: "revoked", failed: ["KMS_KEY_POLICY"] });
+
+    // Subscribers hear of it: the notice names the operation, the expectation and the failed checks.
+    const op = (await s.db.query(`SELECT * FROM operations WHERE id = $1`, [verify.id]))[0] as unknown as Operation;
+    expect(verificationNotice({ ...op, result: verify.result }, "succeeded")).toMatchObject({
+      type: "access.verification-failed",
+      subject: "providers/verify-c",
+      data: { operationId: verify.id, expectation: "revoked", failed: ["KMS_KEY_POLICY"] },
+    });
+    expect(verificationNotice({ ...op, result: verify.result }, "cancelled")).toBeUndefined();
 
     const audit = (await s.app.inject({ method: "GET", url: "/v1/audit?action=provider.verification-failed" })).json() as Json;
     expect(audit.items).toEqual([

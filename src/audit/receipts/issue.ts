@@ -81,12 +81,15 @@ export function buildReceipt(op: Operation, finalRecord: FinalRecord, approvals:
   };
 }
 
-const Resources = z.array(z.object({ urn: z.string(), type: z.string(), id: z.string() }));
+const Resources = z.array(z.object({ urn: z.string(), type: z.string(), id: z.string().optional() }));
 
-/** Only urn, type and id of each resource: never its outputs or inputs (they may hold secrets). */
+/**
+ * Only urn, type and id of each cloud resource: never its outputs or inputs (they may hold secrets).
+ * Components and provider-less bookkeeping have no cloud id and are left out.
+ */
 function resourcesOf(value: unknown): ReceiptResource[] {
   if (value === undefined || value === null) return [];
-  return Resources.parse(value).map(({ urn, type, id }) => ({ urn, type, id }));
+  return Resources.parse(value).flatMap(({ urn, type, id }) => (id === undefined ? [] : [{ urn, type, id }]));
 }
 
 const ReceiptRow = z.object({ document: z.string() });
