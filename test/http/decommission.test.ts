@@ -79,7 +79,8 @@ describe("decommission: the BYOK key (fail-safe)", () => {
     expect(kept.map((e) => e.message.split(" ")[0])).toEqual([KEY]);
     const p = await provider("keeper");
     expect(p.lifecycle).toBe("decommissioned");
-    expect(p.outputs).toEqual({ byokKey: { arn: keyArn, disposition: "retained", state: "disabled" } });
+    // formerIds: the ids the stack had, where a later verification looks (issue 17).
+    expect(p.outputs).toEqual({ byokKey: { arn: keyArn, disposition: "retained", state: "disabled" }, formerIds: expect.objectContaining({ subnetIds: expect.any(Array) }) });
   });
 
   it('{"key": "shred"} schedules the key\'s deletion instead, and says so', async () => {
@@ -91,6 +92,7 @@ describe("decommission: the BYOK key (fail-safe)", () => {
     expect(events.filter((e) => e.type === "resource.completed" && ownKey(e)).map((e) => e.op)).toEqual(["update", "delete"]);
     expect((await provider("shredder")).outputs).toEqual({
       byokKey: { arn: created.result.outputs.keyArn, disposition: "shredded", state: "pending-deletion" },
+      formerIds: expect.objectContaining({ endpointSecurityGroupId: created.result.outputs.endpointSecurityGroupId }),
     });
   });
 
@@ -244,6 +246,7 @@ describe("decommission: a retry keeps the key choice of the attempt that ran (re
     expect(done.status, JSON.stringify(done.error)).toBe("succeeded");
     expect(((await s.app.inject({ method: "GET", url: "/v1/providers/second-try" })).json() as Json).outputs).toEqual({
       byokKey: { arn: keyArn, disposition: "shredded", state: "pending-deletion" },
+      formerIds: expect.objectContaining({ subnetIds: expect.any(Array) }),
     });
   });
 });

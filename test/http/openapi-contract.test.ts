@@ -28,9 +28,11 @@ describe("the OpenAPI document describes the server", () => {
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.security).toEqual([{ bearer: [] }]);
     const publicOps = operations().filter(([, , op]) => Array.isArray(op.security) && op.security.length === 0).map(([m, p]) => `${m} ${p}`);
-    expect(publicOps.sort()).toEqual(["get /healthz", "get /problems/{type}", "get /readyz"]);
+    // /v1/keys: the public keys that verify receipts (issue 17); public by design.
+    expect(publicOps.sort()).toEqual(["get /healthz", "get /problems/{type}", "get /readyz", "get /v1/keys"]);
     // The server agrees: without a credential, a public route answers and another one is a 401.
     expect((await svc.app.inject({ method: "GET", url: "/healthz", headers: { authorization: "" } })).statusCode).toBe(200);
+    expect((await svc.app.inject({ method: "GET", url: "/v1/keys", headers: { authorization: "" } })).statusCode).toBe(200);
     expect((await svc.app.inject({ method: "GET", url: "/v1/providers", headers: { authorization: "" } })).statusCode).toBe(401);
   });
 

@@ -65,7 +65,8 @@ describe("operations on hub stacks (021, 022)", () => {
         await migrate(old, { directory: pathToFileURL(`${before}/`) });
         await insertOp(old, "network-hub.xx-done-1", "hub-update", "succeeded");
         await insertOp(old, "network-hub.xx-failed-1", "hub-update", "failed");
-        expect(await migrate(old)).toEqual(["021_hub_drift", "022_hub_drift_validate"]);
+        // Then the later ones (023 onward).
+        expect((await migrate(old)).slice(0, 2)).toEqual(["021_hub_drift", "022_hub_drift_validate"]);
         expect(await old.query(`SELECT region, stack, drift FROM network_hubs`)).toEqual([{ region: "xx-done-1", stack: "network-hub.xx-done-1", drift: null }]);
       } finally {
         await old.close();
