@@ -76,8 +76,8 @@ export function driftedResources(op: Pick<Operation, "result">): DriftResource[]
  * checked), or undefined when it leaves it as it is. Shared by providers and network hubs (hub-drift.ts).
  */
 export function nextDrift(raw: unknown, op: Operation, status: OperationStatus): DriftState | undefined {
-  // Never started (cancelled in the queue, rejected): the stack is as the last check saw it.
-  if (op.started_at === null || op.kind === "preview") return undefined;
+  // Never started (cancelled in the queue, rejected), or changes nothing (a preview, a verification): the stack is as the last check saw it.
+  if (op.started_at === null || op.kind === "preview" || op.kind === "verify") return undefined;
   const last = driftOf(raw);
   if (op.intent !== "drift-check") {
     // Never checked stays "never checked"; a create (or a re-onboarding) starts there too.

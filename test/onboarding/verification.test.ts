@@ -72,6 +72,7 @@ describe("verification after offboarding and on request", () => {
 
   it("an active provider verifies against its spec: the grants, ingress and rules the program made, nothing else", async () => {
     expect((await run("POST", "/v1/providers", specNamed("verify-b"))).status).toBe("succeeded");
+    expect((await run("POST", "/v1/providers/verify-b/drift-checks")).status).toBe("succeeded");
     const verify = await run("POST", "/v1/providers/verify-b/verifications");
     expect(verify).toMatchObject({ status: "succeeded", intent: "verify", kind: "verify" });
     const verification = (await provider("verify-b")).verification as Json;
@@ -79,7 +80,8 @@ describe("verification after offboarding and on request", () => {
     expect(Object.values(statuses(verification))).not.toContain("fail");
     // Nothing ran in the engine: no resource step, no change.
     expect((await events(verify.id)).some((e) => e.type.startsWith("resource."))).toBe(false);
-    expect((await provider("verify-b")).lifecycle).toBe("active");
+    // Nor does it make the last drift check's result stale: nothing was changed.
+    expect(await provider("verify-b")).toMatchObject({ lifecycle: "active", drift: { status: "in_sync" } });
   });
 
   it("a key policy edited outside the stack after a revoke fails exactly KMS_KEY_POLICY: a security event and an audit record", async () => {
