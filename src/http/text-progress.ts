@@ -22,7 +22,7 @@ export function clean(text: string): string {
 }
 
 /** Short form of an AWS type token: `aws:ec2/vpcEndpoint:VpcEndpoint` → `aws:ec2/vpcEndpoint`. */
-function shortType(token: string): string {
+export function shortType(token: string): string {
   const parts = token.split(":");
   return parts.length === 3 && parts[0] === "aws" ? `${parts[0]}:${parts[1]}` : token;
 }
