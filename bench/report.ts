@@ -28,7 +28,8 @@ export interface Figure {
     | "rollout"
     | "webhook-delivery"
     | "drift-sweep"
-    | "verification";
+    | "verification"
+    | "metrics-scrape";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

@@ -21,6 +21,7 @@ import { measureStream } from "./stream.js";
 import { measureWebhookDelivery } from "./webhook-delivery.js";
 import { measureDriftSweep } from "./drift-sweep.js";
 import { measureVerification } from "./verification.js";
+import { measureMetricsScrape } from "./metrics-scrape.js";
 
 /**
  * `npm run bench [-- <figure>...]`: every figure is a ratio against a baseline measured in this run;
@@ -51,6 +52,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "webhook-delivery": measureWebhookDelivery,
   "drift-sweep": measureDriftSweep,
   verification: measureVerification,
+  "metrics-scrape": measureMetricsScrape,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {

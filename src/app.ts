@@ -5,6 +5,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, typ
 import type { Logger } from "pino";
 import { registerHardening, serverOptions, type HardeningOptions, type TlsMaterial } from "./http/hardening.js";
 import { registerAuth, type AuthOptions } from "./http/auth.js";
+import { metricsRoute, registerRequestMetrics, type MetricsPort } from "./http/metrics.js";
 import { collectStreamingRoutes, describeServer, DOCUMENT_INFO } from "./http/openapi.js";
 import { specExamplesFor } from "./http/openapi-examples.js";
 import { registerProblemHandlers } from "./http/problem.js";
@@ -52,6 +53,8 @@ export interface AppDeps {
   readonly ticketKey: Buffer;
   /** Free space where the service writes: changes are refused (507) while it is below the threshold. */
   readonly storage: DiskSpace;
+  /** Prometheus metrics (issue 18): requests are always counted; `route` serves GET /metrics here (METRICS=api). */
+  readonly metrics: { readonly port: MetricsPort; readonly route: boolean };
   /** Certificate and key (loadTls): the server speaks HTTPS only, TLS 1.2 or later. */
   readonly tls?: TlsMaterial | undefined;
   /**
@@ -83,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerProblemHandlers(app, { storage: deps.storage });
   // Before any route (the docs' and CORS preflights too): every route from here on needs an auth decision.
   registerAuth(app, deps.auth);
+  registerRequestMetrics(app, deps.metrics.port);
   await registerHardening(app, deps.hardening);
   registerStorageGuard(app, deps.storage);
   // server.close() waits for open connections; streams still open at this point would hold it forever.
@@ -118,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(apiKeyRoutes, deps.apiKeys);
   await app.register(auditRoutes, deps.audit);
   await app.register(receiptRoutes, deps.receipts);
+  if (deps.metrics.route) await app.register(metricsRoute, { metrics: deps.metrics.port });
   await app.register(problemRoutes);
   await app.ready();
   return app;

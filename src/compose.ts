@@ -20,6 +20,8 @@ import { PROGRAM_VERSION } from "../programs/version.js";
 import type { FleetDeps } from "./fleet/fleet-service.js";
 import { createRolloutWorker } from "./fleet/rollout-worker.js";
 import { buildApp } from "./app.js";
+import { buildMetricsListener } from "./http/metrics-listener.js";
+import { createServiceMetrics } from "./metrics/service-metrics.js";
 import { OpenStreams } from "./http/streaming.js";
 import type { Config } from "./config.js";
 import type { Engine } from "./engine/engine.js";
@@ -96,6 +98,8 @@ export type ServiceConfig = EngineConfig & Pick<
   | "WEBHOOK_BACKOFF_MAX_SECONDS"
   | "WEBHOOK_CONCURRENCY"
   | "WEBHOOK_SOURCE"
+  | "METRICS"
+  | "METRICS_LISTEN"
 >;
 
 export interface ServiceOptions {
@@ -139,6 +143,8 @@ export interface Service {
   readonly db: Db;
   /** The event streams open now (ended on close); tests check none is left behind. */
   readonly openStreams: OpenStreams;
+  /** METRICS_LISTEN's listener (/metrics alone), not yet listening: main.ts listens on it; close() closes it. */
+  readonly metricsListener?: FastifyInstance | undefined;
   /** Writes a notice to the webhook outbox in the caller's transaction (src/notifications/outbox.ts). */
   readonly notify: Notify;
   /** Starts the runner (recovering interrupted operations first) unless the engine is paused. */
@@ -170,7 +176,9 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
           onIdleWorkerError: (err) => logger.warn({ err: { message: err.message } }, "a program evaluation worker failed while idle; it was replaced"),
         }));
   const engine = options.engine ?? (options.engineFactory ?? (await prepareEngine(config, logger)))(db, logger, evaluator);
-  const hub = await createEventHub(db, logger);
+  // Prometheus metrics (issue 18): operations are observed as their events are published, streams counted at scrape.
+  const metrics = createServiceMetrics({ db, openStreams: () => stream.open.size, onError: (err) => logger.warn({ err }, "metrics: an observation failed") });
+  const hub = metrics.observeHub(await createEventHub(db, logger));
   const { keys } = options;
   // CloudHSM phase 2: the kmsuser password is sealed under a key derived from the audit HMAC key (outside
   // the database); the simulated engine's stores connect in memory, the Pulumi engine's through AWS KMS.
@@ -292,7 +300,8 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     auth: { authenticator, failures: createFailureLimiter({ maxPerWindow: config.AUTH_FAILURES_PER_IP_PER_MINUTE }), auditDenial: auditAlone },
     approvals,
     apiKeys: { db, audit, maxExpiresInDays: config.API_KEY_MAX_EXPIRES_DAYS },
-    audit: { db, audit, verifyKeys: keys.auditVerify },
+    audit: { db, audit, verifyKeys: keys.auditVerify, onVerified: (ok) => metrics.audit.verified(ok) },
+    metrics: { port: metrics.forHttp(), route: config.METRICS === "api" },
     receipts: { db, audit, signingKey: keys.auditSigning, verifyKeys: keys.auditVerify },
     ticketKey: keys.ticketKey,
     oidcIssuer: config.OIDC_ISSUER,
@@ -324,6 +333,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     ],
   });
 
+  const metricsListener = config.METRICS_LISTEN === undefined ? undefined : buildMetricsListener(metrics.forHttp(), logger);
   let signer: HeadSigner | undefined;
   // Every replica sweeps (each effect is claimed in the database): approval requests past their expiry end
   // their operations; providers past their expiresAt are revoked, once.
@@ -343,6 +353,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     engine,
     db,
     openStreams: stream.open,
+    metricsListener,
     notify,
     sweepApprovals: () => expireApprovals(approvals),
     sweepExpiry: (now) => sweepExpiry(expiryDeps, now),
@@ -366,6 +377,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
       await runner.drain(graceMs);
       await signer?.stop();
       await app.close();
+      await metricsListener?.close();
       await hub.close();
       await deliveries.stop(Math.min(graceMs, 2_000));
       sender.close();

@@ -260,6 +260,18 @@ const ConfigSchema = z
       .default([14, 3]),
     /** How often each replica looks for providers past or near their `expiresAt` (an expiry acts within this). */
     EXPIRY_CHECK_SECONDS: intFrom(1, 3_600).default(60),
+    /**
+     * Prometheus metrics (issue 18): `api` serves GET /metrics on the API listener to the viewer role (a
+     * scraper's own API key); `off` removes that route. METRICS_LISTEN (`host:port`, e.g. 127.0.0.1:9464 or
+     * the pod address) adds a listener with /metrics alone and no credential, for a scraper on the pod network.
+     */
+    METRICS: z.enum(["api", "off"]).default("api"),
+    METRICS_LISTEN: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, "must be address:port, an IP address (e.g. 127.0.0.1:9464, [::1]:9464)")
+      .refine((v) => isIP(v.slice(0, v.lastIndexOf(":")).replace(/^\[|\]$/g, "")) !== 0, "must name an IP address, not a host name")
+      .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65_535, "the port must be at most 65535")
+      .optional(),
   })
   .strip();
 

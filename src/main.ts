@@ -5,6 +5,7 @@ import { composeService } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { EngineSetupError, prepareEngine } from "./engine/factory.js";
 import { loadTls } from "./http/hardening.js";
+import { metricsListenAddress } from "./http/metrics-listener.js";
 import { LandingZoneError, loadLandingZone } from "./onboarding/landing-zone.js";
 import { createLogger } from "./logger.js";
 import { assertSpaceToStart, createDiskSpace, DiskSpaceError, MIB, storageCause, watchedDirs } from "./store/disk-space.js";
@@ -37,6 +38,10 @@ async function main(): Promise<void> {
   const service = await composeService({ config, landingZone, db, logger, engineFactory: makeEngine, keys, tls });
   await service.start();
   await service.app.listen({ port: config.PORT, host: config.HOST });
+  if (service.metricsListener !== undefined && config.METRICS_LISTEN !== undefined) {
+    await service.metricsListener.listen(metricsListenAddress(config.METRICS_LISTEN));
+    logger.info({ address: config.METRICS_LISTEN }, "metrics: GET /metrics without credentials on its own listener (METRICS_LISTEN)");
+  }
   logger.info(
     { database: db.description, engine: service.engine.name, concurrency: config.MAX_CONCURRENT_OPERATIONS },
     config.ENGINE === "simulated"

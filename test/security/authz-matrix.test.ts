@@ -29,6 +29,7 @@ const EXPECTED: Record<string, { need: Need; owned: boolean | "body"; also?: Rol
   "GET /readyz": { need: "public", owned: false },
   "GET /problems/:type": { need: "public", owned: false },
   "GET /openapi.json": { need: "viewer", owned: false },
+  "GET /metrics": { need: "viewer", owned: false },
   "GET /docs": { need: "viewer", owned: false },
   "GET /docs/static/*": { need: "viewer", owned: false },
   "GET /docs/json": { need: "viewer", owned: false },

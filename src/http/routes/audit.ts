@@ -15,6 +15,8 @@ export interface AuditRoutesOptions {
   readonly audit: AuditWriter;
   /** Public keys that verify signed heads (the current signing key's first). */
   readonly verifyKeys: readonly KeyObject[];
+  /** Told each verification's result (the audit verify metric, issue 18). */
+  readonly onVerified?: (ok: boolean) => void;
 }
 
 const json = z.record(z.string(), z.unknown());
@@ -57,7 +59,7 @@ const auditor: { auth: RouteAuth } = { auth: { role: "auditor" } };
 const denied = { 401: ProblemDto, 403: ProblemDto, 429: ProblemDto };
 
 /** `/v1/audit`: the hash-chained trail (auditor or admin). Reading and verifying it are audited too. */
-const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db, audit, verifyKeys }) => {
+const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db, audit, verifyKeys, onVerified }) => {
   // A verification reads the whole trail (seconds for 100,000 records): one at a time per replica.
   let verifying = false;
 
@@ -143,6 +145,7 @@ const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app, { db,
         verifying = false;
       }
       const durationMs = Math.round(performance.now() - started);
+      onVerified?.(result.ok);
       // Recorded after the check, so the record itself is verified next time.
       const details = { ok: result.ok, records: result.records, ...(result.ok ? {} : { firstBroken: { ...result.firstBroken } }) };
       await db.transaction((tx) => recordAllowed(audit, tx, actor, "audit.verify", TRAIL, details));
