@@ -150,12 +150,12 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
       throw err;
     }
     const current = await providers.getProvider(db, op.provider);
-    // A revoke's and a decommission's proof, read from the cloud after the run (what the stack had, before it).
-    const verify = verifyStep(verification, op, toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted: false }), current?.outputs ?? {}, current?.lifecycle ?? "active");
     const connectionAccepted = current?.outputs["endpointState"] === "available";
     const generation = current?.generation ?? 1;
     const hsm = await keyStoreOf(op, spec, generation);
     const args = toProviderStackArgs(spec, landingZone, op.access_state, { subnets, connectionAccepted, generation, ...(hsm ? { keyStore: hsm.keyStore } : {}) });
+    // A revoke's and a decommission's proof, read from the cloud after the run (what the stack had, before it).
+    const verify = verifyStep(verification, op, args, current?.outputs ?? {}, current?.lifecycle ?? "active");
     const program: StackProgram = { program: "provider", args };
     const secretConfig = hsm && Object.keys(hsm.secretConfig).length > 0 ? { secretConfig: hsm.secretConfig } : {};
     if (op.kind === "destroy") {
