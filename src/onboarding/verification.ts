@@ -1,7 +1,6 @@
 import type { ProviderStackArgs } from "../../programs/types.js";
 import type { AuditWriter } from "../audit/append.js";
 import { recordAllowed, SYSTEM_ACTOR } from "../auth/actor.js";
-import type { EngineEvent } from "../engine/engine.js";
 import type { Operation, OperationStatus } from "../operations/operation.js";
 import type { Prepared } from "../operations/runner.js";
 import type { Notice } from "../notifications/notice.js";
@@ -14,6 +13,8 @@ import {
   EXPECTATIONS,
   VERIFICATION_STATUSES,
   type AccessReader,
+  type CheckCode,
+  type CheckStatus,
   type Expectation,
   type VerificationResult,
 } from "../verification/types.js";
@@ -79,16 +80,20 @@ export function verifyStep(
     await emit({ type: "verification.started", expectation, reader: reader.name, checks: CHECK_CODES.length });
     const result = await verifyAccess(reader, target, { signal });
     for (const check of result.checks) await emit({ type: "verification.checked", ...check, evidence: { ...check.evidence } });
-    const failed = result.checks.filter((c) => c.status === "fail").map((c) => c.code);
-    const notVerifiable = result.checks.filter((c) => c.status === "not-verifiable").map((c) => c.code);
+    const failed = codesWith(result, "fail");
+    const notVerifiable = codesWith(result, "not-verifiable");
     await emit({ type: "verification.finished", status: result.status, expectation, calls: result.calls, durationMs: result.durationMs, failed, notVerifiable });
     if (failed.length > 0) {
       const what = expectation === "active" ? "the provider's access in the cloud differs from its spec" : "the provider's access is not gone in the cloud";
-      const event: EngineEvent = { type: "security.access-verification-failed", severity: "critical", message: `${what}: ${failed.join(", ")} failed`, expectation, failed };
-      await emit(event);
+      await emit({ type: "security.access-verification-failed", severity: "critical", message: `${what}: ${failed.join(", ")} failed`, expectation, failed });
     }
     return { ...result };
   };
+}
+
+/** The codes of the checks that ended with `status`, in CHECK_CODES order. */
+function codesWith(result: Pick<VerificationResult, "checks">, status: CheckStatus): CheckCode[] {
+  return result.checks.filter((c) => c.status === status).map((c) => c.code);
 }
 
 /** A decommissioned provider keeps the ids its stack had (decommissionedOutputs): what must stay gone. */
@@ -103,7 +108,7 @@ export const FORMER_ID_KEYS = ["bridgeAccountId", "subnetIds", "endpointId", "en
 /** The `access.verification-failed` notice of a finishing operation whose verification failed a check, if any. */
 export function verificationNotice(op: Operation, status: OperationStatus): Notice | undefined {
   const verification = op.result?.["verification"] as VerificationResult | undefined;
-  const failed = verification?.checks.filter((c) => c.status === "fail").map((c) => c.code) ?? [];
+  const failed = verification === undefined ? [] : codesWith(verification, "fail");
   if (status !== "succeeded" || verification === undefined || failed.length === 0) return undefined;
   return {
     type: "access.verification-failed",
@@ -129,7 +134,7 @@ export async function onVerificationFinished(tx: Queryable, audit: AuditWriter |
   const verification = op.result?.["verification"] as VerificationResult | undefined;
   if (status !== "succeeded" || verification === undefined) return;
   await tx.query(`UPDATE providers SET verification = $2 WHERE name = $1`, [op.provider, JSON.stringify({ operationId: op.id, ...verification })]);
-  const failed = verification.checks.filter((c) => c.status === "fail").map((c) => c.code);
+  const failed = codesWith(verification, "fail");
   if (failed.length === 0 || audit === undefined) return;
   await recordAllowed(audit, tx, SYSTEM_ACTOR, "provider.verification-failed", { kind: "provider", id: op.provider }, {
     operationId: op.id,
