@@ -271,7 +271,7 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
         await finishProvider(tx, op, status, outputs);
       }
       // Last: the operation's final audit record, and its receipt naming that record (issue 17).
-      if (audit && receiptKey) await signReceipt(tx, audit, receiptKey, op, status);
+      if (audit && receiptKey) await recordFinishAndReceipt(tx, audit, receiptKey, op, status);
     },
   };
 
@@ -302,7 +302,7 @@ export function createRunnerHooks({ db, landingZone, engine, guardrails, keyStor
 }
 
 /** The system's `operation.finish` record, then the signed receipt that names its seq and hash. */
-async function signReceipt(tx: Queryable, audit: AuditWriter, key: KeyObject, op: Operation, status: OperationStatus): Promise<void> {
+async function recordFinishAndReceipt(tx: Queryable, audit: AuditWriter, key: KeyObject, op: Operation, status: OperationStatus): Promise<void> {
   const verification = op.result?.["verification"] as { status?: unknown } | undefined;
   const record = await recordAllowed(audit, tx, SYSTEM_ACTOR, "operation.finish", { kind: "operation", id: op.id }, {
     provider: op.provider,
