@@ -7,7 +7,7 @@ import { createDriftSchedulePort } from "../src/onboarding/drift-schedule-port.j
 import { LandingZoneSchema, type LandingZone } from "../src/onboarding/landing-zone.js";
 import { createDriftSchedule } from "../src/operations/schedules/drift-schedule.js";
 import { openDb } from "../src/store/open.js";
-import type { Figure } from "./report.js";
+import { notMeasured, type Figure } from "./report.js";
 import { baseConfig, benchAuthorization, benchLogger, benchSpec, median, percentile, sleep, tempDir } from "./support.js";
 
 /**
@@ -176,17 +176,15 @@ export async function measureDriftSweep(): Promise<Figure> {
       ],
     };
   } catch (err) {
-    return {
-      id: "drift-sweep",
-      title: `Drift sweep of ${STACKS} providers`,
-      ratio: Number.NaN,
-      ratioMeaning: `sweep wall ÷ ideal ${STACKS} × one check ÷ ${WIDTH}`,
-      target: `time ratio ≤ ${TARGET_TIME}; queue wait ratio ≤ ${TARGET_WAIT}`,
-      pass: false,
-      subject: {},
-      baseline: {},
-      notes: [`MISS: not measured: ${err instanceof Error ? err.message : String(err)}`],
-    };
+    return notMeasured(
+      {
+        id: "drift-sweep",
+        title: `Drift sweep of ${STACKS} providers`,
+        ratioMeaning: `sweep wall ÷ ideal ${STACKS} × one check ÷ ${WIDTH}`,
+        target: `time ratio ≤ ${TARGET_TIME}; queue wait ratio ≤ ${TARGET_WAIT}`,
+      },
+      err,
+    );
   } finally {
     await svc?.close(5_000).catch(() => undefined);
     await dir.remove();

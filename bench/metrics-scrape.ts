@@ -1,7 +1,7 @@
 import { composeService, type Service } from "../src/compose.js";
 import { generateSecurityKeys } from "../src/auth/security-keys.js";
 import { openDb } from "../src/store/open.js";
-import type { Figure } from "./report.js";
+import { notMeasured, type Figure } from "./report.js";
 import { baseConfig, benchAuthorization, benchLogger, benchSpec, landingZone, median, now, percentile, tempDir, within } from "./support.js";
 
 /**
@@ -103,17 +103,15 @@ export async function measureMetricsScrape(): Promise<Figure> {
       ],
     };
   } catch (err) {
-    return {
-      id: "metrics-scrape",
-      title: `GET /metrics with ${OPERATIONS} operations vs GET /healthz`,
-      ratio: Number.NaN,
-      ratioMeaning: "median /metrics ÷ median /healthz",
-      target: `median scrape ≤ ${TARGET_MS} ms`,
-      pass: false,
-      subject: {},
-      baseline: {},
-      notes: [`MISS: not measured: ${err instanceof Error ? err.message : String(err)}`],
-    };
+    return notMeasured(
+      {
+        id: "metrics-scrape",
+        title: `GET /metrics with ${OPERATIONS} operations vs GET /healthz`,
+        ratioMeaning: "median /metrics ÷ median /healthz",
+        target: `median scrape ≤ ${TARGET_MS} ms`,
+      },
+      err,
+    );
   } finally {
     await svc?.close(5_000).catch(() => undefined);
     await dir.remove();

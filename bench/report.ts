@@ -43,6 +43,12 @@ export interface Figure {
   readonly notes: readonly string[];
 }
 
+/** A figure whose run failed part-way: a MISS with the reason, not a crash of the whole bench. */
+export function notMeasured(figure: Pick<Figure, "id" | "title" | "ratioMeaning" | "target">, reason: unknown): Figure {
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return { ...figure, ratio: Number.NaN, pass: false, subject: {}, baseline: {}, notes: [`MISS: not measured: ${why}`] };
+}
+
 /** A figure that could not be measured on this machine (e.g. no PostgreSQL), and why. */
 export interface Skipped {
   readonly id: Figure["id"];

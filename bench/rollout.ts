@@ -1,5 +1,5 @@
 import { spawnChild } from "./child.js";
-import type { Figure } from "./report.js";
+import { notMeasured, type Figure } from "./report.js";
 import type { Heap, OpTimes, RolloutChildMessage, RolloutResult, RolloutTimes } from "./rollout-child.js";
 import { median, percentile } from "./support.js";
 
@@ -145,15 +145,13 @@ export async function measureRollout(): Promise<Figure> {
 
 /** The run did not get as far as a finished rollout: a MISS with the reason, not a crash of the whole bench. */
 function failed(reason: string): Figure {
-  return {
-    id: "rollout",
-    title: `Rollout of ${STACKS} stacks, maxParallel ${WIDTH}, ${STEP_MS} ms step (simulated engine)`,
-    ratio: Number.NaN,
-    ratioMeaning: `apply phase ÷ ideal ${STACKS} × one up ÷ ${WIDTH}`,
-    target: `time ratio ≤ ${TARGET_TIME}, heapUsed after ÷ before ≤ ${TARGET_MEMORY}, all ${STACKS} stacks succeeded`,
-    pass: false,
-    subject: {},
-    baseline: {},
-    notes: [`MISS: not measured: ${reason}`],
-  };
+  return notMeasured(
+    {
+      id: "rollout",
+      title: `Rollout of ${STACKS} stacks, maxParallel ${WIDTH}, ${STEP_MS} ms step (simulated engine)`,
+      ratioMeaning: `apply phase ÷ ideal ${STACKS} × one up ÷ ${WIDTH}`,
+      target: `time ratio ≤ ${TARGET_TIME}, heapUsed after ÷ before ≤ ${TARGET_MEMORY}, all ${STACKS} stacks succeeded`,
+    },
+    reason,
+  );
 }

@@ -1,9 +1,7 @@
-import * as aws from "@pulumi/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { providerStackProgram } from "../../programs/provider-stack.js";
-import type { ProviderStackArgs } from "../../programs/types.js";
 import { buildProviderSpecSchema } from "../../src/onboarding/spec.js";
 import { queuedCreate } from "../helpers/operations.js";
+import { faultyProgram } from "../support/faulty-program.js";
 import { landingZone, specNamed, startTestService, waitForStatus, type TestService } from "../helpers/service.js";
 import { until } from "../helpers/until.js";
 import { parseExposition, sumOf, valueOf, type Sample } from "./exposition.js";
@@ -147,16 +145,6 @@ describe("metrics after a workload (simulated engine)", () => {
   });
 });
 
-/** A program that adds a security group open to the world: refused by the guardrails (as in guardrail-gate.test.ts). */
-const faultyProgram = (args: ProviderStackArgs) => {
-  const real = providerStackProgram(args);
-  return async () => {
-    const outputs = await real();
-    const sg = new aws.ec2.SecurityGroup("rogue-sg", { vpcId: args.network.vpcId, description: "rogue" });
-    new aws.vpc.SecurityGroupIngressRule("rogue-open", { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" });
-    return { ...outputs };
-  };
-};
 
 describe("guardrail rejections by code", () => {
   let svc: TestService;

@@ -1,10 +1,7 @@
-import * as aws from "@pulumi/aws";
 import { createAuditWriter } from "../../src/audit/append.js";
 import { SYSTEM_ACTOR } from "../../src/auth/actor.js";
 import { generateSecurityKeys } from "../../src/auth/security-keys.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { providerStackProgram } from "../../programs/provider-stack.js";
-import type { ProviderStackArgs } from "../../programs/types.js";
 import { createInProcessEvaluator } from "../../src/engine/evaluation-pool.js";
 import { createGuardrailCheck } from "../../src/onboarding/guardrail-check.js";
 import { AppError } from "../../src/errors.js";
@@ -16,6 +13,7 @@ import { createLogger } from "../../src/logger.js";
 import type { PgliteDb } from "../../src/store/pglite.js";
 import { createTestDb } from "../helpers/db.js";
 import { queuedCreate } from "../helpers/operations.js";
+import { faultyProgram } from "../support/faulty-program.js";
 import { landingZone, specNamed, startTestService } from "../helpers/service.js";
 
 /**
@@ -23,15 +21,6 @@ import { landingZone, specNamed, startTestService } from "../helpers/service.js"
  * list, nothing stored) and fails an operation before the engine runs (events, then GUARDRAIL_VIOLATION).
  * A valid spec never produces such a graph (property-tested), so a faulty program stands in for a bug.
  */
-const faultyProgram = (args: ProviderStackArgs) => {
-  const real = providerStackProgram(args);
-  return async () => {
-    const outputs = await real();
-    const sg = new aws.ec2.SecurityGroup("rogue-sg", { vpcId: args.network.vpcId, description: "rogue" });
-    new aws.vpc.SecurityGroupIngressRule("rogue-open", { securityGroupId: sg.id, ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" });
-    return { ...outputs };
-  };
-};
 
 /** The faulty program can only run in this thread (a function does not cross to a worker). Nothing cached: each check evaluates. */
 const gate = (substitute?: { provider: typeof faultyProgram }) =>
