@@ -29,7 +29,8 @@ export interface Figure {
     | "webhook-delivery"
     | "drift-sweep"
     | "verification"
-    | "metrics-scrape";
+    | "metrics-scrape"
+    | "console-load";
   readonly title: string;
   readonly ratio: number;
   readonly ratioMeaning: string;

@@ -22,6 +22,7 @@ import { measureWebhookDelivery } from "./webhook-delivery.js";
 import { measureDriftSweep } from "./drift-sweep.js";
 import { measureVerification } from "./verification.js";
 import { measureMetricsScrape } from "./metrics-scrape.js";
+import { measureConsoleLoad } from "./console-load.js";
 
 /**
  * `npm run bench [-- <figure>...]`: every figure is a ratio against a baseline measured in this run;
@@ -53,6 +54,7 @@ const FIGURES: Readonly<Record<Figure["id"], () => Promise<Figure | Skipped>>> =
   "drift-sweep": measureDriftSweep,
   verification: measureVerification,
   "metrics-scrape": measureMetricsScrape,
+  "console-load": measureConsoleLoad,
 };
 
 function selected(args: readonly string[]): Figure["id"][] {
