@@ -119,6 +119,8 @@ export interface OperationEvent {
   position?: number;
   status?: string;
   code?: string;
+  /** verification.started: how many checks follow */
+  checks?: number;
 }
 
 export interface EventList {

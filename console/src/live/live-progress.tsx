@@ -23,6 +23,7 @@ export function LiveProgress({ operationId, onFinished }: LiveProgressProps) {
   const [steps, setSteps] = useState<Step[]>([]);
   const [status, setStatus] = useState("connecting");
   const [failure, setFailure] = useState<string | null>(null);
+  const [finished, setFinished] = useState(false);
   const finishedRef = useRef(onFinished);
   finishedRef.current = onFinished;
 
@@ -31,13 +32,19 @@ export function LiveProgress({ operationId, onFinished }: LiveProgressProps) {
     return followOperation(operationId, {
       onEvent(event) {
         if (event.type === "progress" && event.done !== undefined) setProgress({ done: event.done, total: event.total ?? null });
+        // A verification sends no progress events: its checks are its steps.
+        if (event.type === "verification.started" && event.checks) setProgress({ done: 0, total: event.checks });
+        if (event.type === "verification.checked") setProgress((p) => (p ? { ...p, done: p.done + 1 } : p));
         const step = stepText(event);
         if (step) addStep({ seq: event.seq, text: step });
+        // Succeeded means every step was processed, whether or not a last progress event came.
+        if (event.type === "operation.succeeded") setProgress((p) => (p?.total ? { done: p.total, total: p.total } : p));
         const next = statusText(event);
         if (next) setStatus(next);
       },
       onFinished(operation: Operation | null) {
         if (operation) setStatus(finalText(operation));
+        setFinished(true);
         finishedRef.current?.(operationId);
       },
       onGiveUp: setFailure,
@@ -50,10 +57,12 @@ export function LiveProgress({ operationId, onFinished }: LiveProgressProps) {
       <p class="muted">Operation <code>{operationId}</code></p>
       {progress && progress.total ? (
         <progress aria-label={label} value={progress.done} max={progress.total} />
+      ) : finished ? (
+        <progress aria-label={label} value={1} max={1} />
       ) : (
         <progress aria-label={label} />
       )}
-      <p>{progress ? `${progress.done} of ${progress.total ?? "?"}` : "Waiting for progress…"}</p>
+      <p>{progress ? `${progress.done} of ${progress.total ?? "?"}` : finished ? "Finished." : "Waiting for progress…"}</p>
       {steps.length > 0 && (
         <ol class="steps" aria-label={`Latest steps of operation ${operationId}`}>
           {steps.map((s) => <li key={s.seq}>{s.text}</li>)}
@@ -68,7 +77,7 @@ export function LiveProgress({ operationId, onFinished }: LiveProgressProps) {
 function stepText(e: OperationEvent): string | null {
   const what = `${e.resourceType ?? ""} ${e.name ?? ""}`.trim();
   switch (e.type) {
-    case "resource.planned": return `planned ${e.op}: ${what}`;
+    case "resource.planned": return e.op === "same" ? null : `planned ${e.op}: ${what}`;
     case "resource.started": return `${e.op} started: ${what}`;
     case "resource.completed": return `${e.op} done: ${what}`;
     case "resource.failed": return `${e.op} failed: ${what}: ${e.message ?? ""}`;
@@ -85,7 +94,7 @@ function statusText(e: OperationEvent): string | null {
     case "approval.approved": return "approved, queued";
     case "operation.started": return "running";
     case "operation.resuming": return `resuming: ${e.reason ?? ""}`;
-    case "operation.succeeded": return e.summary ? `succeeded (${summaryText(e.summary)})` : "succeeded";
+    case "operation.succeeded": return withSummary("succeeded", e.summary);
     case "operation.failed": return `failed: ${e.error?.message ?? "unknown error"}`;
     case "operation.cancelled": return `cancelled${e.reason ? `: ${e.reason}` : ""}`;
     case "operation.interrupted": return `interrupted${e.reason ? `: ${e.reason}` : ""}`;
@@ -95,6 +104,11 @@ function statusText(e: OperationEvent): string | null {
 
 function finalText(op: Operation): string {
   if (op.status === "failed") return `failed: ${op.error?.message ?? "unknown error"}`;
-  if (op.status === "succeeded" && op.result?.summary) return `succeeded (${summaryText(op.result.summary)})`;
+  if (op.status === "succeeded") return withSummary("succeeded", op.result?.summary);
   return op.status;
+}
+
+function withSummary(status: string, summary: Parameters<typeof summaryText>[0]): string {
+  const text = summaryText(summary);
+  return text ? `${status} (${text})` : status;
 }

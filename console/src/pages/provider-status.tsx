@@ -15,8 +15,8 @@ export function ProviderStatus({ provider }: { provider: Provider }) {
         <dt>Drift status</dt>
         <dd>
           {words(drift.status)}
-          {drift.checkedAt ? <>, checked <Time value={drift.checkedAt} /></> : ", never checked"}
-          {drift.reason ? ` (${drift.reason})` : ""}
+          {drift.checkedAt && <>, checked <Time value={drift.checkedAt} /></>}
+          {drift.reason ? ` (${drift.reason})` : !drift.checkedAt && ", never checked"}
         </dd>
         <dt>Expiry</dt>
         <dd>
