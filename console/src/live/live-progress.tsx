@@ -44,6 +44,7 @@ export function LiveProgress({ operationId, onFinished }: LiveProgressProps) {
       },
       onFinished(operation: Operation | null) {
         if (operation) setStatus(finalText(operation));
+        if (operation?.status === "succeeded") setProgress((p) => (p?.total ? { done: p.total, total: p.total } : p));
         setFinished(true);
         finishedRef.current?.(operationId);
       },
