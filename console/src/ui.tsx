@@ -6,7 +6,8 @@ import { useEffect } from "preact/hooks";
 export function Time({ value }: { value: string | null | undefined }) {
   if (!value) return <span>—</span>;
   const date = new Date(value);
-  return <time dateTime={value}>{Number.isNaN(date.getTime()) ? value : date.toLocaleString()}</time>;
+  // Local time to read; the exact ISO instant in the markup and on hover.
+  return <time dateTime={value} title={value}>{Number.isNaN(date.getTime()) ? value : date.toLocaleString()}</time>;
 }
 
 /** Errors: announced at once by screen readers. */
@@ -42,7 +43,7 @@ export function JsonBlock({ value, label }: { value: unknown; label: string }) {
   const empty = value === null || value === undefined || (typeof value === "object" && Object.keys(value).length === 0);
   if (empty) return <p class="muted">None.</p>;
   // A focusable, labelled region: keyboard users can scroll wide JSON (axe: scrollable-region-focusable).
-  return <pre class="json" tabIndex={0} aria-label={label}>{JSON.stringify(value, null, 2)}</pre>;
+  return <pre class="json" tabIndex={0} role="region" aria-label={label}>{JSON.stringify(value, null, 2)}</pre>;
 }
 
 /** Wide tables scroll inside this wrapper on narrow screens instead of widening the page. */

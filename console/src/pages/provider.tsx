@@ -83,11 +83,11 @@ export function ProviderPage({ name, operationId }: { name: string; operationId?
           <ProviderStatus provider={provider} />
           <section aria-labelledby="spec-heading">
             <h2 id="spec-heading">Spec</h2>
-            <JsonBlock value={provider.spec} label="Spec" />
+            <JsonBlock value={provider.spec} label="Spec as JSON" />
           </section>
           <section aria-labelledby="outputs-heading">
             <h2 id="outputs-heading">Outputs</h2>
-            <JsonBlock value={provider.outputs} label="Outputs" />
+            <JsonBlock value={provider.outputs} label="Outputs as JSON" />
           </section>
         </>
       )}

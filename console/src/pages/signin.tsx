@@ -22,6 +22,10 @@ export function SignInPage({ oidcError }: { oidcError: string | null }) {
   useEffect(() => {
     if (config) markReady();
   }, [config]);
+  // The OIDC return may fail after this page is already shown.
+  useEffect(() => {
+    if (oidcError) setError(oidcError);
+  }, [oidcError]);
 
   async function submitKey(event: Event) {
     event.preventDefault();
