@@ -17,8 +17,8 @@ import { baseConfig, benchAuthorization, benchLogger, benchSpec, landingZone, me
  *
  * - Time to interactive: the console's `console-interactive` mark (console/src/ready.ts: the first page
  *   has rendered its data); the static page's navigation `loadEventEnd` (nothing runs after it).
- * - Bytes: Resource Timing `transferSize` (headers + encoded body as received) of the navigation entry and
- *   every resource entry, read in the page once it is interactive.
+ * - Bytes: Resource Timing `transferSize` of the navigation entry and every resource entry, read in the page
+ *   once it is interactive (Chromium reports the encoded body plus a fixed 300 bytes for the headers).
  * - A fresh browser context for every load (empty cache, no connection reuse across loads); console and
  *   static loads interleaved; the first WARMUP of each discarded.
  */
@@ -73,16 +73,21 @@ function kindOf(url: string, initiator: string): Kind {
   return "other";
 }
 
+/**
+ * The page's own requests: Chromium asks for /favicon.ico by itself on both pages, and whether that request
+ * has finished when the entries are read is a race, so it is left out of both counts.
+ */
 function summarize(page: PageEntries, ttiMs: number): Load {
+  const entries = page.entries.filter((e) => new URL(e.url).pathname !== "/favicon.ico");
   const byKind: Record<Kind, number> = { html: 0, js: 0, css: 0, json: 0, other: 0 };
-  for (const e of page.entries) byKind[kindOf(e.url, e.kind)] += e.transferSize;
+  for (const e of entries) byKind[kindOf(e.url, e.kind)] += e.transferSize;
   return {
     ttiMs,
     domInteractiveMs: page.domInteractive,
     loadEventEndMs: page.loadEventEnd,
-    bytes: page.entries.reduce((sum, e) => sum + e.transferSize, 0),
-    bodyBytes: page.entries.reduce((sum, e) => sum + e.encodedBodySize, 0),
-    requests: page.entries.length,
+    bytes: entries.reduce((sum, e) => sum + e.transferSize, 0),
+    bodyBytes: entries.reduce((sum, e) => sum + e.encodedBodySize, 0),
+    requests: entries.length,
     byKind,
   };
 }
@@ -96,10 +101,19 @@ async function load(browser: Browser, url: string, options: { credential?: strin
       await context.addInitScript({ content: `sessionStorage.setItem(${JSON.stringify(CREDENTIAL_KEY)}, ${JSON.stringify(options.credential)});` });
     }
     const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(err.message));
+    page.on("console", (msg) => void (msg.type() === "error" && problems.push(msg.text())));
+    page.on("response", (r) => void (r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`)));
     const res = await page.goto(url, { waitUntil: "load", timeout: PAGE_TIMEOUT_MS });
     if (!res?.ok()) throw new Error(`${url}: HTTP ${res?.status() ?? "no answer"}`);
     if (options.credential !== undefined) {
-      await page.waitForFunction(`document.documentElement.dataset.ready === "true"`, undefined, { timeout: PAGE_TIMEOUT_MS });
+      // A selector, not waitForFunction: that evaluates a string in the page, which the console's CSP (no eval) refuses.
+      await page.waitForSelector(`html[data-ready="true"]`, { state: "attached", timeout: PAGE_TIMEOUT_MS }).catch(async (err: unknown) => {
+        const shown = (await page.evaluate(READ_ENTRIES).catch(() => undefined)) as PageEntries | undefined;
+        const what = `it shows ${JSON.stringify(shown?.text.slice(0, 200))}; errors: ${problems.join("; ").slice(0, 600) || "none"}`;
+        throw new Error(`${url}: not ready within ${PAGE_TIMEOUT_MS} ms (${what})`, { cause: err });
+      });
     }
     const entries = (await page.evaluate(READ_ENTRIES)) as PageEntries;
     if (options.expectText !== undefined && !entries.text.includes(options.expectText)) {
@@ -238,7 +252,7 @@ export async function measureConsoleLoad(): Promise<Figure> {
         notes: [
           `Chromium ${b.version()} headless at ${CHROMIUM}, a fresh context per load (empty cache); ${WARMUP} warm-up loads of each discarded`,
           "console time to interactive: the console-interactive mark (the providers page has rendered its rows); static: loadEventEnd of its navigation",
-          "bytes: Resource Timing transferSize (headers + encoded body) of the navigation and every resource entry; json = /v1/ API answers and /console/config.json",
+          "bytes: Resource Timing transferSize of the navigation and every resource entry (Chromium reports encoded body + a fixed 300 bytes for headers), /favicon.ico left out of both; json = /v1/ API answers and /console/config.json",
           `the service in-process (MODE=development, simulated engine, PGlite in a temporary directory) with ${PROVIDERS} providers onboarded; signed in with an admin API key put in sessionStorage by an init script`,
           `static page: one HTML file of text paragraphs from a bare node:http server, padded to the console's median transferred bytes (${targetBytes})`,
         ],
