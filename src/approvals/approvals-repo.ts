@@ -124,12 +124,14 @@ export interface ApprovalListItem {
   readonly intent: Intent;
   /** A decommission's choice for the BYOK key (null: queued before the option existed): part of what the approver decides. */
   readonly keyDisposition: KeyDisposition | null;
+  /** The spec the operation runs once approved (the approver reads the change against the provider's spec). */
+  readonly spec: Record<string, unknown>;
 }
 
 /** Approval requests with their operation's provider, oldest first. */
 export async function listApprovals(q: Queryable, query: ApprovalListQuery): Promise<ApprovalListItem[]> {
   const rows = await q.query(
-    `SELECT a.*, o.provider AS op_provider, o.intent AS op_intent, o.key_disposition AS op_key_disposition
+    `SELECT a.*, o.provider AS op_provider, o.intent AS op_intent, o.key_disposition AS op_key_disposition, o.spec AS op_spec
        FROM approvals a JOIN operations o ON o.id = a.operation_id JOIN providers p ON p.name = o.provider
       WHERE a.status = $1
         AND ($2::text[] IS NULL OR p.team = ANY($2::text[]))
@@ -143,5 +145,6 @@ export async function listApprovals(q: Queryable, query: ApprovalListQuery): Pro
     provider: String(r["op_provider"]),
     intent: Intent.parse(r["op_intent"]),
     keyDisposition: z.enum(KEY_DISPOSITIONS).nullable().parse(r["op_key_disposition"] ?? null),
+    spec: z.record(z.string(), z.unknown()).parse(r["op_spec"]),
   }));
 }

@@ -39,7 +39,7 @@ export interface ApproveRequest {
   readonly comment?: string | undefined;
 }
 
-function refused(operationId: string, action: "approval.approve" | "approval.reject", reason: string, message: string, code: "APPROVAL_INVALID" | "FORBIDDEN" = "APPROVAL_INVALID"): DeniedError {
+function refused(operationId: string, action: "approval.approve" | "approval.reject", reason: string, message: string, code: "APPROVAL_INVALID" | "SELF_APPROVAL" = "APPROVAL_INVALID"): DeniedError {
   return new DeniedError(code, message, { action, resource: { kind: "operation", id: operationId }, reason });
 }
 
@@ -54,7 +54,7 @@ async function pendingFor(tx: Queryable, actor: Actor, id: string, action: "appr
     throw refused(id, action, "the approval request expired", `The approval request of operation ${id} expired at ${approval.expiresAt}; request the change again.`);
   }
   if (approval.requestedBy === principalRef(actor.principal)) {
-    throw refused(id, action, "self-approval", "A change needs a second person: the requester cannot decide its own request.", "FORBIDDEN");
+    throw refused(id, action, "self-approval", "A change needs a second person: the requester cannot decide its own request.", "SELF_APPROVAL");
   }
   return { operation, approval };
 }

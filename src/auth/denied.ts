@@ -7,7 +7,7 @@ import { AppError, type ErrorCode } from "../errors.js";
  */
 export class DeniedError extends AppError {
   constructor(
-    code: Extract<ErrorCode, "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED" | "NOT_FOUND" | "APPROVAL_INVALID" | "TOO_MANY_STREAMS">,
+    code: Extract<ErrorCode, "UNAUTHENTICATED" | "FORBIDDEN" | "SELF_APPROVAL" | "RATE_LIMITED" | "NOT_FOUND" | "APPROVAL_INVALID" | "TOO_MANY_STREAMS">,
     message: string,
     readonly audit: { readonly action: AuditAction; readonly resource: AuditResource; readonly reason: string; readonly principal?: AuditPrincipal },
   ) {

@@ -104,11 +104,11 @@ async function approve(ctx: CommandContext, id: string): Promise<ExitCode> {
 }
 
 /**
- * The service refuses a self-approval with 403 FORBIDDEN, like a key without the approver role; for a script
- * the two differ (the key is fine, the request is not this person's to decide: exit 5, not 3). The problem
- * carries no reason member, so its detail is read; test/cli pins the wording.
+ * A self-approval is a 403 like a key without the approver role, but for a script the two differ (the key is
+ * fine, the request is not this person's to decide: exit 5, not 3): the problem's code SELF_APPROVAL tells them
+ * apart (api.ts ends the message with the code).
  */
-const SELF_APPROVAL = /needs a second person/i;
+const SELF_APPROVAL = /\(SELF_APPROVAL\)$/;
 async function decision<T>(answer: Promise<T>): Promise<T> {
   try {
     return await answer;

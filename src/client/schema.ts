@@ -96,6 +96,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/providers/{name}/operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A provider's operations, newest first (its history)
+         * @description Needs the `viewer` role (held by `viewer`, `operator`, `approver`, `admin`); objects of other teams are not found.
+         */
+        get: operations["listProviderOperations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/providers/{name}/preview": {
         parameters: {
             query?: never;
@@ -1231,6 +1251,13 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description A page of a provider's operations, newest first; `links.next` continues */
+        OperationList: {
+            items: components["schemas"]["Operation"][];
+            links: {
+                [key: string]: string;
+            };
+        };
         /** @description A page of providers; `links.next` keeps the filters */
         ProviderList: {
             items: components["schemas"]["ProviderSummary"][];
@@ -1643,6 +1670,10 @@ export interface components {
                 intent: string;
                 decommission?: components["schemas"]["Decommission"];
                 approval: components["schemas"]["Approval"];
+                /** @description the spec the operation runs once approved (its hash is approval.specHash): compare it with the provider's spec to read the change */
+                spec: {
+                    [key: string]: unknown;
+                };
                 links: {
                     [key: string]: string;
                 };
@@ -2230,7 +2261,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `FORBIDDEN` (Not allowed). */
+        /** @description `FORBIDDEN` (Not allowed), `SELF_APPROVAL` (A second person must decide). */
         Forbidden: {
             headers: {
                 "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -2690,6 +2721,44 @@ export interface operations {
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
             507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    listProviderOperations: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description continues a page: from links.next */
+                before?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of a provider's operations, newest first; `links.next` continues */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     previewProvider: {
@@ -4571,7 +4640,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description the last segment of a problem's `type` */
-                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "rollout-conflict" | "delivery-pending" | "receipt-not-ready" | "evidence-too-large" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
+                type: "validation-failed" | "malformed-request" | "unauthenticated" | "forbidden" | "rate-limited" | "too-many-streams" | "approval-invalid" | "self-approval" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "not-found" | "method-not-allowed" | "provider-exists" | "invalid-state" | "operation-finished" | "rollout-conflict" | "delivery-pending" | "receipt-not-ready" | "evidence-too-large" | "idempotency-key-reused" | "guardrail-violation" | "unsupported-feature" | "unavailable" | "insufficient-storage" | "internal";
             };
             cookie?: never;
         };

@@ -195,7 +195,7 @@ export async function controlRollout(deps: FleetDeps, actor: Actor, id: string, 
       case "reject":
         if (r.status !== "awaiting_approval") throw refuse("awaiting approval");
         if (r.requested_by === principalRef(actor.principal)) {
-          throw new DeniedError("FORBIDDEN", "A rollout needs a second person: its requester cannot decide it.", {
+          throw new DeniedError("SELF_APPROVAL", "A rollout needs a second person: its requester cannot decide it.", {
             action: `rollout.${control}`,
             resource: { kind: "rollout", id },
             reason: "self-approval",

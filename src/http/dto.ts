@@ -150,6 +150,9 @@ export const ProviderSummaryDto = ProviderDto.omit({ spec: true, activeOperation
   id: "ProviderSummary",
   description: "A provider as listed (no spec, outputs or operations)",
 });
+export const OperationListDto = z
+  .object({ items: z.array(OperationDto), links })
+  .meta({ id: "OperationList", description: "A page of a provider's operations, newest first; `links.next` continues" });
 export const ProviderListDto = z
   .object({ items: z.array(ProviderSummaryDto), nextCursor: z.string().optional(), links })
   .meta({ id: "ProviderList", description: "A page of providers; `links.next` keeps the filters" });

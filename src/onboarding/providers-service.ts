@@ -311,9 +311,10 @@ export async function admitWith(tx: Queryable, actor: Actor, name: string, inten
   if (!auditing && !visible(actor.principal, provider)) throw hiddenProvider(name, `provider.${intent}`);
   const active = await ops.activeOperations(tx, name);
   // Nothing joins the queue behind a change that waits for a second person: it is decided (or cancelled)
-  // first, so no later request can act on a spec or state that has not been approved.
+  // first, so no later request can act on a spec or state that has not been approved. A preview changes
+  // nothing and runs meanwhile (the claim lets it pass the waiting change): the approver's planned changes.
   const awaiting = active.find((o) => o.status === "awaiting_approval");
-  if (awaiting) {
+  if (awaiting && intent !== "preview") {
     throw new AppError("INVALID_STATE", `Cannot ${intent} "${name}": operation ${awaiting.id} (${awaiting.intent}) awaits approval; approve, reject or cancel it first.`, {
       links: { provider: providerLink(name), awaiting: `/v1/operations/${awaiting.id}` },
     });
@@ -342,6 +343,21 @@ export async function getProvider(deps: Pick<ProvidersDeps, "db">, principal: Pr
   const keyStore = keyStoreView(provider, await getKeyStore(deps.db, name, provider.generation));
   const expiry = await expiryView(deps.db, name, provider.spec["expiresAt"]);
   return { provider, activeOperations: await ops.activeOperations(deps.db, name), ...(keyStore ? { keyStore } : {}), ...(expiry ? { expiry } : {}) };
+}
+
+/** A provider's operations, newest first, if the caller may see the provider (issue 18: the console's history). */
+export async function listProviderOperations(
+  deps: Pick<ProvidersDeps, "db">,
+  principal: Principal,
+  name: string,
+  query: { limit: number; before?: string | undefined },
+): Promise<{ items: Operation[]; next: string | undefined }> {
+  const provider = await providers.getProvider(deps.db, name);
+  if (!provider) throw notFound(name);
+  if (!visible(principal, provider)) throw hiddenProvider(name, "auth.denied");
+  const rows = await ops.providerOperations(deps.db, name, query.limit + 1, query.before);
+  const items = rows.slice(0, query.limit);
+  return { items, next: rows.length > query.limit ? items.at(-1)?.queue_seq : undefined };
 }
 
 export async function listProviders(

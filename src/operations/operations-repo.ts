@@ -145,6 +145,17 @@ export async function earlierDecommission(q: Queryable, provider: string, except
   )[0];
 }
 
+/** A provider's operations, newest first; `before` is the queue_seq the previous page ended at (the console's history). */
+export async function providerOperations(q: Queryable, provider: string, limit: number, before?: string): Promise<Operation[]> {
+  return parse(
+    await q.query(`SELECT * FROM operations WHERE provider = $1 AND ($2::bigint IS NULL OR queue_seq < $2::bigint) ORDER BY queue_seq DESC LIMIT $3`, [
+      provider,
+      before ?? null,
+      limit,
+    ]),
+  );
+}
+
 /** Queued and running operations of a provider, oldest first. */
 export async function activeOperations(q: Queryable, provider: string): Promise<Operation[]> {
   return parse(
@@ -154,7 +165,7 @@ export async function activeOperations(q: Queryable, provider: string): Promise<
 
 /**
  * Claims the oldest queued operation — a person's request before a rollout's (priority) — whose provider has nothing running and nothing queued before it
- * (per-provider FIFO), once its back-off is over if it waits to resume (it keeps its place in the queue). SKIP LOCKED lets replicas claim different rows concurrently; the partial unique
+ * (per-provider FIFO; a preview passes a change awaiting approval: it changes nothing, and shows the approver the plan), once its back-off is over if it waits to resume (it keeps its place in the queue). SKIP LOCKED lets replicas claim different rows concurrently; the partial unique
  * index on running operations is the backstop if two ever race on one provider.
  *
  * Two more conditions: an operation `blocked_by` another waits until that one has ended; and a hub
@@ -185,7 +196,8 @@ export async function claimNext(db: Db, owner: string, leaseSeconds: number, bac
            AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.provider = o.provider AND r.status = 'running')
            AND ($5 OR o.priority < ${BACKGROUND_PRIORITY})
            AND NOT EXISTS (SELECT 1 FROM operations e
-                            WHERE e.provider = o.provider AND e.status IN ('queued', 'awaiting_approval') AND e.queue_seq < o.queue_seq
+                            WHERE e.provider = o.provider AND e.queue_seq < o.queue_seq
+                              AND (e.status = 'queued' OR (e.status = 'awaiting_approval' AND o.intent <> 'preview'))
                               AND NOT (e.priority >= ${BACKGROUND_PRIORITY} AND o.priority < ${BACKGROUND_PRIORITY}))
            AND (o.blocked_by IS NULL OR EXISTS (SELECT 1 FROM operations b
                                                  WHERE b.id = o.blocked_by AND b.status NOT IN ('queued', 'running')))

@@ -96,7 +96,7 @@ describe("approvals", () => {
     const byOperator = await call("POST", `/v1/operations/${op.id}/approve`, operator, { specHash: op.specHash });
     expect(byOperator.status).toBe(403);
     const self = await call("POST", `/v1/operations/${op.id}/approve`, approver, { specHash: op.specHash });
-    expect(self).toMatchObject({ status: 403, body: { code: "FORBIDDEN" } });
+    expect(self).toMatchObject({ status: 403, body: { code: "SELF_APPROVAL" } });
     expect(self.body.detail).toMatch(/second person/);
     const otherHash = await call("POST", `/v1/operations/${op.id}/approve`, otherApprover, { specHash: "f".repeat(64) });
     expect(otherHash).toMatchObject({ status: 409, body: { code: "APPROVAL_INVALID" } });
@@ -220,6 +220,37 @@ describe("approvals", () => {
     const again = (await call("PUT", "/v1/providers/ap-around", operator, spec("ap-around", { dataClassification: "confidential" }))).body.operation;
     expect((await call("POST", `/v1/operations/${again.id}/approve`, approver, { specHash: again.specHash })).status).toBe(200);
     expect((await call("GET", "/v1/providers/ap-around", operator)).body).toMatchObject({ specHash: again.specHash, spec: { dataClassification: "confidential" } });
+  });
+
+  it("what the approver reads (issue 18): the requested spec in the list, a preview of it that passes the waiting change, the provider's history", async () => {
+    const created = await onboard("ap-read", { dataClassification: "restricted" });
+    await call("POST", `/v1/operations/${created.id}/approve`, approver, { specHash: created.specHash });
+    await waitForStatus(svc, created.id, ["succeeded"]);
+    const wanted = spec("ap-read", { dataClassification: "restricted", displayName: "Read Me Inc" });
+    const update = (await call("PUT", "/v1/providers/ap-read", operator, wanted)).body.operation;
+    expect(update.status).toBe("awaiting_approval");
+    const item = (await call("GET", "/v1/approvals", approver)).body.items.find((i: Json) => i.operationId === update.id);
+    expect(item).toMatchObject({ intent: "update", spec: { displayName: "Read Me Inc" }, links: { provider: "/v1/providers/ap-read" } });
+    expect((await call("GET", "/v1/providers/ap-read", operator)).body.spec.displayName).not.toBe("Read Me Inc");
+
+    // A preview of the requested spec runs while the change waits (it changes nothing); other intents still may not queue.
+    const preview = await call("POST", "/v1/providers/ap-read/preview", approver, item.spec);
+    expect(preview.status).toBe(202);
+    const previewed = await waitForStatus(svc, preview.body.operation.id, ["succeeded", "failed"], 30_000);
+    expect(previewed.status).toBe("succeeded");
+    expect((await call("GET", `/v1/operations/${update.id}`, operator)).body.status).toBe("awaiting_approval");
+    expect((await call("POST", "/v1/providers/ap-read/revoke", operator)).status).toBe(409);
+
+    // The history: newest first, paged with links.next; another team's provider is a 404.
+    const first = await call("GET", "/v1/providers/ap-read/operations?limit=2", operator);
+    expect(first.status).toBe(200);
+    expect(first.body.items.map((o: Json) => o.id)).toEqual([preview.body.operation.id, update.id]);
+    const second = await call("GET", first.body.links.next, operator);
+    expect(second.body.items.map((o: Json) => o.id)).toEqual([created.id]);
+    expect(second.body.links.next).toBeUndefined();
+    expect((await call("GET", "/v1/providers/ap-read/operations", outsider)).status).toBe(404);
+    expect((await call("GET", "/v1/providers/ap-read/operations?before=0", operator)).status).toBe(400);
+    await call("POST", `/v1/operations/${update.id}/reject`, approver);
   });
 
   it("cancelling an operation that awaits approval withdraws the request", async () => {

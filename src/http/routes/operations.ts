@@ -33,6 +33,7 @@ const ApprovalList = z
         intent: z.string(),
         decommission: DecommissionDto.optional(),
         approval: ApprovalDto,
+        spec: z.record(z.string(), z.unknown()).describe("the spec the operation runs once approved (its hash is approval.specHash): compare it with the provider's spec to read the change"),
         links: z.record(z.string(), z.string()),
       }),
     ),
@@ -165,7 +166,8 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
           intent: r.intent,
           ...decommissionOf({ intent: r.intent, key_disposition: r.keyDisposition }),
           approval: toApprovalDto(r.approval),
-          links: { operation: self, ...decide },
+          spec: r.spec,
+          links: { operation: self, provider: `/v1/providers/${encodeURIComponent(r.provider)}`, ...decide },
         };
       });
       const last = items.at(-1);

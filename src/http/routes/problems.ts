@@ -15,7 +15,9 @@ const WHAT_TO_DO: Readonly<Record<ErrorCode, string>> = {
   FORBIDDEN: "The credential is valid but its role does not allow this. The refusal is audited.",
   RATE_LIMITED: "Too many requests in the current minute, per address or per credential. Wait for the seconds in `Retry-After`.",
   TOO_MANY_STREAMS: "The credential has as many live streams open as MAX_STREAMS_PER_PRINCIPAL allows. Close one, or ask for JSON instead of a stream.",
-  APPROVAL_INVALID: "The approval does not apply: the operation is not awaiting approval, its request expired, or the spec hash named is not the one the operation would apply (review that spec). Self-approval is a 403.",
+  APPROVAL_INVALID: "The approval does not apply: the operation is not awaiting approval, its request expired, or the spec hash named is not the one the operation would apply (review that spec). Self-approval is a 403 SELF_APPROVAL.",
+  SELF_APPROVAL:
+    "The caller requested this change, so they cannot approve or reject it: four eyes means a second person with the approver role decides. Ask one (the refusal is audited).",
   UNSUPPORTED_MEDIA_TYPE: "Bodies are `application/json`, uncompressed. Another Content-Type, or a Content-Encoding other than identity, is refused.",
   NOT_ACCEPTABLE: "The Accept header allows none of application/json, text/event-stream, application/x-ndjson and text/plain.",
   PAYLOAD_TOO_LARGE: "The body is larger than BODY_LIMIT_BYTES (1 MiB by default).",

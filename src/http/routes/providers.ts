@@ -8,7 +8,7 @@ import { DriftStatus } from "../../onboarding/drift.js";
 import * as keyStores from "../../onboarding/key-store-service.js";
 import * as service from "../../onboarding/providers-service.js";
 import type { ProviderSpecSchema } from "../../onboarding/spec.js";
-import { AcceptedDto, ProblemDto, ProviderDto, ProviderListDto, toProviderDto, toProviderSummaryDto } from "../dto.js";
+import { AcceptedDto, OperationListDto, ProblemDto, ProviderDto, ProviderListDto, toOperationDto, toProviderDto, toProviderSummaryDto } from "../dto.js";
 import { idempotencyOf, MutationHeaders, respondAccepted, streamingRepresentationOf } from "../respond.js";
 import { requestActor, type RouteAuth } from "../auth.js";
 import type { StreamDeps } from "../streaming.js";
@@ -115,6 +115,30 @@ const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app,
     async (request) => {
       const view = await service.getProvider(deps, requestActor(request).principal, request.params.name);
       return toProviderDto(view.provider, view.activeOperations, view.keyStore, view.expiry);
+    },
+  );
+
+  app.get(
+    "/v1/providers/:name/operations",
+    {
+      config: read,
+      schema: {
+        operationId: "listProviderOperations",
+        summary: "A provider's operations, newest first (its history)",
+        tags: ["providers"],
+        params: Name,
+        querystring: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          before: z.string().max(20).regex(/^[1-9][0-9]{0,18}$/, "must be the cursor from links.next").optional().describe("continues a page: from links.next"),
+        }),
+        response: { 200: OperationListDto, 400: ProblemDto, ...readProblems },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      const page = await service.listProviderOperations(deps, requestActor(request).principal, name, request.query);
+      const next = page.next === undefined ? {} : { next: `/v1/providers/${encodeURIComponent(name)}/operations?${new URLSearchParams({ limit: String(request.query.limit), before: page.next }).toString()}` };
+      return { items: page.items.map((op) => toOperationDto(op)), links: next };
     },
   );
 
