@@ -3,6 +3,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
+import consoleRoutes, { type ConsoleOptions } from "./http/console.js";
 import { registerHardening, serverOptions, type HardeningOptions, type TlsMaterial } from "./http/hardening.js";
 import { registerAuth, type AuthOptions } from "./http/auth.js";
 import { metricsRoute, registerRequestMetrics, type MetricsPort } from "./http/metrics.js";
@@ -55,6 +56,8 @@ export interface AppDeps {
   readonly storage: DiskSpace;
   /** Prometheus metrics (issue 18): requests are always counted; `route` serves GET /metrics here (METRICS=api). */
   readonly metrics: { readonly port: MetricsPort; readonly route: boolean };
+  /** The web console at /console/ (issue 18); undefined = CONSOLE=off. */
+  readonly console?: ConsoleOptions | undefined;
   /** Certificate and key (loadTls): the server speaks HTTPS only, TLS 1.2 or later. */
   readonly tls?: TlsMaterial | undefined;
   /**
@@ -123,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes, deps.audit);
   await app.register(receiptRoutes, deps.receipts);
   if (deps.metrics.route) await app.register(metricsRoute, { metrics: deps.metrics.port });
+  if (deps.console !== undefined) await app.register(consoleRoutes, deps.console);
   await app.register(problemRoutes);
   await app.ready();
   return app;

@@ -46,6 +46,7 @@ import { createHttpSender } from "./notifications/http-sender.js";
 import { createNotifier } from "./notifications/outbox.js";
 import type { WebhooksDeps } from "./notifications/webhooks-service.js";
 import type { Db, Queryable } from "./store/db.js";
+import { consoleOptionsFrom } from "./http/console.js";
 import { createDiskSpace, lowSpaceText, MIB, spaceSummary, watchedDirs } from "./store/disk-space.js";
 
 export type ServiceConfig = EngineConfig & Pick<
@@ -100,6 +101,9 @@ export type ServiceConfig = EngineConfig & Pick<
   | "WEBHOOK_SOURCE"
   | "METRICS"
   | "METRICS_LISTEN"
+  | "CONSOLE"
+  | "CONSOLE_OIDC_CLIENT_ID"
+  | "CONSOLE_OIDC_SCOPE"
 >;
 
 export interface ServiceOptions {
@@ -305,6 +309,7 @@ export async function composeService(options: ServiceOptions): Promise<Service> 
     receipts: { db, audit, signingKey: keys.auditSigning, verifyKeys: keys.auditVerify },
     ticketKey: keys.ticketKey,
     oidcIssuer: config.OIDC_ISSUER,
+    console: consoleOptionsFrom(config),
     instrument: options.instrument,
     providers: providersDeps,
     operations: { db, hub, onFinish, cancelLocal: runner.cancelLocal, audit },

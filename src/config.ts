@@ -272,6 +272,12 @@ const ConfigSchema = z
       .refine((v) => isIP(v.slice(0, v.lastIndexOf(":")).replace(/^\[|\]$/g, "")) !== 0, "must name an IP address, not a host name")
       .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65_535, "the port must be at most 65535")
       .optional(),
+    /** The web console at /console/ (issue 18): `on` serves the built bundle (public files; every call it makes needs a credential), `off` removes it. */
+    CONSOLE: z.enum(["on", "off"]).default("on"),
+    /** OIDC sign-in in the console: the public client id registered at OIDC_ISSUER for the redirect URI <origin>/console/ (authorization code with PKCE, no secret). */
+    CONSOLE_OIDC_CLIENT_ID: z.string().regex(/^[\x21-\x7e]{1,200}$/, "must be 1-200 printable ASCII characters without spaces").optional(),
+    /** Scopes the console asks the issuer for. */
+    CONSOLE_OIDC_SCOPE: z.string().max(500).regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, "must be scope names separated by single spaces").default("openid profile email"),
   })
   .strip();
 
@@ -313,6 +319,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   } else if (c.OIDC_AUDIENCE !== undefined || c.OIDC_JWKS_URI !== undefined || c.OIDC_ROLE_MAP.length > 0) {
     problems.push("OIDC_ISSUER: is required when another OIDC_* setting is given");
   }
+  if (c.CONSOLE_OIDC_CLIENT_ID !== undefined && c.OIDC_ISSUER === undefined) problems.push("CONSOLE_OIDC_CLIENT_ID: needs OIDC_ISSUER (the console signs in at that issuer)");
   if (c.APPROVAL_RULES.includes("none") && c.APPROVAL_RULES.length > 1) problems.push("APPROVAL_RULES: none cannot be combined with other rules");
   if (c.TLS_CERT_FILE !== undefined && c.TLS_KEY_FILE === undefined) problems.push("TLS_KEY_FILE: is required when TLS_CERT_FILE is set (HTTPS needs both, plain HTTP neither)");
   if (c.TLS_KEY_FILE !== undefined && c.TLS_CERT_FILE === undefined) problems.push("TLS_CERT_FILE: is required when TLS_KEY_FILE is set (HTTPS needs both, plain HTTP neither)");

@@ -52,6 +52,8 @@ export interface RegisteredRoute {
 const FRAMEWORK_ROUTES: readonly { readonly match: (method: string, url: string) => boolean; readonly auth: RouteAuth }[] = [
   // The API docs (@fastify/swagger-ui) and the OpenAPI document.
   { match: (_m, url) => url === "/openapi.json" || url === "/docs" || url.startsWith("/docs/"), auth: { role: "viewer" } },
+  // The web console's static bundle (@fastify/static; src/http/console.ts): public, it calls the API with the person's credential.
+  { match: (method, url) => (method === "GET" || method === "HEAD") && (url === "/console" || url.startsWith("/console/")), auth: { public: true } },
   // CORS preflights (@fastify/cors, only when CORS_ORIGINS is set): browsers send them without credentials.
   { match: (method, url) => method === "OPTIONS" && url === "*", auth: { public: true } },
 ];
