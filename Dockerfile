@@ -49,6 +49,9 @@ COPY programs ./programs
 COPY tools/keys.ts ./tools/keys.ts
 # The OpenAPI document's request examples (src/http/openapi-examples.ts imports them; the build emits them).
 COPY examples/acme.json examples/globex.json ./examples/
+# The web console (issue 18): Vite builds it into dist/console, then its files are pre-compressed.
+COPY console ./console
+COPY tools/compress-console.ts ./tools/compress-console.ts
 RUN npm run build
 
 FROM node:20.20-bookworm-slim AS runtime

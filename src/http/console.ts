@@ -63,7 +63,7 @@ export function consoleCsp(oidcIssuer?: string): string {
 }
 
 const PUBLIC = { auth: { public: true } } as const;
-const HASHED_ASSET = /\/assets\/[^/]+-[A-Za-z0-9_-]{8,}\.(js|css|svg|woff2?)$/;
+const HASHED_ASSET = /\/assets\/[^/]+-[A-Za-z0-9_-]{8,}\.(js|css|svg|woff2?)(\.br|\.gz)?$/;
 
 const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app: FastifyInstance, options) => {
   const dir = resolve(options.dir ?? defaultConsoleDir());
