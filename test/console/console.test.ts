@@ -207,7 +207,7 @@ describe.skipIf(!haveChromium && !inCi)("the console in Chromium", () => {
     const created = await onboarded("cs-restricted", { dataClassification: "restricted" });
     await api("POST", `/v1/operations/${created.id}/approve`, grace, { specHash: created.specHash });
     await waitForStatus(svc, created.id, ["succeeded"], 60_000);
-    const base0 = spec("cs-restricted", { dataClassification: "restricted" });
+    const base0: Json = spec("cs-restricted", { dataClassification: "restricted" });
     const narrower = { ...base0, displayName: "Restricted Renamed", outbound: { ...(base0["outbound"] as Json), allowedSourceCidrs: ["10.20.0.0/16"] } };
     const update = await api("PUT", "/v1/providers/cs-restricted", ada, narrower);
     expect(update.body["operation"].status).toBe("awaiting_approval");
