@@ -220,7 +220,7 @@ const hostileKeyArb = fc.oneof(
   fc.string({ unit: "grapheme", minLength: 1, maxLength: 20 }),
 );
 
-type Mutation =
+export type Mutation =
   | { readonly kind: "drop"; readonly at: number }
   | { readonly kind: "set"; readonly at: number; readonly value: Json }
   | { readonly kind: "addKey"; readonly at: number; readonly key: string; readonly value: Json }
@@ -271,7 +271,17 @@ function isContainer(v: Json | undefined): v is Json[] | { [key: string]: Json }
   return v !== null && typeof v === "object";
 }
 
-function applyMutation(body: Json, m: Mutation): Json {
+/**
+ * Removes one element in place without Array.prototype.splice, which looks up `constructor[Symbol.species]`:
+ * an earlier `addKey` may have given the array an own `constructor` key (a whole-body array took the unknown
+ * key), and splice then throws (seen once in CI).
+ */
+function removeAt(array: Json[], index: number): void {
+  for (let i = index; i < array.length - 1; i++) array[i] = array[i + 1] as Json;
+  array.length -= 1;
+}
+
+export function applyMutation(body: Json, m: Mutation): Json {
   if (m.kind === "replaceRoot") return m.value;
   const paths = pathsOf(body);
   const path = paths[m.at % paths.length]!;
@@ -280,7 +290,7 @@ function applyMutation(body: Json, m: Mutation): Json {
   switch (m.kind) {
     case "drop":
       if (key === undefined || !isContainer(parent)) return null;
-      if (Array.isArray(parent)) parent.splice(Number(key), 1);
+      if (Array.isArray(parent)) removeAt(parent, Number(key));
       else delete parent[key];
       return body;
     case "set":
