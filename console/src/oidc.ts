@@ -15,6 +15,7 @@ interface Pending {
 }
 
 interface Discovery {
+  issuer?: string;
   authorization_endpoint: string;
   token_endpoint: string;
 }
@@ -29,6 +30,12 @@ export async function beginOidcSignIn(oidc: OidcSettings): Promise<void> {
   const response = await fetch(`${issuer}/.well-known/openid-configuration`);
   if (!response.ok) throw new Error(`The identity provider's discovery document could not be read (${response.status}).`);
   const discovery = (await response.json()) as Discovery;
+  // OIDC Discovery §4.3: the document must name the issuer it was fetched for (no mix-up with another one).
+  if (discovery.issuer?.replace(/\/+$/, "") !== issuer) throw new Error("The identity provider's discovery document names another issuer; sign-in stopped.");
+  // The console's CSP lets it call the issuer's origin only: a token endpoint elsewhere would be refused later, less clearly.
+  if (new URL(discovery.token_endpoint).origin !== new URL(issuer).origin) {
+    throw new Error("The identity provider's token endpoint is not on the issuer's origin, which the console's security policy does not allow.");
+  }
 
   const verifier = randomString(64);
   const state = randomString(32);
