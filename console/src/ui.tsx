@@ -47,8 +47,24 @@ export function JsonBlock({ value, label }: { value: unknown; label: string }) {
 }
 
 /** Wide tables scroll inside this wrapper on narrow screens instead of widening the page. */
-export function TableWrap({ children, label }: { children: ComponentChildren; label: string }) {
-  return <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>{children}</div>;
+/**
+ * A table with its caption and column headers, in a focusable box of its own that scrolls sideways on a
+ * narrow screen (so the page never does). `children` are the body's rows.
+ */
+export function DataTable({ caption, columns, children }: { caption: string; columns: readonly string[]; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={`${caption} table`}>
+      <table>
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((c) => <th key={c} scope="col">{c}</th>)}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
 }
 
 const SUMMARY_WORDS: Record<string, string> = {

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, isStatus, messageOf } from "../api";
 import { markReady } from "../ready";
 import type { AuditPage as AuditRecords, AuditRecord, AuditVerification } from "../types";
-import { Alert, Loading, PageHeading, TableWrap, Time, usePageTitle } from "../ui";
+import { Alert, DataTable, Loading, PageHeading, Time, usePageTitle } from "../ui";
 
 // The audit trail (auditors and admins): is the hash chain intact, and the latest records.
 
@@ -73,32 +73,17 @@ function VerificationResult({ result }: { result: AuditVerification }) {
 function RecordsTable({ items }: { items: AuditRecord[] }) {
   if (items.length === 0) return <p>No audit records yet.</p>;
   return (
-    <TableWrap label="Recent audit records table">
-      <table>
-        <caption>Recent audit records</caption>
-        <thead>
-          <tr>
-            <th scope="col">Seq</th>
-            <th scope="col">Time</th>
-            <th scope="col">Principal</th>
-            <th scope="col">Action</th>
-            <th scope="col">Resource</th>
-            <th scope="col">Outcome</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((r) => (
-            <tr key={r.seq}>
-              <th scope="row">{r.seq}</th>
-              <td><Time value={r.at} /></td>
-              <td>{r.principal.name ?? r.principal.id} <span class="muted">({r.principal.kind})</span></td>
-              <td>{r.action}</td>
-              <td>{r.resource.kind} {r.resource.id}</td>
-              <td>{r.outcome}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable caption="Recent audit records" columns={["Seq", "Time", "Principal", "Action", "Resource", "Outcome"]}>
+      {items.map((r) => (
+        <tr key={r.seq}>
+          <th scope="row">{r.seq}</th>
+          <td><Time value={r.at} /></td>
+          <td>{r.principal.name ?? r.principal.id} <span class="muted">({r.principal.kind})</span></td>
+          <td>{r.action}</td>
+          <td>{r.resource.kind} {r.resource.id}</td>
+          <td>{r.outcome}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

@@ -3,7 +3,7 @@ import { api, messageOf } from "../api";
 import { markReady } from "../ready";
 import { providerHref } from "../router";
 import type { ProviderList, ProviderSummary } from "../types";
-import { Alert, Loading, PageHeading, Status, TableWrap, Time, usePageTitle } from "../ui";
+import { Alert, DataTable, Loading, PageHeading, Status, Time, usePageTitle } from "../ui";
 import { words } from "./provider-status";
 
 // The providers of the caller's teams, filtered, 50 at a time.
@@ -109,30 +109,16 @@ export function ProvidersPage() {
 
 function ProvidersTable({ items }: { items: ProviderSummary[] }) {
   return (
-    <TableWrap label="Providers table">
-      <table>
-        <caption>Providers</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Team</th>
-            <th scope="col">Lifecycle</th>
-            <th scope="col">Drift status</th>
-            <th scope="col">Updated</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((p) => (
-            <tr key={p.name}>
-              <th scope="row"><a href={providerHref(p.name)}>{p.name}</a></th>
-              <td>{p.team}</td>
-              <td>{p.lifecycle}</td>
-              <td>{words(p.drift.status)}</td>
-              <td><Time value={p.updatedAt} /></td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+    <DataTable caption="Providers" columns={["Name", "Team", "Lifecycle", "Drift status", "Updated"]}>
+      {items.map((p) => (
+        <tr key={p.name}>
+          <th scope="row"><a href={providerHref(p.name)}>{p.name}</a></th>
+          <td>{p.team}</td>
+          <td>{p.lifecycle}</td>
+          <td>{words(p.drift.status)}</td>
+          <td><Time value={p.updatedAt} /></td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
