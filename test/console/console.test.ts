@@ -170,6 +170,35 @@ describe.skipIf(!haveChromium && !inCi)("the console in Chromium", () => {
     await screenshot(page, "04-providers");
   });
 
+  it("a provider's history pages back with \"Older operations\"", async () => {
+    const created = await onboarded("cs-history");
+    await waitForStatus(svc, created.id, ["succeeded"], 60_000);
+    const ids = [created.id as string];
+    for (let i = 0; i < 20; i++) {
+      const preview = await api("POST", "/v1/providers/cs-history/preview", ada);
+      expect(preview.status).toBe(202);
+      ids.push(preview.body["operation"].id as string);
+      // One at a time: a preview queued behind another of the same spec would join it.
+      await waitForStatus(svc, ids.at(-1)!, ["succeeded"], 30_000);
+    }
+    expect(new Set(ids).size).toBe(21);
+    const { page } = await person();
+    await signInWithKey(page, base, ada);
+    await page.goto(`${base}/console/#/providers/cs-history`);
+    const rows = page.getByRole("table", { name: "Operations" }).getByRole("row");
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(21); // a header row and a page of 20
+    await page.getByRole("button", { name: "Older operations" }).click();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(22);
+    // Newest first: the create, the oldest, is now the last row; nothing more to load.
+    expect(await rows.last().textContent()).toMatch(/^create/);
+    expect(await page.getByRole("button", { name: "Older operations" }).count()).toBe(0);
+    // An operation started here refreshes the history when it ends: it is added on top, the older rows stay.
+    await page.getByRole("button", { name: "Verify access" }).click();
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(23);
+    expect(await rows.nth(1).textContent()).toMatch(/^verify/);
+    expect(await rows.last().textContent()).toMatch(/^create/);
+  });
+
   it("approve a decommission as a second person; the requester cannot approve their own", async () => {
     // ada asks; grace decides in the console.
     const asked = await api("DELETE", "/v1/providers/cs-acme", ada);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, isStatus, messageOf, seg } from "../api";
 import { LiveProgress } from "../live/live-progress";
 import { markReady } from "../ready";
@@ -16,6 +16,9 @@ export function ProviderPage({ name, operationId }: { name: string; operationId?
   const [provider, setProvider] = useState<Provider | null>(null);
   const [operations, setOperations] = useState<Operation[] | null>(null);
   const [historyError, setHistoryError] = useState<string | null>(null);
+  const [historyNext, setHistoryNext] = useState<string | undefined>(undefined);
+  // Whether older pages were loaded: a refresh then merges the first page instead of replacing the list.
+  const paged = useRef(false);
   const [error, setError] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [message, setMessage] = useState("");
@@ -36,7 +39,18 @@ export function ProviderPage({ name, operationId }: { name: string; operationId?
       setError(isStatus(p.reason, 404) ? `There is no provider named ${name}, or it belongs to another team.` : messageOf(p.reason));
     }
     if (ops.status === "fulfilled") {
-      setOperations(ops.value.items);
+      const first = ops.value.items;
+      if (paged.current) {
+        // Older pages are shown: refresh the rows the first page has and add new ones on top, keep the rest.
+        setOperations((shown) => {
+          const fresh = new Map(first.map((o) => [o.id, o]));
+          const known = new Set((shown ?? []).map((o) => o.id));
+          return [...first.filter((o) => !known.has(o.id)), ...(shown ?? []).map((o) => fresh.get(o.id) ?? o)];
+        });
+      } else {
+        setOperations(first);
+        setHistoryNext(ops.value.links.next);
+      }
       setHistoryError(null);
     } else {
       setHistoryError(`The operation history could not be read: ${messageOf(ops.reason)}`);
@@ -44,12 +58,26 @@ export function ProviderPage({ name, operationId }: { name: string; operationId?
   }, [name]);
 
   useEffect(() => {
+    paged.current = false;
     void load().finally(markReady);
   }, [load]);
 
   useEffect(() => {
     if (operationId) setFollowed((ids) => (ids.includes(operationId) ? ids : [...ids, operationId]));
   }, [operationId]);
+
+  /** The next page of the history (`links.next`), appended below. */
+  async function olderOperations() {
+    if (historyNext === undefined) return;
+    try {
+      const page = await api<OperationPage>(historyNext);
+      paged.current = true;
+      setOperations((shown) => [...(shown ?? []), ...page.items]);
+      setHistoryNext(page.links.next);
+    } catch (err) {
+      setHistoryError(`The operation history could not be read: ${messageOf(err)}`);
+    }
+  }
 
   async function verify() {
     setActionError(null);
@@ -101,6 +129,9 @@ export function ProviderPage({ name, operationId }: { name: string; operationId?
         <h2 id="operations-heading">Operations</h2>
         <Alert message={historyError} />
         {operations ? <OperationsTable provider={name} operations={operations} /> : !historyError && <Loading what="the operations" />}
+        {historyNext !== undefined && (
+          <button type="button" class="secondary" onClick={() => void olderOperations()}>Older operations</button>
+        )}
       </section>
     </>
   );
