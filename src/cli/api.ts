@@ -36,14 +36,14 @@ export async function call<T>(baseUrl: string, request: Promise<Answer<T>>): Pro
 export function problemError(status: number, body: unknown): CliError {
   const problem = (typeof body === "object" && body !== null ? body : {}) as { detail?: unknown; title?: unknown; code?: unknown; errors?: unknown };
   const text = typeof problem.detail === "string" ? problem.detail : typeof problem.title === "string" ? problem.title : `the service answered ${status}`;
-  const code = typeof problem.code === "string" ? ` (${problem.code})` : "";
+  const code = typeof problem.code === "string" ? problem.code : undefined;
   const details: ProblemDetail[] = Array.isArray(problem.errors)
     ? problem.errors.flatMap((e: unknown) => {
         const item = e as { path?: unknown; message?: unknown };
         return typeof item.message === "string" ? [{ path: typeof item.path === "string" ? item.path : "", message: item.message }] : [];
       })
     : [];
-  return new CliError(exitForStatus(status), `${text}${code}`, details, status);
+  return new CliError(exitForStatus(status, code), code === undefined ? text : `${text} (${code})`, details, status);
 }
 
 /** A request that got no answer: refused, reset, timed out, DNS. Names the URL, never the request's headers. */

@@ -51,7 +51,7 @@ export async function runCommand(ctx: CommandContext): Promise<ExitCode> {
       return approve(ctx, first);
     case "reject": {
       const path = { params: { path: { id: first } } };
-      const op = await decision(request(ctx, api.POST("/v1/operations/{id}/reject", { ...path, body: { comment: inv.comment ?? "" } })));
+      const op = await request(ctx, api.POST("/v1/operations/{id}/reject", { ...path, body: { comment: inv.comment ?? "" } }));
       report(ctx, op, `rejected ${op.id} (${op.intent} ${op.provider}): ${op.status}`);
       return EXIT.ok;
     }
@@ -94,28 +94,13 @@ async function approve(ctx: CommandContext, id: string): Promise<ExitCode> {
   // The API makes the approver name the spec it reviewed; this is the spec the operation carries now.
   const current = await request(ctx, ctx.api.GET("/v1/operations/{id}", path));
   const body = { specHash: current.specHash, ...(ctx.inv.comment === undefined ? {} : { comment: ctx.inv.comment }) };
-  const op = await decision(request(ctx, ctx.api.POST("/v1/operations/{id}/approve", { ...path, body })));
+  const op = await request(ctx, ctx.api.POST("/v1/operations/{id}/approve", { ...path, body }));
   if (ctx.inv.follow) {
     if (ctx.mode !== "json") ctx.err.write(`approved ${op.id} (${op.intent} ${op.provider}, spec ${op.specHash.slice(0, 12)}…)\n`);
     return follow(ctx, op);
   }
   report(ctx, op, `approved ${op.id} (${op.intent} ${op.provider}): ${op.status}`);
   return EXIT.ok;
-}
-
-/**
- * A self-approval is a 403 like a key without the approver role, but for a script the two differ (the key is
- * fine, the request is not this person's to decide: exit 5, not 3): the problem's code SELF_APPROVAL tells them
- * apart (api.ts ends the message with the code).
- */
-const SELF_APPROVAL = /\(SELF_APPROVAL\)$/;
-async function decision<T>(answer: Promise<T>): Promise<T> {
-  try {
-    return await answer;
-  } catch (err) {
-    if (err instanceof CliError && err.status === 403 && SELF_APPROVAL.test(err.message)) throw new CliError(EXIT.conflict, err.message, err.details, err.status);
-    throw err;
-  }
 }
 
 function report(ctx: CommandContext, op: Operation, line: string): void {

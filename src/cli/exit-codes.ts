@@ -25,7 +25,9 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** Stopped by Ctrl-C while following: the shell's convention (128 + SIGINT); the operation itself goes on. */
 export const EXIT_INTERRUPTED = 130;
 
-export function exitForStatus(status: number): ExitCode {
+export function exitForStatus(status: number, code?: string): ExitCode {
+  // A self-approval is a 403 too, but the key works: the decision is not this person's (a conflict, not auth).
+  if (code === "SELF_APPROVAL") return EXIT.conflict;
   if (status === 401 || status === 403) return EXIT.auth;
   if (status === 404) return EXIT.notFound;
   if (status === 409 || status === 422) return EXIT.conflict;

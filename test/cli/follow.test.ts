@@ -80,7 +80,9 @@ describe("followOperation", () => {
 
 describe("exit codes and configuration", () => {
   it("maps statuses to the documented codes", () => {
-    expect([401, 403, 404, 409, 422, 400, 429, 500, 503].map(exitForStatus)).toEqual([3, 3, 4, 5, 5, 2, 6, 6, 6]);
+    expect([401, 403, 404, 409, 422, 400, 429, 500, 503].map((s) => exitForStatus(s))).toEqual([3, 3, 4, 5, 5, 2, 6, 6, 6]);
+    // A self-approval is a 403 whose key works: by its problem code a conflict (5), not an auth failure (3).
+    expect([exitForStatus(403, "SELF_APPROVAL"), exitForStatus(403, "FORBIDDEN")]).toEqual([5, 3]);
   });
 
   it("reads the URL and one credential from the environment, never both", () => {
