@@ -281,10 +281,11 @@ describe.skipIf(!haveChromium && !inCi)("the console in Chromium", () => {
     await heading(page, "Providers");
     expect(oidc.tokensIssued()).toBe(1);
     expect(page.url()).not.toMatch(/[?&](code|state)=/);
+    // The heading renders before the list's request goes out: wait for the list, then read the requests.
+    await expect.poll(() => page.getByRole("link", { name: "cs-restricted" }).count(), { timeout: 10_000 }).toBe(1);
     expect(bearers.length).toBeGreaterThan(0);
     expect(bearers.every((b) => /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/.test(b))).toBe(true);
     expect(await context.cookies()).toEqual([]);
-    await expect.poll(() => page.getByRole("link", { name: "cs-restricted" }).count(), { timeout: 10_000 }).toBe(1);
     await screenshot(page, "09-oidc-providers");
   });
 
