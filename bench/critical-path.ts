@@ -1,4 +1,5 @@
-import { createMockCloud, evaluateProgram, type RegisteredResource } from "../programs/mock-cloud.js";
+import { createMockCloud } from "../programs/mock-cloud.js";
+import { evaluateProgram, type RegisteredResource } from "../programs/evaluate-program.js";
 import { toSimResources } from "../src/engine/simulated/evaluate.js";
 import { providerStackProgram } from "../programs/provider-stack.js";
 import { PROJECTS } from "../programs/stacks.js";

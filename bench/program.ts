@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
-import { createMockCloud, evaluateProgram } from "../programs/mock-cloud.js";
+import { createMockCloud } from "../programs/mock-cloud.js";
+import { evaluateProgram } from "../programs/evaluate-program.js";
 import { providerStackProgram } from "../programs/provider-stack.js";
 import { PROJECTS } from "../programs/stacks.js";
 import { buildProviderSpecSchema } from "../src/onboarding/spec.js";

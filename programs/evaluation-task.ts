@@ -1,4 +1,5 @@
-import { createMockCloud, evaluateProgram, type Evaluation } from "./mock-cloud.js";
+import { createMockCloud } from "./mock-cloud.js";
+import { evaluateProgram, type Evaluation } from "./evaluate-program.js";
 import { inlineProgram, PROJECTS } from "./stacks.js";
 import type { StackProgram } from "./types.js";
 

@@ -10,7 +10,6 @@ import { COMPUTED, REPLACE_ON } from "./mocks/index.js";
  */
 
 export { REPLACE_ON } from "./mocks/index.js";
-export { evaluateProgram, type Evaluation, type EvaluateOptions, type RegisteredResource } from "./evaluate-program.js";
 
 export interface MockCloudOptions {
   /** Region of resources whose provider sets none. Default `eu-west-1`. */

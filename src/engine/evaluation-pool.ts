@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
 import { Piscina } from "piscina";
-import type { Evaluation } from "../../programs/mock-cloud.js";
+import type { Evaluation } from "../../programs/evaluate-program.js";
 import { answerTask, type EvaluationAnswer, type EvaluationTask } from "../../programs/evaluation-task.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 

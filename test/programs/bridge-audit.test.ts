@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, test } from "vitest";
 import { BridgeAudit, type BridgeAuditArgs } from "../../programs/components/bridge-audit.js";
 import type { AuditStatement } from "../../programs/components/audit-policies.js";
-import type { Evaluation, RegisteredResource } from "../../programs/mock-cloud.js";
+import type { Evaluation, RegisteredResource } from "../../programs/evaluate-program.js";
 import { expandAction } from "../support/iam-policy-validator.js";
 import { evaluateComponent, ofType, single as singleOf, str, T } from "./fixtures.js";
 

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, test, vi, type MockInstance } from "vitest";
 import { cloudHsmFlowLogGroupName, CloudHsmKeyStore, type CloudHsmKeyStoreArgs } from "../../programs/components/cloudhsm-key-store.js";
-import type { Evaluation, RegisteredResource } from "../../programs/mock-cloud.js";
+import type { Evaluation, RegisteredResource } from "../../programs/evaluate-program.js";
 import { evaluateComponent, ofType, single, str, T } from "./fixtures.js";
 
 const H = {

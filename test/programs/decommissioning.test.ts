@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import type { RegisteredResource } from "../../programs/mock-cloud.js";
+import type { RegisteredResource } from "../../programs/evaluate-program.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 import { evaluateProviderStack, ofType, providerStackArgs, single } from "./fixtures.js";
 

@@ -1,5 +1,6 @@
 import { providerStackProgram } from "../../programs/provider-stack.js";
-import { createMockCloud, evaluateProgram, type Evaluation, type RegisteredResource } from "../../programs/mock-cloud.js";
+import { createMockCloud } from "../../programs/mock-cloud.js";
+import { evaluateProgram, type Evaluation, type RegisteredResource } from "../../programs/evaluate-program.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 
 /** Resource type tokens the assertions look for. */

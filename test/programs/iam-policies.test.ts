@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { createMockCloud, evaluateProgram, type Evaluation } from "../../programs/mock-cloud.js";
+import { createMockCloud } from "../../programs/mock-cloud.js";
+import { evaluateProgram, type Evaluation } from "../../programs/evaluate-program.js";
 import { networkHubProgram } from "../../programs/network-hub.js";
 import type { AccessState } from "../../programs/types.js";
 import { provisionalSubnets, toProviderStackArgs } from "../../src/onboarding/stack-args.js";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { INBOUND_TLS_POLICY, InboundExposure, type InboundExposureArgs } from "../../programs/components/inbound-exposure.js";
-import type { Evaluation } from "../../programs/mock-cloud.js";
+import type { Evaluation } from "../../programs/evaluate-program.js";
 import { evaluateComponent, ofType, single, str, T } from "./fixtures.js";
 
 const I = {

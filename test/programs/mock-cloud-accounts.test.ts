@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import type { MockResourceArgs, MockResourceResult } from "@pulumi/pulumi/runtime/mocks.js";
 import { describe, expect, test } from "vitest";
-import { createMockCloud, evaluateProgram, type Evaluation, type RegisteredResource } from "../../programs/mock-cloud.js";
+import { createMockCloud } from "../../programs/mock-cloud.js";
+import { evaluateProgram, type Evaluation, type RegisteredResource } from "../../programs/evaluate-program.js";
 import { providerStackProgram } from "../../programs/provider-stack.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 import { evaluateStack } from "../../src/engine/simulated/evaluate.js";

@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as aws from "@pulumi/aws";
 import { describe, expect, test } from "vitest";
-import { createMockCloud, evaluateProgram } from "../../programs/mock-cloud.js";
+import { createMockCloud } from "../../programs/mock-cloud.js";
+import { evaluateProgram } from "../../programs/evaluate-program.js";
 import { single, T } from "./fixtures.js";
 
 const run = (program: () => Promise<Record<string, unknown>>, preview = false) =>

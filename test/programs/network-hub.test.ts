@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { createMockCloud, evaluateProgram } from "../../programs/mock-cloud.js";
+import { createMockCloud } from "../../programs/mock-cloud.js";
+import { evaluateProgram } from "../../programs/evaluate-program.js";
 import { networkHubProgram } from "../../programs/network-hub.js";
 import type { NetworkHubArgs } from "../../programs/types.js";
 import { single, str } from "./fixtures.js";

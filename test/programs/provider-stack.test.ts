@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import type { Evaluation, RegisteredResource } from "../../programs/mock-cloud.js";
+import type { Evaluation, RegisteredResource } from "../../programs/evaluate-program.js";
 import type { ProviderStackArgs, ProviderStackOutputs } from "../../programs/types.js";
 import { PROGRAM_VERSION } from "../../programs/version.js";
 import { byokKeyOf, endpointGroupOf, evaluateProviderStack, keyPolicyOf, MANAGEMENT_ACCOUNT, NETWORK_ACCOUNT, ofType, providerStackArgs, single, str, T } from "./fixtures.js";

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import type { Evaluation } from "../../programs/mock-cloud.js";
+import type { Evaluation } from "../../programs/evaluate-program.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 import { byokKeyOf, childOf, endpointGroupOf, keyPolicyOf, ofType, rulesOf, ruleGroupOf, single, str, T, type Statement } from "./fixtures.js";
 

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, test } from "vitest";
-import { createMockCloud, evaluateProgram } from "../../programs/mock-cloud.js";
+import { createMockCloud } from "../../programs/mock-cloud.js";
+import { evaluateProgram } from "../../programs/evaluate-program.js";
 import { providerStackProgram } from "../../programs/provider-stack.js";
 import type { ProviderStackArgs } from "../../programs/types.js";
 import { stackConfigYaml } from "../../tools/stack-config.js";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { RegisteredResource } from "../../../programs/mock-cloud.js";
+import type { RegisteredResource } from "../../../programs/evaluate-program.js";
 import type { StackProgram } from "../../../programs/types.js";
 import { EngineFailure } from "../engine.js";
 import { ProgramRejectedError, type ProgramEvaluator } from "../evaluation-pool.js";

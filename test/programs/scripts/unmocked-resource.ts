@@ -1,7 +1,8 @@
 // Run in a child process by mock-cloud.test.ts: Pulumi deliberately leaves failed resource operations
 // as unhandled rejections, which vitest would report against the test file itself.
 import * as pulumi from "@pulumi/pulumi";
-import { createMockCloud, evaluateProgram } from "../../../programs/mock-cloud.js";
+import { createMockCloud } from "../../../programs/mock-cloud.js";
+import { evaluateProgram } from "../../../programs/evaluate-program.js";
 
 class Unmocked extends pulumi.CustomResource {
   constructor(name: string) {
