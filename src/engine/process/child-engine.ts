@@ -386,7 +386,11 @@ export function createChildEngine(options: ChildEngineOptions): ChildEngine {
     async close() {
       closed = true;
       for (const child of warm.splice(0)) killTree(child.pid, "SIGKILL");
-      for (const child of live) killTree(child.pid, "SIGKILL");
+      for (const child of live) {
+        // A parked spare is unreferenced; waiting for its exit must keep the host alive until it comes.
+        child.proc.ref();
+        killTree(child.pid, "SIGKILL");
+      }
       await Promise.all([...live].map((c) => c.exited));
     },
   };
