@@ -15,8 +15,8 @@ import { benchSpec, landingZone, now } from "./support.js";
  * person at the terminal. Its environment (from the parent) is the engine's: the built CLI first on PATH,
  * PULUMI_HOME with the stand-in plugin installed, the same file backend and passphrase, the fake cloud's
  * folder. Usage: `engine-baseline.ts <root> <engine dir>`: the stacks' work directories go under <root>; the CLI
- * gets the engine children's HOME and TMPDIR (<engine dir>/home, <engine dir>/tmp), so the plugin it starts finds
- * the same warm tsx cache a person's machine would have. Types only for the parent: importing this module runs it.
+ * gets the engine children's HOME and TMPDIR (<engine dir>/home, <engine dir>/tmp), as the
+ * service's children do. Types only for the parent: importing this module runs it.
  * It runs in its own process group (the parent starts it detached), so a stop also ends a CLI in flight.
  * Messages: `ready` once at start; `run` → `done` with the run or its error.
  */

@@ -112,8 +112,8 @@ async function measureSession(): Promise<Session> {
     parts.push({ close: () => child.stop(10_000) });
     await child.next("ready", 120_000);
 
-    // Warm-ups (discarded): the first create of a service pays one-off costs (the plugin's tsx transpile cache,
-    // which the baseline's CLI shares through TMPDIR; the first hub stack). The baseline gets none: its first
+    // Warm-ups (discarded): the first create of a service pays one-off costs (the first hub stack, the OS's
+    // file cache). The baseline gets none: its first
     // program runs cold, as every engine child's does.
     await serviceCreate(realService);
     await serviceCreate(simService);
@@ -219,8 +219,8 @@ export async function measureEngineOverhead(): Promise<Figure | Skipped> {
       `where the time goes (medians): service operation.queued → started ${ms(med(s.real, (r) => r.toStartedMs))} ms, started → planned (stack, config, preview) ` +
         `${ms(med(s.real, (r) => r.toPlannedMs))} ms, planned → end ${ms(med(s.real, (r) => r.applyMs))} ms; by hand stack + config ${ms(med(s.previewUp, (r) => r.openMs))} ms, ` +
         `preview ${ms(med(s.previewUp, (r) => r.previewMs))} ms, up ${ms(med(s.previewUp, (r) => r.upMs))} ms`,
-      "each CLI command starts its plugins again (one stand-in plugin process per explicit aws provider, node + tsx each): the plugin start-ups, not the " +
-        `${STEP_LATENCY_MS} ms steps, dominate both sides on this machine`,
+      "each CLI command starts its plugins again (one stand-in plugin process per explicit aws provider, node on a bundle, ~0.25 s each): " +
+        `both sides pay them; the service's own cost (task, events persisted one by one, a stack export for the cloud ids) is what the ratio shows`,
       `order: one discarded warm-up create per service, then ${ROUNDS} rounds alternating which goes first; the hub update each service create queues ` +
         "(network-hub stack) runs after the measurement and is awaited before the next run, untimed",
       ...(mismatch ? [`INVALID: the service created ${s.real.map((r) => r.created).join("/")} resources, the baseline ${s.previewUp[0]?.created} (with the root stack)`] : []),

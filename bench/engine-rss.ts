@@ -233,8 +233,8 @@ export async function measureEngineRss(): Promise<Figure | Skipped> {
     },
     notes: [
       "no target: reported only",
-      `tree = the engine child and every descendant (the pulumi CLI, one stand-in aws plugin per explicit provider — node + tsx each, TEST DOUBLE —, ` +
-        `tsx's esbuild helper), found through /proc/*/stat every ${SAMPLE_MS} ms while the operation's child runs (ChildEngine.running()); ` +
+      `tree = the engine child and every descendant (the pulumi CLI, one stand-in aws plugin per explicit provider — node each, TEST DOUBLE), ` +
+        `found through /proc/*/stat every ${SAMPLE_MS} ms while the operation's child runs (ChildEngine.running()); ` +
         `one sample costs ${s.series.sampleMs} ms (median) of the bench process, which also hosts the service`,
       "a sum of VmRSS counts pages shared between processes (the node binary and its libraries in the child and each plugin) once per process: " +
         "an upper bound of what the tree adds to the machine; the engine child alone is the baseline (same sampler), what figure child-rss measures for the simulated engine",
@@ -251,7 +251,7 @@ export async function measureEngineRss(): Promise<Figure | Skipped> {
       ...unfinished.map((b) => `N=${b.n}: ${b.finished} of ${b.n} creates succeeded within ${BATCH_CAP_MS / 1000} s; the rest were cancelled`),
       ...(s.skippedN.length > 0 ? [`not run (figure over ${CURVE_DEADLINE_MS / 1000} s): N=${s.skippedN.join(", ")}`] : []),
       `2 vCPUs: every create runs its engine child, the CLI twice (preview, then up) and, for each, one plugin process per explicit aws provider ` +
-        `(node + tsx: the TEST DOUBLE's memory, not the Go AWS provider's); figure run time ${s.seconds} s, ` +
+        `(node: the TEST DOUBLE's memory, not the Go AWS provider's); figure run time ${s.seconds} s, ` +
         `load average (1 min) ${s.load.map((l) => l.toFixed(1)).join(" → ")} (start, after the series, after the curve); ` +
         `${s.strays} process(es) of the figure still alive after its services closed (killed)`,
     ],
