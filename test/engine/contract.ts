@@ -23,6 +23,13 @@ export interface ContractSubject {
    * in a gap between steps, with nothing pending (seen in a full run on 2 CPUs).
    */
   readonly killDuring?: RegExp;
+  /**
+   * Called before the kill test's create; returns what undoes it. A subject whose cloud can slow the
+   * `killDuring` steps down for that test gives the kill more room to land with one in flight: it waits
+   * for the persisted event that announces the step, and events can be persisted seconds late under load
+   * (seen in CI: a 2 s step had finished, nothing was pending).
+   */
+  readonly arrangeKill?: () => () => void;
   readonly timeoutMs: number;
 }
 
@@ -205,6 +212,7 @@ export function engineContract(subject: ContractSubject): void {
 
   const kill = subject.kill;
   if (kill) it("kill the engine process mid-operation: that attempt ends, the operation resumes as attempt 2, reports what was pending and succeeds", async () => {
+    const undo = subject.arrangeKill?.();
     const s = await start();
     try {
       const id = await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers", payload: specNamed("contract-kill") }));
@@ -236,6 +244,7 @@ export function engineContract(subject: ContractSubject): void {
       const next = await until(s, await accepted(s, await s.app.inject({ method: "POST", url: "/v1/providers/contract-kill/revoke" })), ["succeeded", "failed"]);
       expect((await events(s, next.id)).some((e) => String(e.message ?? "").startsWith("recovered the stack"))).toBe(false);
     } finally {
+      undo?.();
       await s.close(5_000);
     }
   }, subject.timeoutMs);
